@@ -1,0 +1,149 @@
+//! `rg new`: scaffold a project that builds and says "Hello, world!" on the
+//! first try, as `django-admin startproject` and `cargo new` do.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{names, templates};
+
+/// Where the runtime crate was when this `rg` was built: the default source
+/// of the `rg` dependency in new projects.
+const BUILT_RUNTIME_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime");
+
+/// Create a new rg project: the application, its main, rg.toml, a README.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The project's name: a Cargo package name (letters, digits, `-`, `_`).
+    name: String,
+
+    /// Where to create it [default: ./NAME]. It may exist if it is empty.
+    directory: Option<PathBuf>,
+
+    /// The rg runtime crate the project depends on [default: the source this rg was built from].
+    #[arg(long, env = "RG_RUNTIME_PATH", value_name = "PATH")]
+    runtime_path: Option<PathBuf>,
+}
+
+/// Validates everything first, then writes; if writing fails half way, what
+/// was written is removed again, so a failed `rg new` leaves nothing behind.
+pub fn run(args: Args) -> Result<ExitCode> {
+    if let Err(reason) = names::validate(&args.name) {
+        bail!("invalid project name: {reason}");
+    }
+    let dir = args
+        .directory
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    let created_dir = check_target(&dir)?;
+    let runtime = runtime_path(args.runtime_path.as_deref())?;
+    let dependency = format!(
+        "rg = {{ package = \"rg-runtime\", path = {} }}",
+        toml_string(&runtime.display().to_string())
+    );
+    let files = templates::project(&templates::Values {
+        name: &args.name,
+        runtime_dependency: &dependency,
+    });
+
+    if let Err(e) = write_all(&dir, &files) {
+        if created_dir {
+            let _ = fs::remove_dir_all(&dir);
+        } else {
+            for file in &files {
+                let _ = fs::remove_file(dir.join(&file.path));
+            }
+        }
+        return Err(e);
+    }
+
+    let green = console::Style::new().green().bold();
+    let shown = dir.display().to_string();
+    println!(
+        "{:>12} project `{}` in {}",
+        green.apply_to("Created"),
+        args.name,
+        shown
+    );
+    for file in &files {
+        println!("{:>12} {}", "", Path::new(&shown).join(&file.path).display());
+    }
+    println!();
+    println!("Next, serve it on http://127.0.0.1:8000/ with:");
+    println!();
+    println!("    cd {shown}");
+    println!("    cargo run");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a directory that exists and has anything in it; returns whether
+/// the directory still has to be created.
+fn check_target(dir: &Path) -> Result<bool> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                bail!(
+                    "destination `{}` already exists and is not empty; nothing was written",
+                    dir.display()
+                );
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            bail!("destination `{}` is a file, not a directory", dir.display())
+        }
+        Err(e) => Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
+    }
+}
+
+/// The runtime crate's directory, checked to be the runtime.
+fn runtime_path(given: Option<&Path>) -> Result<PathBuf> {
+    let path = given.unwrap_or(Path::new(BUILT_RUNTIME_PATH));
+    let hint =
+        "pass --runtime-path PATH (or set RG_RUNTIME_PATH) to the `runtime` directory of an rg source tree";
+    let canonical = fs::canonicalize(path)
+        .with_context(|| format!("the rg runtime was not found at `{}`; {hint}", path.display()))?;
+    let manifest = canonical.join("Cargo.toml");
+    let text = fs::read_to_string(&manifest).with_context(|| {
+        format!(
+            "`{}` is not the rg runtime (no Cargo.toml); {hint}",
+            canonical.display()
+        )
+    })?;
+    if !text.contains("name = \"rg-runtime\"") {
+        bail!(
+            "`{}` is not the rg runtime (its Cargo.toml is not package rg-runtime); {hint}",
+            manifest.display()
+        );
+    }
+    Ok(canonical)
+}
+
+fn write_all(dir: &Path, files: &[templates::File]) -> Result<()> {
+    for file in files {
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("failed to create `{}`", parent.display()))?;
+        }
+        fs::write(&path, &file.contents).with_context(|| format!("failed to write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A TOML basic string for `s`.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

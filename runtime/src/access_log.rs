@@ -1,0 +1,402 @@
+//! Access log lines: Apache's combined format by default, any Apache-style
+//! format string, or one JSON object per request.
+//!
+//! The format is parsed once at start-up into [`AccessFormat`]; each request
+//! then only fills in an [`AccessRecord`]. Lines reach the log through
+//! `tracing` (target `rg::access`), and [`crate::logging`] routes that
+//! target to the access log destination, unadorned.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderName, Method, StatusCode, Version};
+
+/// Apache's "combined" format, Gunicorn's default.
+pub const COMBINED: &str = r#"%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-Agent}i""#;
+/// Apache's "common" format.
+pub const COMMON: &str = r#"%h %l %u %t "%r" %s %b"#;
+
+/// A parsed access log format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessFormat {
+    /// One JSON object per line.
+    Json,
+    /// An Apache-style pattern.
+    Pattern(Vec<Piece>),
+}
+
+/// One element of an Apache-style pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Text copied as is.
+    Literal(String),
+    /// `%h`, `%s`, ...: a property of the request or response.
+    Field(char),
+    /// `%{Name}i`: a request header.
+    RequestHeader(HeaderName),
+    /// `%{Name}o`: a response header.
+    ResponseHeader(HeaderName),
+}
+
+/// The single-letter directives understood, with their meaning (for docs).
+pub const DIRECTIVES: &[(char, &str)] = &[
+    (
+        'h',
+        "remote address (the forwarded client address from a trusted proxy)",
+    ),
+    ('l', "always -"),
+    ('u', "always - (no authenticated user)"),
+    ('t', "time the request arrived, [10/Oct/2000:13:55:36 +0000]"),
+    ('r', "request line, GET /path?q HTTP/1.1"),
+    ('m', "method"),
+    ('U', "path without the query"),
+    ('q', "query string with its ?, or nothing"),
+    ('H', "protocol, HTTP/1.1"),
+    ('s', "status code"),
+    ('b', "response body bytes, - when unknown or zero"),
+    ('B', "response body bytes, 0 when unknown"),
+    ('D', "time taken in microseconds"),
+    ('M', "time taken in milliseconds"),
+    ('T', "time taken in whole seconds"),
+    ('p', "worker process id"),
+];
+
+impl AccessFormat {
+    /// The default format.
+    pub fn combined() -> AccessFormat {
+        // The constant is known to parse; the test below proves it.
+        AccessFormat::parse(COMBINED).unwrap_or(AccessFormat::Json)
+    }
+
+    /// Parses `combined`, `common`, `json` or an Apache-style pattern.
+    pub fn parse(s: &str) -> Result<AccessFormat, String> {
+        match s.trim() {
+            "json" => return Ok(AccessFormat::Json),
+            "combined" => return AccessFormat::parse_pattern(COMBINED),
+            "common" => return AccessFormat::parse_pattern(COMMON),
+            _ => {}
+        }
+        AccessFormat::parse_pattern(s)
+    }
+
+    fn parse_pattern(s: &str) -> Result<AccessFormat, String> {
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                literal.push(c);
+                continue;
+            }
+            let directive = match chars.next() {
+                None => return Err("the format ends with a lone %".into()),
+                Some('%') => {
+                    literal.push('%');
+                    continue;
+                }
+                // Apache's %>s is the final status, the only one we have.
+                Some('>') => match chars.next() {
+                    Some('s') => Piece::Field('s'),
+                    _ => return Err("%> must be followed by s".into()),
+                },
+                Some('{') => {
+                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                    let kind = chars.next();
+                    let header = HeaderName::try_from(name.as_str())
+                        .map_err(|_| format!("{name:?} is not a header name, or unclosed %{{"))?;
+                    match kind {
+                        Some('i') => Piece::RequestHeader(header),
+                        Some('o') => Piece::ResponseHeader(header),
+                        _ => {
+                            return Err(format!(
+                                "%{{{name}}} must be followed by i or o (unclosed or unknown)"
+                            ));
+                        }
+                    }
+                }
+                Some(d) if DIRECTIVES.iter().any(|(c, _)| *c == d) => Piece::Field(d),
+                Some(d) => return Err(format!("unknown directive %{d}")),
+            };
+            if !literal.is_empty() {
+                pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+            }
+            pieces.push(directive);
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal));
+        }
+        Ok(AccessFormat::Pattern(pieces))
+    }
+
+    /// The request headers a line will need, to be kept before the request
+    /// is handed to the application.
+    pub fn request_headers(&self) -> Vec<HeaderName> {
+        match self {
+            AccessFormat::Json => vec![http::header::REFERER, http::header::USER_AGENT],
+            AccessFormat::Pattern(pieces) => pieces
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::RequestHeader(h) => Some(h.clone()),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Renders one line (without the newline).
+    pub fn render(&self, r: &AccessRecord<'_>) -> String {
+        match self {
+            AccessFormat::Json => render_json(r),
+            AccessFormat::Pattern(pieces) => {
+                let mut out = String::with_capacity(128);
+                for piece in pieces {
+                    match piece {
+                        Piece::Literal(s) => out.push_str(s),
+                        Piece::Field(c) => field(&mut out, *c, r),
+                        Piece::RequestHeader(h) => {
+                            escaped(&mut out, r.request_header(h).unwrap_or("-"));
+                        }
+                        Piece::ResponseHeader(h) => {
+                            let v = r.response_headers.get(h).and_then(|v| v.to_str().ok());
+                            escaped(&mut out, v.unwrap_or("-"));
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// What one request left behind for the access log.
+#[derive(Debug)]
+pub struct AccessRecord<'a> {
+    /// The client address, if the connection has one.
+    pub remote: Option<IpAddr>,
+    /// When the request arrived.
+    pub time: SystemTime,
+    /// The request method.
+    pub method: &'a Method,
+    /// The path and query as sent.
+    pub path_and_query: &'a str,
+    /// The protocol version.
+    pub version: Version,
+    /// The response status.
+    pub status: StatusCode,
+    /// The body size, when known.
+    pub bytes: Option<u64>,
+    /// How long the application took to produce the response head.
+    pub duration: Duration,
+    /// The request headers the format asked for.
+    pub request_headers: &'a [(HeaderName, Option<http::HeaderValue>)],
+    /// The response headers.
+    pub response_headers: &'a HeaderMap,
+}
+
+impl AccessRecord<'_> {
+    fn request_header(&self, name: &HeaderName) -> Option<&str> {
+        self.request_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_ref())
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn field(out: &mut String, c: char, r: &AccessRecord<'_>) {
+    let (path, query) = match r.path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (r.path_and_query, None),
+    };
+    let _ = match c {
+        'h' => match r.remote {
+            Some(ip) => write!(out, "{ip}"),
+            None => write!(out, "-"),
+        },
+        'l' | 'u' => write!(out, "-"),
+        't' => write!(out, "[{}]", clf_time(r.time)),
+        'r' => {
+            let _ = write!(out, "{} ", r.method);
+            escaped(out, r.path_and_query);
+            write!(out, " {}", version_str(r.version))
+        }
+        'm' => write!(out, "{}", r.method),
+        'U' => {
+            escaped(out, path);
+            Ok(())
+        }
+        'q' => {
+            if let Some(q) = query {
+                out.push('?');
+                escaped(out, q);
+            }
+            Ok(())
+        }
+        'H' => write!(out, "{}", version_str(r.version)),
+        's' => write!(out, "{}", r.status.as_u16()),
+        'b' => match r.bytes {
+            Some(n) if n > 0 => write!(out, "{n}"),
+            _ => write!(out, "-"),
+        },
+        'B' => write!(out, "{}", r.bytes.unwrap_or(0)),
+        'D' => write!(out, "{}", r.duration.as_micros()),
+        'M' => write!(out, "{}", r.duration.as_millis()),
+        'T' => write!(out, "{}", r.duration.as_secs()),
+        'p' => write!(out, "{}", std::process::id()),
+        _ => Ok(()),
+    };
+}
+
+/// Copies `s`, escaping quotes, backslashes and control characters as
+/// Apache does, so a hostile header cannot forge a log line.
+fn escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+fn render_json(r: &AccessRecord<'_>) -> String {
+    let (path, query) = match r.path_and_query.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (r.path_and_query, ""),
+    };
+    serde_json::json!({
+        "time": rfc3339(r.time),
+        "remote_addr": r.remote.map(|ip| ip.to_string()),
+        "method": r.method.as_str(),
+        "path": path,
+        "query": query,
+        "protocol": version_str(r.version),
+        "status": r.status.as_u16(),
+        "bytes": r.bytes,
+        "duration_ms": r.duration.as_secs_f64() * 1000.0,
+        "referer": r.request_header(&http::header::REFERER),
+        "user_agent": r.request_header(&http::header::USER_AGENT),
+        "pid": std::process::id(),
+    })
+    .to_string()
+}
+
+/// Civil UTC date and time of `t`: (year, month, day, hour, minute, second).
+fn civil(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// `10/Oct/2000:13:55:36 +0000`, the common log format's time, in UTC.
+pub fn clf_time(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = civil(t);
+    let month = MONTHS[(mo as usize).saturating_sub(1) % 12];
+    format!("{d:02}/{month}/{y}:{h:02}:{mi:02}:{s:02} +0000")
+}
+
+/// `2000-10-10T13:55:36.123Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record<'a>(
+        req: &'a [(HeaderName, Option<http::HeaderValue>)],
+        resp: &'a HeaderMap,
+        method: &'a Method,
+    ) -> AccessRecord<'a> {
+        AccessRecord {
+            remote: Some("10.1.2.3".parse().unwrap()),
+            time: UNIX_EPOCH + Duration::from_secs(971_186_136),
+            method,
+            path_and_query: "/a b?x=\"1\"",
+            version: Version::HTTP_11,
+            status: StatusCode::OK,
+            bytes: Some(13),
+            duration: Duration::from_micros(1500),
+            request_headers: req,
+            response_headers: resp,
+        }
+    }
+
+    #[test]
+    fn combined_is_apaches() {
+        let format = AccessFormat::combined();
+        assert_eq!(format, AccessFormat::parse("combined").unwrap());
+        let req = [
+            (http::header::REFERER, None),
+            (
+                http::header::USER_AGENT,
+                Some(http::HeaderValue::from_static("curl/8")),
+            ),
+        ];
+        let resp = HeaderMap::new();
+        let line = format.render(&record(&req, &resp, &Method::GET));
+        assert_eq!(
+            line,
+            r#"10.1.2.3 - - [10/Oct/2000:13:55:36 +0000] "GET /a b?x=\"1\" HTTP/1.1" 200 13 "-" "curl/8""#
+        );
+    }
+
+    #[test]
+    fn custom_patterns_and_errors() {
+        let format = AccessFormat::parse("%m %U%q %>s %D %{X-Id}o 100%%").unwrap();
+        let mut resp = HeaderMap::new();
+        resp.insert("x-id", "abc".parse().unwrap());
+        let line = format.render(&record(&[], &resp, &Method::POST));
+        assert_eq!(line, r#"POST /a b?x=\"1\" 200 1500 abc 100%"#);
+        assert!(
+            AccessFormat::parse("%Z")
+                .unwrap_err()
+                .contains("unknown directive %Z")
+        );
+        assert!(AccessFormat::parse("50%").unwrap_err().contains("lone %"));
+        assert!(AccessFormat::parse("%{Referer").is_err());
+    }
+
+    #[test]
+    fn json_lines_parse_back() {
+        let resp = HeaderMap::new();
+        let line = AccessFormat::Json.render(&record(&[], &resp, &Method::GET));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["path"], "/a b");
+        assert_eq!(v["time"], "2000-10-10T13:55:36.000Z");
+    }
+}
