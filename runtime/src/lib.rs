@@ -46,6 +46,7 @@ pub use environ::{Environ, Scheme};
 pub use error::{EXIT_RUNTIME_FAILURE, EXIT_START_FAILURE, Error, describe_io};
 pub use server::{Reason, Stop};
 pub use settings::{Settings, VARIABLES};
+pub use tokio;
 
 use listeners::{Activation, Listener};
 use notify::Notifier;

@@ -1,0 +1,151 @@
+//! `rg new`: the tree it writes, the names it refuses, the directories it
+//! will not touch.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::support::{rg_in, workspace};
+
+fn tree(dir: &Path) -> BTreeSet<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.insert(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[test]
+fn writes_the_project_and_says_what_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rg_in(tmp.path(), &["new", "mysite"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = tmp.path().join("mysite");
+    let expected: BTreeSet<String> = [
+        ".gitignore",
+        "Cargo.toml",
+        "README.md",
+        "rg.toml",
+        "src/application.rs",
+        "src/main.rs",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(tree(&dir), expected);
+
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"mysite\""), "{manifest}");
+    let runtime = std::fs::canonicalize(workspace().join("runtime")).unwrap();
+    let dependency = format!(
+        "rg = {{ package = \"rg-runtime\", path = \"{}\" }}",
+        runtime.display()
+    );
+    assert!(manifest.contains(&dependency), "{manifest}");
+    let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    assert!(main.contains("rg::run(application::application)"), "{main}");
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Created"), "{stdout}");
+    assert!(stdout.contains("mysite/src/application.rs"), "{stdout}");
+    assert!(stdout.contains("cd mysite"), "{stdout}");
+}
+
+#[test]
+fn writes_into_a_named_or_empty_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let out = rg_in(tmp.path(), &["new", "blog", "empty"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest = std::fs::read_to_string(tmp.path().join("empty/Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"blog\""));
+}
+
+#[test]
+fn refuses_names_that_are_not_crate_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, reason) in [
+        ("9lives", "starts with a digit"),
+        ("has space", "contains a space"),
+        ("fn", "Rust keyword"),
+        ("my.site", "the character '.'"),
+        ("test", "reserved"),
+    ] {
+        let out = rg_in(tmp.path(), &["new", name]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid project name"), "{name}: {err}");
+        assert!(err.contains(reason), "{name}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "something was written"
+    );
+}
+
+#[test]
+fn leaves_a_non_empty_directory_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("taken");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), "mine").unwrap();
+    let out = rg_in(tmp.path(), &["new", "taken"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already exists and is not empty"), "{err}");
+    assert_eq!(tree(&dir), BTreeSet::from(["Cargo.toml".to_string()]));
+    assert_eq!(std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(), "mine");
+}
+
+#[test]
+fn a_missing_runtime_is_reported_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rg_in(
+        tmp.path(),
+        &["new", "site", "--runtime-path", "/nonexistent/rg/runtime"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the rg runtime was not found at `/nonexistent/rg/runtime`"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("site").exists());
+}
+
+/// rg.toml is the gunicorn.conf.py of a project: it must list every setting
+/// of the worker contract, commented, with the default the code uses.
+#[test]
+fn rg_toml_lists_every_setting_with_its_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(rg_in(tmp.path(), &["new", "conf"]).status.success());
+    let text = std::fs::read_to_string(tmp.path().join("conf/rg.toml")).unwrap();
+    for var in rg_runtime::VARIABLES {
+        if var.name == "RG_DEV" {
+            continue; // set by rg runserver, not a user setting
+        }
+        let key = var.name.trim_start_matches("RG_").to_ascii_lowercase();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("# {key} = ")))
+            .unwrap_or_else(|| panic!("rg.toml has no commented `{key} = ` line"));
+        if !var.default.contains(' ') {
+            let value = line.split_once(" = ").unwrap().1;
+            let plain: String = value.chars().filter(|c| !"[]\" ".contains(*c)).collect();
+            let default: String = var.default.chars().filter(|c| *c != ' ').collect();
+            assert_eq!(
+                plain, default,
+                "rg.toml's {key} default disagrees with {}",
+                var.name
+            );
+        }
+    }
+}

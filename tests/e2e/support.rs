@@ -1,0 +1,280 @@
+//! What the end-to-end tests share: the real `rg` binary, generated projects
+//! built by cargo into one shared target directory, processes that are
+//! always cleaned up, and a tiny HTTP client over real sockets.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A command running the `rg` binary under test.
+pub fn rg() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rg"))
+}
+
+/// Runs `rg` with `args` in `dir` and returns what it printed.
+pub fn rg_in(dir: &Path, args: &[&str]) -> Output {
+    rg().args(args).current_dir(dir).output().expect("run rg")
+}
+
+/// The repository's root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Where generated projects are written and built: one target directory
+/// shared by all of them, so dependencies are compiled once per suite.
+pub fn e2e_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        workspace().join(target)
+    };
+    target.join("e2e")
+}
+
+/// Generates project `name` with `rg new`, lets `customize` change it,
+/// builds it, and returns its binary. Done once per test process; a file
+/// lock keeps parallel test processes from building over each other.
+fn build_project(name: &str, customize: impl FnOnce(&Path)) -> PathBuf {
+    let root = e2e_dir();
+    let projects = root.join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    let lock = File::create(projects.join(format!("{name}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let dir = projects.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = rg_in(&projects, &["new", name]);
+    assert!(
+        out.status.success(),
+        "rg new {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The workspace's lock file pins the versions rg was tested with, and
+    // lets every project share the dependencies already built.
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    customize(&dir);
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "cargo build of the generated project {name} failed"
+    );
+    root.join("target").join("debug").join(name)
+}
+
+/// The binary of a freshly generated, unmodified project.
+pub fn hello_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_project("hello", |_| {}))
+}
+
+/// A generated project whose application is `tests/e2e/fixture/`: slow
+/// requests, the environ, the pid, HTML and JSON.
+pub fn fixture_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        build_project("fixture", |dir| {
+            let fixture = workspace().join("tests/e2e/fixture");
+            for file in ["main.rs", "application.rs"] {
+                std::fs::copy(fixture.join(file), dir.join("src").join(file)).unwrap();
+            }
+        })
+    })
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process under test, killed with its whole process group when dropped
+/// (so a failing test leaves nothing running), with its output collected.
+pub struct Running {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// Starts `cmd` in a process group of its own, capturing its output.
+    pub fn spawn(cmd: &mut Command) -> Running {
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        cmd.process_group(0);
+        let mut child = cmd.spawn().expect("spawn");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on a child we have not reaped.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// Everything printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Everything printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                std::thread::sleep(Duration::from_millis(50));
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until stdout or stderr contains `needle`.
+    pub fn wait_for_output(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.stdout().contains(needle) || self.stderr().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SAFETY: the group was created for this child by process_group(0).
+        unsafe { libc::kill(-self.pid(), libc::SIGKILL) };
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buffer = Arc::new(Mutex::new(String::new()));
+    let sink = buffer.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    buffer
+}
+
+/// Where a server listens.
+#[derive(Debug, Clone)]
+pub enum Addr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl Addr {
+    pub fn tcp(port: u16) -> Addr {
+        Addr::Tcp(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+/// Sends one `GET path` with `Connection: close` and reads the response.
+pub fn get(addr: &Addr, path: &str) -> std::io::Result<Response> {
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// Sends raw request bytes and reads the response until the server closes.
+pub fn request(addr: &Addr, raw: &str) -> std::io::Result<Response> {
+    let mut bytes = Vec::new();
+    match addr {
+        Addr::Tcp(a) => {
+            let mut s = TcpStream::connect_timeout(a, Duration::from_secs(5))?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            s.write_all(raw.as_bytes())?;
+            s.read_to_end(&mut bytes)?;
+        }
+        Addr::Unix(p) => {
+            let mut s = UnixStream::connect(p)?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            s.write_all(raw.as_bytes())?;
+            s.read_to_end(&mut bytes)?;
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP response in {text:?}")))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
+    Ok(Response {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    })
+}
+
+/// Polls `GET /` until the server answers, for at most `timeout`.
+pub fn wait_until_serving(addr: &Addr, timeout: Duration) -> Response {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match get(addr, "/") {
+            Ok(r) => return r,
+            Err(e) if Instant::now() > deadline => panic!("{addr:?} did not answer within {timeout:?}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
