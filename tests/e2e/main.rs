@@ -2,6 +2,9 @@
 //! real cargo, real sockets and real signals. See `support` for the shared
 //! parts; each file covers one command or contract.
 
+// In tests a panic is the failure report, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod cli;
 mod new;
 mod support;
