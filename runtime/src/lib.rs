@@ -91,7 +91,13 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         // is single-threaded; no thread of ours exists yet.
         unsafe { std::env::remove_var(var) };
     }
-    let access_sink = logging::init(&settings).map_err(Failure::Start)?;
+    let logs = logging::init(
+        &settings.log_level,
+        settings.log_format,
+        settings.error_log.clone(),
+        settings.access_log.clone(),
+    )
+    .map_err(Failure::Start)?;
     let env_keys: Vec<String> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .collect();
@@ -134,7 +140,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
             listeners,
             settings,
             notifier,
-            access_sink,
+            logs,
         ))
         .map_err(Failure::Serve)?;
     tracing::debug!(?stop, "stopped");

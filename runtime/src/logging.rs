@@ -1,13 +1,13 @@
-//! The worker's logs: the error log on stderr and the access log where
-//! `RG_ACCESS_LOG` says, both through `tracing`.
+//! Logs: the error log and the access log, both through `tracing`.
 //!
 //! Access lines are ordinary `tracing` events with the target
 //! [`ACCESS_TARGET`]; a layer of ours writes their message alone, one per
 //! line, so the file reads like Apache's or Gunicorn's. Everything else is
 //! the error log, formatted `[time] [pid] [LEVEL] message` like Gunicorn's,
-//! or as JSON. [`AccessSink::reopen`] is what SIGUSR1 calls after logrotate.
+//! or as JSON. Both go to a [`Sink`] that SIGUSR1 can reopen after logrotate.
+//! `rg serve`'s master uses the same error log format through [`init`].
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, LineWriter, Write};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -15,56 +15,67 @@ use std::time::SystemTime;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::{LevelFilter, Targets, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::settings::{AccessLogTarget, LogFormat, Settings};
+use crate::settings::{LogFormat, LogTarget};
 use crate::{Error, access_log};
 
 /// The `tracing` target of access log events.
 pub const ACCESS_TARGET: &str = "rg::access";
 
-/// Where access lines are written; reopenable for log rotation.
-pub struct AccessSink {
-    target: AccessLogTarget,
-    out: Mutex<Option<LineWriter<Box<dyn Write + Send>>>>,
+type Out = LineWriter<Box<dyn Write + Send>>;
+
+/// A log destination that can be reopened (after rotation).
+pub struct Sink {
+    target: LogTarget,
+    out: Mutex<Option<Out>>,
 }
 
-impl AccessSink {
-    /// Opens the destination.
-    pub fn open(target: AccessLogTarget) -> Result<AccessSink, Error> {
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sink {
+    /// Opens the destination; a file is created if missing and appended to.
+    pub fn open(target: LogTarget) -> Result<Sink, Error> {
         let out = Self::open_writer(&target)?;
-        Ok(AccessSink {
+        Ok(Sink {
             target,
             out: Mutex::new(out),
         })
     }
 
-    fn open_writer(target: &AccessLogTarget) -> Result<Option<LineWriter<Box<dyn Write + Send>>>, Error> {
-        Ok(match target {
-            AccessLogTarget::Off => None,
-            AccessLogTarget::Stdout => Some(LineWriter::new(Box::new(io::stdout()))),
-            AccessLogTarget::File(path) => {
-                let file: File =
-                    OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)
-                        .map_err(|source| Error::LogFile {
-                            path: path.display().to_string(),
-                            source,
-                        })?;
-                Some(LineWriter::new(Box::new(file)))
-            }
-        })
+    fn open_writer(target: &LogTarget) -> Result<Option<Out>, Error> {
+        let writer: Box<dyn Write + Send> = match target {
+            LogTarget::Off => return Ok(None),
+            LogTarget::Stdout => Box::new(io::stdout()),
+            LogTarget::Stderr => Box::new(io::stderr()),
+            LogTarget::File(path) => Box::new(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| Error::LogFile {
+                        path: path.display().to_string(),
+                        source,
+                    })?,
+            ),
+        };
+        Ok(Some(LineWriter::new(writer)))
     }
 
-    /// Closes and reopens a log file (after rotation); stdout is kept.
+    /// Closes and reopens a log file; stdout and stderr are kept.
     pub fn reopen(&self) -> Result<(), Error> {
-        if let AccessLogTarget::File(_) = self.target {
+        if let LogTarget::File(_) = self.target {
             let fresh = Self::open_writer(&self.target)?;
             if let Ok(mut out) = self.out.lock() {
                 *out = fresh;
@@ -73,31 +84,50 @@ impl AccessSink {
         Ok(())
     }
 
-    fn write_line(&self, line: &str) {
+    /// Whether anything is written at all.
+    pub fn is_on(&self) -> bool {
+        self.target != LogTarget::Off
+    }
+
+    fn write_all(&self, bytes: &[u8]) {
         if let Ok(mut guard) = self.out.lock()
             && let Some(out) = guard.as_mut()
         {
             // A full disk or a closed stdout must not take requests down.
-            let _ = out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n"));
+            let _ = out.write_all(bytes);
         }
     }
 }
 
-impl std::fmt::Debug for AccessSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessSink")
-            .field("target", &self.target)
-            .finish_non_exhaustive()
+/// The writer `tracing_subscriber::fmt` writes the error log through.
+#[derive(Debug, Clone)]
+struct SinkWriter(Arc<Sink>);
+
+impl Write for SinkWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
-struct AccessLayer(Arc<AccessSink>);
+impl<'a> MakeWriter<'a> for SinkWriter {
+    type Writer = SinkWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+struct AccessLayer(Arc<Sink>);
 
 impl<S: Subscriber> Layer<S> for AccessLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut message = MessageVisitor(String::new());
         event.record(&mut message);
-        self.0.write_line(&message.0);
+        message.0.push('\n');
+        self.0.write_all(message.0.as_bytes());
     }
 }
 
@@ -143,34 +173,58 @@ where
     }
 }
 
-/// Installs the process's logging. Returns the access sink (for reopening),
-/// or `None` if the application had already installed a subscriber of its
-/// own, which then receives everything, access events included.
-pub fn init(settings: &Settings) -> Result<Option<Arc<AccessSink>>, Error> {
-    let sink = Arc::new(AccessSink::open(settings.access_log.clone())?);
-    let level: LevelFilter = settings.log_level.parse().unwrap_or(LevelFilter::INFO);
-    let errors = Targets::new()
+/// The process's log sinks, for reopening on SIGUSR1.
+#[derive(Debug, Clone)]
+pub struct Logs {
+    /// The error log.
+    pub errors: Arc<Sink>,
+    /// The access log.
+    pub access: Arc<Sink>,
+}
+
+impl Logs {
+    /// Reopens both log files.
+    pub fn reopen(&self) -> Result<(), Error> {
+        self.errors.reopen()?;
+        self.access.reopen()
+    }
+}
+
+/// Installs the process's logging: the error log at `level` (a tracing
+/// level name) in `format` to `errors`, access lines to `access`.
+///
+/// If the application had already installed a subscriber of its own, that
+/// one stays and receives everything, access events included; the sinks are
+/// still returned (and unused).
+pub fn init(level: &str, format: LogFormat, errors: LogTarget, access: LogTarget) -> Result<Logs, Error> {
+    let logs = Logs {
+        errors: Arc::new(Sink::open(errors)?),
+        access: Arc::new(Sink::open(access)?),
+    };
+    let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
+    let error_filter = Targets::new()
         .with_default(level)
         .with_target(ACCESS_TARGET, LevelFilter::OFF);
-    let access = AccessLayer(sink.clone()).with_filter(filter_fn(|m| m.target() == ACCESS_TARGET));
+    let access = AccessLayer(logs.access.clone()).with_filter(filter_fn(|m| m.target() == ACCESS_TARGET));
     let registry = tracing_subscriber::registry().with(access);
-    let installed = match settings.log_format {
+    let writer = SinkWriter(logs.errors.clone());
+    let _already_installed = match format {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .with_writer(io::stderr)
+                    .with_writer(writer)
                     .event_format(GunicornFormat)
-                    .with_filter(errors),
+                    .with_filter(error_filter),
             )
             .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
-                    .with_writer(io::stderr)
-                    .with_filter(errors),
+                    .with_writer(writer)
+                    .with_filter(error_filter),
             )
             .try_init(),
     };
-    Ok(installed.ok().map(|()| sink))
+    Ok(logs)
 }

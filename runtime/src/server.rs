@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 use crate::access_log::{AccessFormat, AccessRecord};
 use crate::environ::Environ;
 use crate::listeners::Listener;
-use crate::logging::{ACCESS_TARGET, AccessSink};
+use crate::logging::{ACCESS_TARGET, Logs};
 use crate::notify::Notifier;
 use crate::settings::Settings;
 
@@ -50,6 +50,8 @@ pub enum Reason {
     Signal(&'static str),
     /// The worker served its `max_requests`.
     MaxRequests,
+    /// The `rg serve` master that started the worker is gone.
+    Orphaned,
 }
 
 /// Everything a request handler needs, shared by all connections.
@@ -61,12 +63,16 @@ struct Shared {
     served: AtomicU64,
     recycle_after: Option<u64>,
     stop: watch::Sender<Option<Stop>>,
+    notifier: Arc<Notifier>,
 }
 
 /// The facts about one connection every request on it shares.
 struct Connection {
     peer: Option<SocketAddr>,
     server_addr: Arc<str>,
+    /// Set, and `first_request` notified, when the first request arrives.
+    started: std::sync::atomic::AtomicBool,
+    first_request: tokio::sync::Notify,
 }
 
 /// Serves `listeners` until a signal or `max_requests` stops the worker.
@@ -77,10 +83,10 @@ pub(crate) async fn serve(
     listeners: Vec<Listener>,
     settings: Settings,
     notifier: Arc<Notifier>,
-    access_sink: Option<Arc<AccessSink>>,
+    logs: Logs,
 ) -> std::io::Result<Stop> {
     let (stop_tx, stop_rx) = watch::channel(None);
-    let access = (settings.access_log != crate::settings::AccessLogTarget::Off).then(|| {
+    let access = logs.access.is_on().then(|| {
         let headers = settings.access_log_format.request_headers();
         (settings.access_log_format.clone(), headers)
     });
@@ -92,6 +98,7 @@ pub(crate) async fn serve(
         access,
         served: AtomicU64::new(0),
         stop: stop_tx,
+        notifier: notifier.clone(),
     });
 
     // Every connection task holds a clone of `open_tx`; when the last one
@@ -145,7 +152,12 @@ pub(crate) async fn serve(
     let mut usr1 = signal(SignalKind::user_defined1())?;
     let pid = std::process::id();
     for addr in &addresses {
-        info!("Listening at: {addr} ({pid})");
+        if shared.settings.master_pid.is_some() {
+            // The master has said it once for all its workers.
+            debug!("Listening at: {addr} ({pid})");
+        } else {
+            info!("Listening at: {addr} ({pid})");
+        }
     }
     let _ = notifier.notify(&format!(
         "READY=1\nSTATUS=Serving on {}\nMAINPID={pid}",
@@ -166,6 +178,25 @@ pub(crate) async fn serve(
         });
     }
 
+    if let Some(master) = shared.settings.master_pid {
+        // The master sets a parent-death signal too; this also covers a
+        // master that died before the worker could arm it.
+        let stop = shared.stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                // SAFETY: getppid(2) has no preconditions.
+                if unsafe { libc::getppid() } as u32 != master {
+                    stop.send_if_modified(|s| {
+                        s.is_none() && s.replace(Stop::Graceful(Reason::Orphaned)).is_none()
+                    });
+                    return;
+                }
+            }
+        });
+    }
+
     let mut stop_watch = stop_rx.clone();
     let stop = loop {
         tokio::select! {
@@ -173,11 +204,9 @@ pub(crate) async fn serve(
             _ = int.recv() => break Stop::Immediate(Reason::Signal("SIGINT")),
             _ = quit.recv() => break Stop::Immediate(Reason::Signal("SIGQUIT")),
             _ = usr1.recv() => {
-                if let Some(sink) = &access_sink {
-                    match sink.reopen() {
-                        Ok(()) => info!("Reopened the access log"),
-                        Err(e) => warn!("{e}"),
-                    }
+                match logs.reopen() {
+                    Ok(()) => info!("Reopened the log files"),
+                    Err(e) => warn!("{e}"),
                 }
             }
             changed = stop_watch.changed() => {
@@ -219,6 +248,7 @@ fn describe(reason: Reason) -> String {
     match reason {
         Reason::Signal(name) => name.to_string(),
         Reason::MaxRequests => "served max_requests".to_string(),
+        Reason::Orphaned => "the master process is gone".to_string(),
     }
 }
 
@@ -242,7 +272,12 @@ async fn accept_loop<S, F, Fut>(
             _ = stop.changed() => return,
             accepted = accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let connection = Arc::new(Connection { peer, server_addr: server_addr.clone() });
+                    let connection = Arc::new(Connection {
+                        peer,
+                        server_addr: server_addr.clone(),
+                        started: std::sync::atomic::AtomicBool::new(false),
+                        first_request: tokio::sync::Notify::new(),
+                    });
                     tokio::spawn(serve_connection(stream, connection, shared.clone(), stop.clone(), open.clone()));
                 }
                 Err(e) => {
@@ -271,6 +306,7 @@ async fn serve_connection<S>(
         .header_read_timeout(shared.settings.keepalive);
     let service = hyper::service::service_fn({
         let shared = shared.clone();
+        let connection = connection.clone();
         move |request| handle(shared.clone(), connection.clone(), request)
     });
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
@@ -281,10 +317,24 @@ async fn serve_connection<S>(
             if matches!(stopping, Some(Stop::Immediate(_))) {
                 return;
             }
+            // A connection accepted just before the stop has a request on
+            // its way: hyper would close it as idle, failing that request.
+            // Wait for it (bounded by the header timeout) before closing.
+            if !connection.started.load(Ordering::Acquire) {
+                tokio::select! {
+                    result = conn.as_mut() => return log_result(result),
+                    _ = connection.first_request.notified() => {}
+                    _ = tokio::time::sleep(shared.settings.keepalive) => {}
+                }
+            }
             conn.as_mut().graceful_shutdown();
             conn.await
         }
     };
+    log_result(result);
+}
+
+fn log_result<E: std::fmt::Display>(result: Result<(), E>) {
     if let Err(e) = result {
         debug!("connection closed with an error: {e}");
     }
@@ -296,6 +346,9 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
+    if !connection.started.swap(true, Ordering::AcqRel) {
+        connection.first_request.notify_one();
+    }
     let environ = Environ::new(
         connection.peer,
         connection.server_addr.clone(),
@@ -350,7 +403,13 @@ async fn handle(
     }
 
     let served = shared.served.fetch_add(1, Ordering::Relaxed) + 1;
-    if shared.recycle_after == Some(served) {
+    if shared.recycle_after == Some(served) && shared.settings.master_pid.is_some() {
+        // Under `rg serve`, keep serving until the master has a replacement
+        // READY and sends SIGTERM, so capacity never dips.
+        let _ = shared.notifier.notify(&format!(
+            "X_RG_RECYCLE=1\nSTATUS=Served {served} requests (max_requests), waiting for a replacement"
+        ));
+    } else if shared.recycle_after == Some(served) {
         shared.stop.send_if_modified(|stop| {
             let first = stop.is_none();
             if first {

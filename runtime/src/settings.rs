@@ -72,6 +72,11 @@ pub const VARIABLES: &[Variable] = &[
         help: "combined, common, json, or an Apache-style format string (%h %t \"%r\" %s %b %D %{Header}i ...).",
     },
     Variable {
+        name: "RG_ERROR_LOG",
+        default: "-",
+        help: "Where the error log goes: - for stderr, or a file path.",
+    },
+    Variable {
         name: "RG_LOG_LEVEL",
         default: "info",
         help: "Error log level: error, warn, info, debug or trace.",
@@ -98,15 +103,28 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
-/// Where access log lines go.
+/// Where a log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccessLogTarget {
-    /// No access log.
+pub enum LogTarget {
+    /// Nowhere.
     Off,
-    /// Standard output.
+    /// Standard output (`-` for the access log).
     Stdout,
+    /// Standard error (`-` for the error log).
+    Stderr,
     /// Appended to this file.
     File(PathBuf),
+}
+
+impl LogTarget {
+    /// Parses `-` (meaning `dash`), `off`/`none`, or a path.
+    pub fn parse(s: &str, dash: LogTarget) -> LogTarget {
+        match s.trim() {
+            "-" => dash,
+            "off" | "none" => LogTarget::Off,
+            path => LogTarget::File(PathBuf::from(path)),
+        }
+    }
 }
 
 /// The format of the error log.
@@ -157,9 +175,14 @@ pub struct Settings {
     /// Random extra requests before a recycle.
     pub max_requests_jitter: u64,
     /// Access log destination.
-    pub access_log: AccessLogTarget,
+    pub access_log: LogTarget,
     /// Access log line format.
     pub access_log_format: AccessFormat,
+    /// Error log destination.
+    pub error_log: LogTarget,
+    /// The pid of the `rg serve` master supervising this worker, if any
+    /// (`RG_INTERNAL_MASTER_PID`, set by the master, not by users).
+    pub master_pid: Option<u32>,
     /// Error log level, as a tracing filter directive.
     pub log_level: String,
     /// Error log format.
@@ -228,10 +251,17 @@ impl Settings {
                 }
             },
         };
-        let access_log = match get("RG_ACCESS_LOG").as_deref().map(str::trim) {
-            None | Some("-") => AccessLogTarget::Stdout,
-            Some("off") | Some("none") => AccessLogTarget::Off,
-            Some(path) => AccessLogTarget::File(PathBuf::from(path)),
+        let access_log =
+            get("RG_ACCESS_LOG").map_or(LogTarget::Stdout, |v| LogTarget::parse(&v, LogTarget::Stdout));
+        let error_log =
+            get("RG_ERROR_LOG").map_or(LogTarget::Stderr, |v| LogTarget::parse(&v, LogTarget::Stderr));
+        let master_pid = match var("RG_INTERNAL_MASTER_PID") {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| bad("RG_INTERNAL_MASTER_PID", &v, "not a process id"))?,
+            ),
         };
         let access_log_format = match get("RG_ACCESS_LOG_FORMAT") {
             None => AccessFormat::combined(),
@@ -299,6 +329,8 @@ impl Settings {
             max_requests_jitter: number("RG_MAX_REQUESTS_JITTER", 0)?,
             access_log,
             access_log_format,
+            error_log,
+            master_pid,
             log_level,
             log_format,
             forwarded_allow_ips,
@@ -359,7 +391,7 @@ mod tests {
         assert_eq!(s.graceful_timeout, Duration::from_secs(30));
         assert_eq!(s.keepalive, Duration::from_secs(5));
         assert_eq!(s.max_requests, 0);
-        assert_eq!(s.access_log, AccessLogTarget::Stdout);
+        assert_eq!(s.access_log, LogTarget::Stdout);
         assert_eq!(s.log_level, "info");
         assert!(!s.dev);
         assert!(s.recycle_after().is_none());
@@ -382,6 +414,8 @@ mod tests {
             ("RG_MAX_REQUESTS_JITTER", "10"),
             ("RG_ACCESS_LOG", "/tmp/access.log"),
             ("RG_ACCESS_LOG_FORMAT", "json"),
+            ("RG_ERROR_LOG", "/tmp/error.log"),
+            ("RG_INTERNAL_MASTER_PID", "42"),
             ("RG_LOG_LEVEL", "WARNING"),
             ("RG_LOG_FORMAT", "json"),
             ("RG_FORWARDED_ALLOW_IPS", "*"),
@@ -396,8 +430,10 @@ mod tests {
         assert_eq!(s.keepalive, Duration::from_secs(2));
         let n = s.recycle_after().unwrap();
         assert!((100..=110).contains(&n), "{n}");
-        assert_eq!(s.access_log, AccessLogTarget::File("/tmp/access.log".into()));
+        assert_eq!(s.access_log, LogTarget::File("/tmp/access.log".into()));
         assert_eq!(s.log_level, "warn");
+        assert_eq!(s.error_log, LogTarget::File("/tmp/error.log".into()));
+        assert_eq!(s.master_pid, Some(42));
         assert_eq!(s.log_format, LogFormat::Json);
         assert!(s.forwarded_allow_ips.trusts("10.0.0.1".parse().unwrap()));
         assert_eq!(s.script_name, "/app");
