@@ -5,8 +5,17 @@
 //! `Args` and one `run`. `main` parses, dispatches, and prints an error chain
 //! once, mapping failure to a non-zero exit code.
 
+mod arbiter;
+mod cargo;
+mod expr;
 mod names;
 mod new;
+mod notifications;
+mod pidfile;
+mod serve;
+mod settings;
+mod sockets;
+mod spawn;
 mod templates;
 
 use std::process::ExitCode;
@@ -24,12 +33,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     New(new::Args),
+    Serve(Box<serve::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New(args) => new::run(args),
+        Command::Serve(args) => serve::run(*args),
     };
     match result {
         Ok(code) => code,

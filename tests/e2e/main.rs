@@ -7,5 +7,6 @@
 
 mod cli;
 mod new;
+mod serve;
 mod support;
 mod worker;

@@ -278,3 +278,106 @@ pub fn wait_until_serving(addr: &Addr, timeout: Duration) -> Response {
         }
     }
 }
+
+/// The pids of `parent`'s child processes, from /proc.
+pub fn children(parent: i32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The fields after the command name, which is in parentheses.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let mut fields = rest.split(' ');
+        let state = fields.next();
+        let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
+        if ppid == Some(parent) && state != Some("Z") {
+            pids.push(pid);
+        }
+    }
+    pids.sort();
+    pids
+}
+
+/// Polls `condition` every 20 ms for at most `timeout`.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}
+
+/// A steady request load: `clients` threads each sending `GET path` on a
+/// new connection, back to back, until stopped. Bounded: each client stops
+/// by itself after 60 seconds.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<LoadReport>>,
+}
+
+/// What a load saw.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub ok: u64,
+    pub failures: Vec<String>,
+    /// Distinct response bodies (the fixture's /pid answers with the worker's pid).
+    pub bodies: std::collections::BTreeSet<String>,
+}
+
+impl Load {
+    pub fn start(addr: &Addr, path: &str, clients: usize) -> Load {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..clients)
+            .map(|_| {
+                let (addr, path, stop) = (addr.clone(), path.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    let started = Instant::now();
+                    let mut report = LoadReport {
+                        ok: 0,
+                        failures: Vec::new(),
+                        bodies: Default::default(),
+                    };
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                        && started.elapsed() < Duration::from_secs(60)
+                    {
+                        match get(&addr, &path) {
+                            Ok(r) if r.status == 200 => {
+                                report.ok += 1;
+                                report.bodies.insert(r.body);
+                            }
+                            Ok(r) => report.failures.push(format!("status {}", r.status)),
+                            Err(e) => report.failures.push(e.to_string()),
+                        }
+                    }
+                    report
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+
+    pub fn stop(self) -> LoadReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut report = LoadReport {
+            ok: 0,
+            failures: Vec::new(),
+            bodies: Default::default(),
+        };
+        for t in self.threads {
+            let part = t.join().unwrap();
+            report.ok += part.ok;
+            report.failures.extend(part.failures);
+            report.bodies.extend(part.bodies);
+        }
+        report
+    }
+}

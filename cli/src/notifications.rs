@@ -1,0 +1,132 @@
+//! The receiving end of sd_notify: where workers report READY, WATCHDOG,
+//! STOPPING, STATUS and X_RG_RECYCLE to the master.
+//!
+//! One datagram socket for all workers, as systemd does it: with
+//! `SO_PASSCRED` the kernel attaches the sender's pid to each datagram, so
+//! a message cannot be mistaken for another worker's, and a worker cannot
+//! claim to be someone else.
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, setsockopt, sockopt};
+use tokio::io::Interest;
+use tokio::net::UnixDatagram;
+
+/// One datagram: the sender's pid and its `KEY=VALUE` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The sending process.
+    pub pid: u32,
+    /// The pairs, in order.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Message {
+    /// The value of `key`, if the message has it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The master's notification socket, in a private directory of its own.
+#[derive(Debug)]
+pub struct Receiver {
+    socket: UnixDatagram,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    /// Binds a fresh socket (must be called inside a tokio runtime).
+    pub fn bind() -> io::Result<Receiver> {
+        let dir = tempfile::Builder::new().prefix("rg-master-").tempdir()?;
+        let path = dir.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&path)?;
+        setsockopt(&socket, sockopt::PassCred, &true).map_err(io::Error::from)?;
+        Ok(Receiver {
+            socket,
+            path,
+            _dir: dir,
+        })
+    }
+
+    /// The path workers get as `NOTIFY_SOCKET`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The next message. Datagrams without credentials are skipped.
+    pub async fn recv(&self) -> io::Result<Message> {
+        loop {
+            let received = self
+                .socket
+                .async_io(Interest::READABLE, || {
+                    let mut buf = [0u8; 4096];
+                    let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
+                    let mut iov = [IoSliceMut::new(&mut buf)];
+                    let msg = recvmsg::<UnixAddr>(
+                        self.socket.as_raw_fd(),
+                        &mut iov,
+                        Some(&mut cmsg),
+                        MsgFlags::MSG_DONTWAIT,
+                    )
+                    .map_err(io::Error::from)?;
+                    let pid = msg.cmsgs().ok().and_then(|mut cmsgs| {
+                        cmsgs.find_map(|c| match c {
+                            ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid() as u32),
+                            _ => None,
+                        })
+                    });
+                    let len = msg.bytes;
+                    Ok((pid, String::from_utf8_lossy(&buf[..len]).into_owned()))
+                })
+                .await?;
+            if let (Some(pid), text) = received {
+                return Ok(Message {
+                    pid,
+                    fields: parse(&text),
+                });
+            }
+        }
+    }
+}
+
+/// Parses `KEY=VALUE` lines; lines without `=` are ignored, as systemd does.
+pub fn parse(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pairs() {
+        assert_eq!(
+            parse("READY=1\nSTATUS=a=b\nnoise"),
+            [
+                ("READY".to_string(), "1".to_string()),
+                ("STATUS".to_string(), "a=b".to_string())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn receives_with_the_senders_pid() {
+        let receiver = Receiver::bind().unwrap();
+        let notifier = rg_runtime::notify::Notifier::connect(receiver.path().to_str().unwrap()).unwrap();
+        notifier.notify("READY=1\nSTATUS=up").unwrap();
+        let message = receiver.recv().await.unwrap();
+        assert_eq!(message.pid, std::process::id());
+        assert_eq!(message.get("READY"), Some("1"));
+        assert_eq!(message.get("STATUS"), Some("up"));
+    }
+}

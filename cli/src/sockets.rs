@@ -1,0 +1,183 @@
+//! The master's listening sockets: bound once at start and kept for the
+//! master's whole life, so workers come and go without the address ever
+//! refusing a connection.
+//!
+//! Binding itself is the runtime's (`rg_runtime::listeners::bind`), so an
+//! address means the same to `rg serve` and to a worker run by hand. This
+//! module adds what only a long-lived master needs: socket files with a
+//! mode and removed on exit, sockets handed to `rg serve` by systemd, and
+//! a bind error that names who holds the port.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow};
+use rg_runtime::listeners::{self, Activation, Listener};
+use rg_runtime::{Bind, describe_io};
+
+/// The master's sockets.
+#[derive(Debug)]
+pub struct Sockets {
+    /// The listeners, in bind order; their descriptors are what workers get.
+    pub listeners: Vec<Listener>,
+    /// Socket files rg created, to remove on exit.
+    created: Vec<PathBuf>,
+}
+
+impl Sockets {
+    /// Takes sockets passed by systemd if there are any, else binds `binds`.
+    pub fn open(binds: &[Bind], backlog: i32, unix_mode: u32) -> Result<Sockets> {
+        let activation = Activation::from_lookup(|k| std::env::var(k).ok(), std::process::id())?;
+        if let Some(activation) = activation.filter(|a| a.fds > 0) {
+            // SAFETY: LISTEN_PID names this process, so the descriptors were
+            // passed to it, and nothing has claimed them yet.
+            let listeners = unsafe { activation.take() }?;
+            return Ok(Sockets {
+                listeners,
+                created: Vec::new(),
+            });
+        }
+        let mut sockets = Sockets {
+            listeners: Vec::new(),
+            created: Vec::new(),
+        };
+        for bind in binds {
+            let listener = listeners::bind(bind, backlog).map_err(|e| explain(bind, e))?;
+            if let Bind::Unix(path) = bind {
+                sockets.created.push(path.clone());
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(unix_mode))
+                    .map_err(|e| anyhow!("could not set mode {unix_mode:o} on {}: {e}", path.display()))?;
+            }
+            sockets.listeners.push(listener);
+        }
+        Ok(sockets)
+    }
+
+    /// The descriptors, in order, for `LISTEN_FDS`.
+    pub fn fds(&self) -> Vec<RawFd> {
+        self.listeners
+            .iter()
+            .map(|l| match l {
+                Listener::Tcp(l, _) => l.as_raw_fd(),
+                Listener::Unix(l, _) => l.as_raw_fd(),
+            })
+            .collect()
+    }
+
+    /// What each socket is, for logs and `LISTEN_FDNAMES`.
+    pub fn names(&self) -> Vec<String> {
+        self.listeners.iter().map(Listener::describe).collect()
+    }
+
+    /// Closes the listening sockets (new connections are refused from now
+    /// on) and removes the socket files.
+    pub fn close(&mut self) {
+        self.listeners.clear();
+        self.remove_files();
+    }
+
+    /// Removes the socket files this master created.
+    pub fn remove_files(&mut self) {
+        for path in self.created.drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        self.remove_files();
+    }
+}
+
+/// Turns a bind error into one sentence, naming the process that holds
+/// the port when /proc lets us see it.
+fn explain(bind: &Bind, error: rg_runtime::Error) -> anyhow::Error {
+    if let (rg_runtime::Error::Bind { source, .. }, Bind::Tcp(addr)) = (&error, bind)
+        && source.kind() == std::io::ErrorKind::AddrInUse
+    {
+        let holder = holder_of_port(addr.port())
+            .map(|(pid, name)| format!(" by {name} (pid {pid})"))
+            .unwrap_or_default();
+        return anyhow!("could not bind {bind}: address already in use{holder}");
+    }
+    if let rg_runtime::Error::Bind { source, .. } = &error {
+        return anyhow!("could not bind {bind}: {}", describe_io(source));
+    }
+    anyhow!("{error}")
+}
+
+/// The process listening on TCP `port`, from /proc/net/tcp{,6} and the
+/// processes' descriptor tables.
+pub fn holder_of_port(port: u16) -> Option<(u32, String)> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if *state == "0A" && local_port == Some(port) {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && inodes.iter().any(|i| target.as_os_str() == i.as_str())
+            {
+                let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                return Some((pid, name.trim().to_string()));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_process_holding_a_port() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let (pid, _) = holder_of_port(port).expect("our own listener is visible");
+        assert_eq!(pid, std::process::id());
+        let err = Sockets::open(&[Bind::Tcp(taken.local_addr().unwrap())], 16, 0o666).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("address already in use by"), "{text}");
+        assert!(text.contains(&format!("(pid {})", std::process::id())), "{text}");
+    }
+
+    #[test]
+    fn unix_sockets_get_their_mode_and_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let sockets = Sockets::open(&[Bind::Unix(path.clone())], 16, 0o660).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        assert_eq!(sockets.names(), [format!("unix:{}", path.display())]);
+        drop(sockets);
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,89 @@
+//! Starting one worker process: the application's binary, exec'd with the
+//! listening sockets as fds 3.., its settings in `RG_*` variables, and
+//! `NOTIFY_SOCKET` pointing at the master.
+//!
+//! The only work between fork and exec is async-signal-safe: moving
+//! descriptors into place and arming the parent-death signal, so a worker
+//! never outlives a master that was SIGKILLed.
+
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// What every worker of this master gets.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec<'a> {
+    /// The application's executable.
+    pub program: &'a Path,
+    /// The listening sockets, in order.
+    pub fds: &'a [RawFd],
+    /// Their names, for `LISTEN_FDNAMES`.
+    pub names: &'a [String],
+    /// `RG_*` settings.
+    pub env: &'a [(String, String)],
+    /// The master's notification socket.
+    pub notify_socket: &'a Path,
+    /// Heartbeat timeout in microseconds, for `WATCHDOG_USEC` (0: none).
+    pub watchdog_usec: u64,
+}
+
+/// Starts a worker and returns its pid. The child is reaped by the master's
+/// `waitpid` loop, not through `std::process::Child`.
+pub fn spawn(spec: &WorkerSpec<'_>, worker_id: u64) -> std::io::Result<u32> {
+    let mut cmd = Command::new(spec.program);
+    cmd.stdin(Stdio::null())
+        .env_remove("LISTEN_PID")
+        .env_remove("WATCHDOG_PID")
+        .env("LISTEN_FDS", spec.fds.len().to_string())
+        .env("LISTEN_FDNAMES", spec.names.join(":"))
+        .env("NOTIFY_SOCKET", spec.notify_socket)
+        .env("RG_INTERNAL_MASTER_PID", std::process::id().to_string())
+        .env("RG_INTERNAL_WORKER_ID", worker_id.to_string());
+    if spec.watchdog_usec > 0 {
+        cmd.env("WATCHDOG_USEC", spec.watchdog_usec.to_string());
+    } else {
+        cmd.env_remove("WATCHDOG_USEC");
+    }
+    for (k, v) in spec.env {
+        cmd.env(k, v);
+    }
+    let fds = spec.fds.to_vec();
+    let master = std::process::id() as libc::pid_t;
+    // SAFETY: the closure makes only async-signal-safe calls (fcntl, dup2,
+    // prctl, getppid) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let first_free = 3 + fds.len() as RawFd;
+            // Move every socket out of the way first, so placing one at
+            // 3+i can never overwrite another that still has to be moved.
+            let mut moved = [0 as RawFd; 64];
+            if fds.len() > moved.len() {
+                return Err(std::io::Error::other("too many sockets"));
+            }
+            for (i, fd) in fds.iter().enumerate() {
+                let high = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free.max(64));
+                if high < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                moved[i] = high;
+            }
+            for (i, high) in moved[..fds.len()].iter().enumerate() {
+                // dup2 clears close-on-exec on the new descriptor.
+                if libc::dup2(*high, 3 + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The master may have died before prctl took effect.
+            if libc::getppid() != master {
+                return Err(std::io::Error::other("master exited"));
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    Ok(child.id())
+}

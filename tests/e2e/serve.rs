@@ -1,0 +1,430 @@
+//! `rg serve`: a real master, real worker processes of a generated project,
+//! real signals, and request loads that count every failure.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    Addr, Load, Running, children, eventually, fixture_binary, free_port, get, rg, wait_until_serving,
+};
+
+const BOOT: Duration = Duration::from_secs(15);
+
+/// Starts `rg serve FIXTURE ARGS` in `dir` and waits for "Booted".
+fn serve(dir: &Path, args: &[&str]) -> Running {
+    let mut cmd = rg();
+    cmd.arg("serve").arg(fixture_binary()).args(args).current_dir(dir);
+    let master = Running::spawn(&mut cmd);
+    assert!(
+        master.wait_for_output("Booted", BOOT),
+        "rg serve did not boot: {}",
+        master.stderr()
+    );
+    master
+}
+
+fn workers(master: &Running) -> Vec<i32> {
+    children(master.pid())
+}
+
+#[test]
+fn serves_tcp_and_unix_binds_with_n_workers_and_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let sock = tmp.path().join("app.sock");
+    let pidfile = tmp.path().join("rg.pid");
+    let mut master = serve(
+        tmp.path(),
+        &[
+            "-b",
+            &format!("127.0.0.1:{port}"),
+            "--bind",
+            &format!("unix:{}", sock.display()),
+            "-w",
+            "3",
+            "-p",
+            pidfile.to_str().unwrap(),
+            "--graceful-timeout",
+            "5",
+        ],
+    );
+    let tcp = Addr::tcp(port);
+    assert_eq!(get(&tcp, "/").unwrap().body, "Hello, world!\n");
+    assert_eq!(
+        get(&Addr::Unix(sock.clone()), "/").unwrap().body,
+        "Hello, world!\n"
+    );
+    assert_eq!(workers(&master).len(), 3);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        master.pid().to_string()
+    );
+    assert!(
+        master
+            .stderr()
+            .contains(&format!("Listening at: http://127.0.0.1:{port}"))
+    );
+
+    // TERM with a slow request in flight: it completes, then everything goes.
+    let slow = std::thread::spawn({
+        let tcp = tcp.clone();
+        move || get(&tcp, "/slow?ms=1500")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = Instant::now();
+    master.signal(libc::SIGTERM);
+    assert_eq!(slow.join().unwrap().unwrap().body, "slow done\n");
+    let status = master.wait_timeout(Duration::from_secs(8)).expect("master exits");
+    assert_eq!(status.code(), Some(0), "{}", master.stderr());
+    assert!(stopped.elapsed() < Duration::from_secs(6));
+    assert!(!sock.exists(), "socket file left behind");
+    assert!(!pidfile.exists(), "pid file left behind");
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
+}
+
+#[test]
+fn hup_twice_under_load_replaces_every_worker_without_a_failed_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = serve(tmp.path(), &["-b", &format!("127.0.0.1:{port}"), "-w", "2"]);
+    let addr = Addr::tcp(port);
+    let before = workers(&master);
+    let load = Load::start(&addr, "/pid", 4);
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..2 {
+        master.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(eventually(Duration::from_secs(10), || master
+            .stderr()
+            .matches("Reload complete")
+            .count()
+            >= 1));
+    }
+    assert!(eventually(Duration::from_secs(10), || master
+        .stderr()
+        .matches("Reload complete")
+        .count()
+        == 2));
+    std::thread::sleep(Duration::from_millis(300));
+    let report = load.stop();
+    let after = workers(&master);
+    assert_eq!(after.len(), 2, "{}", master.stderr());
+    assert!(
+        after.iter().all(|pid| !before.contains(pid)),
+        "not every worker was replaced: {before:?} -> {after:?}"
+    );
+    assert!(
+        report.failures.is_empty(),
+        "{} failed of {}: {:?}",
+        report.failures.len(),
+        report.ok,
+        &report.failures[..report.failures.len().min(5)]
+    );
+    assert!(report.ok > 50, "too little load to prove anything: {}", report.ok);
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_only_its_requests_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = serve(tmp.path(), &["-b", &format!("127.0.0.1:{port}"), "-w", "2"]);
+    let before = workers(&master);
+    let load = Load::start(&Addr::tcp(port), "/pid", 2);
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on a worker of our master.
+    unsafe { libc::kill(before[0], libc::SIGKILL) };
+    assert!(eventually(Duration::from_secs(10), || {
+        let now = workers(&master);
+        now.len() == 2 && !now.contains(&before[0])
+    }));
+    std::thread::sleep(Duration::from_millis(300));
+    let report = load.stop();
+    assert!(
+        master
+            .stderr()
+            .contains(&format!("(pid {}) was killed by SIGKILL unexpectedly", before[0])),
+        "{}",
+        master.stderr()
+    );
+    // Each client has at most one request in flight on the killed worker.
+    assert!(report.failures.len() <= 2, "{:?}", report.failures);
+    assert!(report.ok > 20);
+}
+
+#[test]
+fn a_worker_that_blocks_its_event_loop_is_killed_after_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = serve(
+        tmp.path(),
+        &["-b", &format!("127.0.0.1:{port}"), "-w", "1", "--timeout", "1"],
+    );
+    let addr = Addr::tcp(port);
+    let before = workers(&master);
+    let blocked = std::thread::spawn({
+        let addr = addr.clone();
+        move || get(&addr, "/block?ms=30000")
+    });
+    assert!(
+        master.wait_for_output("timed out: silent for", Duration::from_secs(10)),
+        "{}",
+        master.stderr()
+    );
+    assert!(
+        blocked.join().unwrap().is_err(),
+        "the blocked request cannot succeed"
+    );
+    assert!(
+        master.wait_for_output("Booting worker 2", Duration::from_secs(10)),
+        "{}",
+        master.stderr()
+    );
+    assert!(eventually(Duration::from_secs(10), || {
+        let now = workers(&master);
+        now.len() == 1 && now != before
+    }));
+    let log = master.stderr();
+    assert!(log.contains(&format!("(pid {}) timed out", before[0])), "{log}");
+    assert!(log.contains("was killed by SIGABRT"), "{log}");
+    assert_eq!(wait_until_serving(&addr, BOOT).body, "Hello, world!\n");
+}
+
+#[test]
+fn max_requests_recycles_workers_under_load_without_a_failed_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = serve(
+        tmp.path(),
+        &[
+            "-b",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            "2",
+            "--max-requests",
+            "50",
+            "--max-requests-jitter",
+            "10",
+        ],
+    );
+    let load = Load::start(&Addr::tcp(port), "/pid", 4);
+    assert!(eventually(Duration::from_secs(20), || master
+        .stderr()
+        .matches("served max_requests")
+        .count()
+        >= 4));
+    let report = load.stop();
+    assert!(
+        report.failures.is_empty(),
+        "{:?}",
+        &report.failures[..report.failures.len().min(5)]
+    );
+    assert!(
+        report.bodies.len() >= 4,
+        "expected answers from at least 4 worker pids: {:?}",
+        report.bodies
+    );
+    assert!(eventually(Duration::from_secs(10), || workers(&master).len() == 2));
+}
+
+#[test]
+fn ttin_adds_and_ttou_removes_a_worker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let master = serve(
+        tmp.path(),
+        &["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"],
+    );
+    master.signal(libc::SIGTTIN);
+    assert!(eventually(Duration::from_secs(10), || workers(&master).len() == 3));
+    // One at a time: signals of one kind that arrive together coalesce.
+    master.signal(libc::SIGTTOU);
+    assert!(eventually(Duration::from_secs(10), || workers(&master).len() == 2));
+    master.signal(libc::SIGTTOU);
+    assert!(eventually(Duration::from_secs(10), || workers(&master).len() == 1));
+    master.signal(libc::SIGTTOU);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(workers(&master).len(), 1, "TTOU must keep the last worker");
+    assert!(master.stderr().contains("Number of workers: 3"));
+}
+
+#[test]
+fn a_worker_that_cannot_start_stops_the_master_quoting_its_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"])
+        .args(["--access-logfile", "/nonexistent-dir/access.log"])
+        .current_dir(tmp.path());
+    let mut master = Running::spawn(&mut cmd);
+    let status = master.wait_timeout(BOOT).expect("the master gives up");
+    assert_eq!(status.code(), Some(3));
+    let log = master.stderr();
+    assert!(log.contains("the application could not start"), "{log}");
+    assert!(
+        log.contains("could not open log file /nonexistent-dir/access.log"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_crash_loop_stops_the_master() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "1"])
+        .env("FIXTURE_PANIC_AT_START", "database unreachable")
+        .current_dir(tmp.path());
+    let mut master = Running::spawn(&mut cmd);
+    let status = master.wait_timeout(BOOT).expect("the master gives up");
+    assert_eq!(status.code(), Some(3));
+    let log = master.stderr();
+    assert!(
+        log.contains("5 workers in a row died before they were ready"),
+        "{log}"
+    );
+    assert!(
+        log.contains("database unreachable"),
+        "the panic message reaches the terminal: {log}"
+    );
+}
+
+fn rg_serve_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    rg().arg("serve")
+        .arg(fixture_binary())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn config_errors_name_the_key_the_value_and_where() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (toml, needle) in [
+        (
+            "workers = 0\n",
+            "rg.toml:1: invalid workers = \"0\": must be from 1",
+        ),
+        (
+            "bind = [\"127.0.0.1:8000\"]\nworkrs = 3\n",
+            "rg.toml:2: unknown setting `workrs`; did you mean `workers`?",
+        ),
+        ("bind = [\"not an address\"]\n", "rg.toml:1: invalid bind"),
+        ("timeout = \"soon\"\n", "rg.toml:1: invalid timeout = \"soon\""),
+        ("workers = \n", "not valid TOML"),
+    ] {
+        std::fs::write(tmp.path().join("rg.toml"), toml).unwrap();
+        let out = rg_serve_in(tmp.path(), &["--check-config"]);
+        assert_eq!(out.status.code(), Some(1), "{toml}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{toml:?}: {err}");
+    }
+    std::fs::write(tmp.path().join("rg.toml"), "workers = 2\n").unwrap();
+    let out = rg_serve_in(tmp.path(), &["--check-config", "--workers", "0"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flag --workers: invalid workers = \"0\""));
+    let out = rg_serve_in(tmp.path(), &["--check-config"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Configuration OK"));
+    let out = rg_serve_in(tmp.path(), &["--check-config", "-c", "/nonexistent/rg.toml"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to read `/nonexistent/rg.toml`"));
+}
+
+#[test]
+fn print_config_shows_each_value_and_where_it_came_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("rg.toml"),
+        "workers = \"cpu_count * 2 + 1\"\nthreads = 2\ntimeout = 10\n",
+    )
+    .unwrap();
+    let out = rg()
+        .args(["serve"])
+        .arg(fixture_binary())
+        .args(["--print-config", "--timeout", "7"])
+        .env("RG_THREADS", "3")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap()
+            .to_string()
+    };
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        line("workers").contains(&format!("workers = {}", cpus * 2 + 1)),
+        "{text}"
+    );
+    assert!(
+        line("workers").contains("# rg.toml:1 = cpu_count * 2 + 1"),
+        "{text}"
+    );
+    assert!(
+        line("threads").contains("threads = 3") && line("threads").contains("# environment RG_THREADS"),
+        "{text}"
+    );
+    assert!(
+        line("timeout").contains("timeout = 7") && line("timeout").contains("# flag --timeout"),
+        "{text}"
+    );
+    assert!(line("backlog").contains("# default"), "{text}");
+}
+
+#[test]
+fn an_address_in_use_is_refused_naming_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = rg_serve_in(tmp.path(), &["-b", &addr.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("could not bind {addr}: address already in use by"))
+            && err.contains(&format!("(pid {})", std::process::id())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_app_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rg()
+        .args(["serve", "/nonexistent/app"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`/nonexistent/app` does not exist"));
+}
+
+#[test]
+fn workers_exit_when_the_master_is_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"])
+        .current_dir(tmp.path());
+    // Not in a group of its own here would not matter: we kill the master only.
+    let master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT));
+    let pids = workers(&master);
+    assert_eq!(pids.len(), 2);
+    master.signal(libc::SIGKILL);
+    let alive = |pid: i32| {
+        Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || pids.iter().all(|p| !alive(*p))),
+        "orphaned workers kept running"
+    );
+    let _ = Command::new("true").status();
+}
