@@ -428,3 +428,172 @@ fn workers_exit_when_the_master_is_killed() {
     );
     let _ = Command::new("true").status();
 }
+
+#[test]
+fn serves_a_project_directory_after_a_release_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(crate::support::hello_project())
+        .args(["-b", &format!("127.0.0.1:{port}"), "-w", "1"])
+        .env("CARGO_TARGET_DIR", crate::support::e2e_target())
+        .current_dir(tmp.path());
+    let master = Running::spawn(&mut cmd);
+    assert!(
+        master.wait_for_output("Booted", Duration::from_secs(600)),
+        "{}",
+        master.stderr()
+    );
+    assert!(master.stderr().contains("release/hello"), "{}", master.stderr());
+    assert_eq!(get(&Addr::tcp(port), "/").unwrap().body, "Hello, world!\n");
+}
+
+#[test]
+fn tells_systemd_ready_reloading_and_stopping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notify = tmp.path().join("notify.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    receiver.set_read_timeout(Some(BOOT)).unwrap();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"])
+        .env("NOTIFY_SOCKET", &notify)
+        .current_dir(tmp.path());
+    let mut master = Running::spawn(&mut cmd);
+    let mut buf = [0u8; 4096];
+    let mut wait_for = |needle: &str| loop {
+        let n = receiver
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no {needle}: {e}"));
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.lines().any(|l| l == needle) {
+            return text;
+        }
+    };
+    let ready = wait_for("READY=1");
+    assert!(ready.contains(&format!("MAINPID={}", master.pid())), "{ready}");
+    assert!(ready.contains("STATUS=2 workers ready"), "{ready}");
+    master.signal(libc::SIGHUP);
+    let reloading = wait_for("RELOADING=1");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    wait_for("READY=1");
+    master.signal(libc::SIGTERM);
+    wait_for("STOPPING=1");
+    assert_eq!(
+        master.wait_timeout(Duration::from_secs(10)).unwrap().code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn serves_sockets_systemd_hands_to_the_master() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fd = listener.as_raw_fd();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_rg"))
+        .arg("serve")
+        .arg(fixture_binary())
+        .args(["-w", "2"])
+        .env("LISTEN_FDS", "1")
+        .current_dir(tmp.path());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let high = libc::fcntl(fd, libc::F_DUPFD, 10);
+            if high < 0 || libc::dup2(high, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    assert!(
+        master.stderr().contains(&format!("Listening at: http://{addr}")),
+        "{}",
+        master.stderr()
+    );
+    assert_eq!(get(&Addr::Tcp(addr), "/").unwrap().body, "Hello, world!\n");
+    assert_eq!(workers(&master).len(), 2);
+}
+
+#[test]
+fn a_broken_config_on_hup_keeps_the_workers_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(tmp.path().join("rg.toml"), "workers = 2\n").unwrap();
+    let master = serve(tmp.path(), &["-b", &format!("127.0.0.1:{port}")]);
+    let before = workers(&master);
+    std::fs::write(tmp.path().join("rg.toml"), "workers = \"lots\"\n").unwrap();
+    master.signal(libc::SIGHUP);
+    assert!(master.wait_for_output(
+        "Reload failed, keeping the current configuration",
+        Duration::from_secs(5)
+    ));
+    assert!(
+        master.stderr().contains("invalid workers = \"lots\""),
+        "{}",
+        master.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(workers(&master), before);
+    assert_eq!(get(&Addr::tcp(port), "/").unwrap().status, 200);
+
+    // A good config is picked up by the next HUP: three workers now.
+    std::fs::write(tmp.path().join("rg.toml"), "workers = 3\n").unwrap();
+    master.signal(libc::SIGHUP);
+    assert!(
+        master.wait_for_output("Reload complete", Duration::from_secs(10)),
+        "{}",
+        master.stderr()
+    );
+    assert!(eventually(Duration::from_secs(10), || workers(&master).len() == 3));
+}
+
+#[test]
+fn usr1_reopens_the_access_log_after_rotation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = tmp.path().join("access.log");
+    let master = serve(
+        tmp.path(),
+        &[
+            "-b",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            "1",
+            "--access-logfile",
+            log.to_str().unwrap(),
+        ],
+    );
+    let addr = Addr::tcp(port);
+    get(&addr, "/before").unwrap();
+    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(
+        &log
+    )
+    .unwrap_or_default()
+    .contains("GET /before")));
+    std::fs::rename(&log, tmp.path().join("access.log.1")).unwrap();
+    master.signal(libc::SIGUSR1);
+    assert!(
+        master.wait_for_output("Reopened the log files", Duration::from_secs(5)),
+        "{}",
+        master.stderr()
+    );
+    get(&addr, "/after").unwrap();
+    assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(
+        &log
+    )
+    .unwrap_or_default()
+    .contains("GET /after")));
+    let rotated = std::fs::read_to_string(tmp.path().join("access.log.1")).unwrap();
+    assert!(!rotated.contains("/after"));
+}

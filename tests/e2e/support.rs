@@ -84,6 +84,17 @@ pub fn hello_binary() -> &'static Path {
     BIN.get_or_init(|| build_project("hello", |_| {}))
 }
 
+/// The directory of the `hello` project (generated and built on first use).
+pub fn hello_project() -> PathBuf {
+    hello_binary();
+    e2e_dir().join("projects").join("hello")
+}
+
+/// The target directory generated projects build into.
+pub fn e2e_target() -> PathBuf {
+    e2e_dir().join("target")
+}
+
 /// A generated project whose application is `tests/e2e/fixture/`: slow
 /// requests, the environ, the pid, HTML and JSON.
 pub fn fixture_binary() -> &'static Path {
