@@ -597,3 +597,17 @@ fn usr1_reopens_the_access_log_after_rotation() {
     let rotated = std::fs::read_to_string(tmp.path().join("access.log.1")).unwrap();
     assert!(!rotated.contains("/after"));
 }
+
+#[test]
+fn an_address_not_on_this_machine_is_refused_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 192.0.2.0/24 is reserved for documentation: no interface has it.
+    // Binding sends nothing on the network.
+    let out = rg_serve_in(tmp.path(), &["-b", "192.0.2.1:8000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("could not bind 192.0.2.1:8000: address not available"),
+        "{err}"
+    );
+}
