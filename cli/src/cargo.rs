@@ -3,45 +3,95 @@
 //! Cargo's JSON messages are the interface (never `cargo run`, never a
 //! shell): `compiler-artifact` names the executable, `compiler-message`
 //! carries each diagnostic already rendered, and a spinner shows progress
-//! while they stream in.
+//! while they stream in. Cargo runs in a process group of its own, so a
+//! build that a newer save made stale is cancelled by dropping its future:
+//! cargo and every rustc it started are killed together.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A build profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// `cargo build --release`.
+    /// `cargo build`: what `rg runserver` builds.
+    Dev,
+    /// `cargo build --release`: what `rg serve` builds.
     Release,
 }
 
-/// Builds the package in `dir` and returns its executable. Diagnostics are
-/// printed as they arrive; a failed build is an error that says so.
-pub fn build(dir: &Path, profile: Profile) -> Result<PathBuf> {
+/// One compiler diagnostic.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// `error` or `warning`.
+    pub level: String,
+    /// The headline, e.g. `mismatched types`.
+    pub message: String,
+    /// `src/application.rs:12:5`, when the compiler pointed somewhere.
+    pub location: Option<String>,
+    /// The full text as the terminal shows it, without colour codes.
+    pub rendered: String,
+}
+
+/// How a build ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The executable.
+    Built(PathBuf),
+    /// The errors (and warnings), or cargo's own complaint when the compiler
+    /// never ran (a broken Cargo.toml).
+    Failed(Vec<Diagnostic>),
+}
+
+/// Kills cargo's whole process group when dropped before cargo finished.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: kill(2) on the group cargo leads (process_group(0)).
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+        }
+    }
+}
+
+/// Builds the package in `dir`, printing diagnostics as they arrive.
+/// An `Err` means cargo could not be run at all.
+///
+/// `cancellable` puts cargo in a process group of its own, killed when the
+/// returned future is dropped; the caller then owns Ctrl-C. Otherwise cargo
+/// stays in the terminal's group and Ctrl-C reaches it directly.
+pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Outcome> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.exists() {
         bail!("`{}` has no Cargo.toml: not a project directory", dir.display());
     }
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--message-format=json-diagnostic-rendered-ansi")
         .arg("--quiet")
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    match profile {
-        Profile::Release => cmd.arg("--release"),
-    };
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if cancellable {
+        cmd.process_group(0);
+    }
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
     let mut child = cmd
         .spawn()
         .context("failed to run cargo (is it installed and on PATH?)")?;
+    let mut group = Group(child.id().filter(|_| cancellable));
     let stdout = child.stdout.take().context("cargo's output")?;
+    let stderr = child.stderr.take().context("cargo's error output")?;
 
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -49,16 +99,33 @@ pub fn build(dir: &Path, profile: Profile) -> Result<PathBuf> {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(100));
-    let what = match profile {
-        Profile::Release => "release",
+    let what = if profile == Profile::Release {
+        "release"
+    } else {
+        "dev"
     };
-    bar.set_message(format!("Building {} ({what})", dir.display()));
+    bar.set_message(format!("Building ({what})"));
+
+    // Cargo's own messages (a broken manifest, a missing dependency).
+    let cargo_said = tokio::spawn({
+        let bar = bar.clone();
+        async move {
+            let mut text = String::new();
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                bar.suspend(|| eprintln!("{line}"));
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        }
+    });
 
     let mut executables = Vec::new();
+    let mut diagnostics = Vec::new();
     let mut compiled = 0;
-    let mut errors = 0;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await.context("reading cargo's output")? {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
@@ -75,25 +142,69 @@ pub fn build(dir: &Path, profile: Profile) -> Result<PathBuf> {
                 }
             }
             Some("compiler-message") => {
-                if let Some(rendered) = message["message"]["rendered"].as_str() {
-                    if message["message"]["level"] == "error" {
-                        errors += 1;
-                    }
-                    bar.suspend(|| eprint!("{rendered}"));
-                }
+                let m = &message["message"];
+                let Some(rendered) = m["rendered"].as_str() else {
+                    continue;
+                };
+                bar.suspend(|| eprint!("{rendered}"));
+                let location = m["spans"]
+                    .as_array()
+                    .and_then(|spans| spans.iter().find(|s| s["is_primary"] == true).or(spans.first()))
+                    .map(|s| {
+                        format!(
+                            "{}:{}:{}",
+                            s["file_name"].as_str().unwrap_or("?"),
+                            s["line_start"],
+                            s["column_start"]
+                        )
+                    });
+                diagnostics.push(Diagnostic {
+                    level: m["level"].as_str().unwrap_or("error").to_string(),
+                    message: m["message"].as_str().unwrap_or_default().to_string(),
+                    location,
+                    rendered: strip_ansi(rendered),
+                });
             }
             _ => {}
         }
     }
-    let status = child.wait().context("waiting for cargo")?;
+    let status = child.wait().await.context("waiting for cargo")?;
+    group.0 = None;
     bar.finish_and_clear();
+    let cargo_said = cargo_said.await.unwrap_or_default();
     if !status.success() {
-        bail!(
-            "the build of `{}` failed ({errors} error(s) above)",
-            dir.display()
-        );
+        if !diagnostics.iter().any(|d| d.level == "error") {
+            diagnostics.push(Diagnostic {
+                level: "error".into(),
+                message: "cargo could not build the project".into(),
+                location: None,
+                rendered: strip_ansi(&cargo_said),
+            });
+        }
+        return Ok(Outcome::Failed(diagnostics));
     }
-    pick(executables, dir)
+    pick(executables, dir).map(Outcome::Built)
+}
+
+/// `text` without ANSI escape sequences.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, ended by a letter.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The project's binary: the only one, or the one named after the package.
@@ -122,5 +233,18 @@ fn pick(mut executables: Vec<(String, PathBuf)>, dir: &Path) -> Result<PathBuf> 
                     )
                 })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_ansi;
+
+    #[test]
+    fn strips_colour_codes() {
+        assert_eq!(
+            strip_ansi("\x1b[0m\x1b[1m\x1b[38;5;9merror\x1b[0m: x"),
+            "error: x"
+        );
     }
 }

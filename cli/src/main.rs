@@ -7,16 +7,19 @@
 
 mod arbiter;
 mod cargo;
+mod error_page;
 mod expr;
 mod names;
 mod new;
 mod notifications;
 mod pidfile;
+mod runserver;
 mod serve;
 mod settings;
 mod sockets;
 mod spawn;
 mod templates;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     New(new::Args),
+    Runserver(runserver::Args),
     Serve(Box<serve::Args>),
 }
 
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New(args) => new::run(args),
+        Command::Runserver(args) => runserver::run(args),
         Command::Serve(args) => serve::run(*args),
     };
     match result {

@@ -71,10 +71,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("{:>12} {}", "", Path::new(&shown).join(&file.path).display());
     }
     println!();
-    println!("Next, serve it on http://127.0.0.1:8000/ with:");
+    println!("Next, start the development server on http://127.0.0.1:8000/ with:");
     println!();
     println!("    cd {shown}");
-    println!("    cargo run");
+    println!("    rg runserver");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -182,8 +182,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the master's event loop")?;
     let program = match &app {
-        App::Project(dir) => cargo::build(dir, Profile::Release)?,
+        App::Project(dir) => match runtime.block_on(cargo::build(dir, Profile::Release, false))? {
+            cargo::Outcome::Built(exe) => exe,
+            cargo::Outcome::Failed(diagnostics) => {
+                let errors = diagnostics.iter().filter(|d| d.level == "error").count();
+                bail!(
+                    "the build of `{}` failed ({errors} error(s) above)",
+                    dir.display()
+                )
+            }
+        },
         App::Executable(path) => check_executable(path)?,
     };
     let program = std::fs::canonicalize(&program).with_context(|| format!("`{}`", program.display()))?;
@@ -196,11 +209,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )?;
     let _pidfile = settings.pidfile.as_deref().map(Pidfile::create).transpose()?;
     let sockets = Sockets::open(&settings.bind, settings.backlog, settings.unix_socket_mode)?;
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the master's event loop")?;
     runtime.block_on(async move {
         Arbiter::new(settings, sources, program, sockets, logs)?
             .run()

@@ -31,6 +31,12 @@ pub struct WorkerSpec<'a> {
 /// Starts a worker and returns its pid. The child is reaped by the master's
 /// `waitpid` loop, not through `std::process::Child`.
 pub fn spawn(spec: &WorkerSpec<'_>, worker_id: u64) -> std::io::Result<u32> {
+    let child = command(spec, worker_id).spawn()?;
+    Ok(child.id())
+}
+
+/// The command that starts a worker, for callers that want to add to it.
+pub fn command(spec: &WorkerSpec<'_>, worker_id: u64) -> Command {
     let mut cmd = Command::new(spec.program);
     cmd.stdin(Stdio::null())
         .env_remove("LISTEN_PID")
@@ -84,6 +90,5 @@ pub fn spawn(spec: &WorkerSpec<'_>, worker_id: u64) -> std::io::Result<u32> {
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
-    Ok(child.id())
+    cmd
 }

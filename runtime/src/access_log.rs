@@ -22,6 +22,11 @@ pub const COMMON: &str = r#"%h %l %u %t "%r" %s %b"#;
 pub enum AccessFormat {
     /// One JSON object per line.
     Json,
+    /// `rg runserver`'s request log, like Django's, in colour on a terminal.
+    Dev {
+        /// Whether to colour the status.
+        color: bool,
+    },
     /// An Apache-style pattern.
     Pattern(Vec<Piece>),
 }
@@ -73,6 +78,12 @@ impl AccessFormat {
     pub fn parse(s: &str) -> Result<AccessFormat, String> {
         match s.trim() {
             "json" => return Ok(AccessFormat::Json),
+            "dev" => {
+                use std::io::IsTerminal;
+                return Ok(AccessFormat::Dev {
+                    color: std::io::stdout().is_terminal(),
+                });
+            }
             "combined" => return AccessFormat::parse_pattern(COMBINED),
             "common" => return AccessFormat::parse_pattern(COMMON),
             _ => {}
@@ -134,6 +145,7 @@ impl AccessFormat {
     pub fn request_headers(&self) -> Vec<HeaderName> {
         match self {
             AccessFormat::Json => vec![http::header::REFERER, http::header::USER_AGENT],
+            AccessFormat::Dev { .. } => Vec::new(),
             AccessFormat::Pattern(pieces) => pieces
                 .iter()
                 .filter_map(|p| match p {
@@ -148,6 +160,7 @@ impl AccessFormat {
     pub fn render(&self, r: &AccessRecord<'_>) -> String {
         match self {
             AccessFormat::Json => render_json(r),
+            AccessFormat::Dev { color } => render_dev(r, *color),
             AccessFormat::Pattern(pieces) => {
                 let mut out = String::with_capacity(128);
                 for piece in pieces {
@@ -271,6 +284,31 @@ fn escaped(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
+}
+
+fn render_dev(r: &AccessRecord<'_>, color: bool) -> String {
+    let (y, mo, d, h, mi, s) = civil(r.time);
+    let status = r.status.as_u16();
+    let (start, end) = match (color, status) {
+        (false, _) => ("", ""),
+        (true, 500..) => ("\x1b[1;31m", "\x1b[0m"),
+        (true, 400..) => ("\x1b[33m", "\x1b[0m"),
+        (true, 300..) => ("\x1b[36m", "\x1b[0m"),
+        (true, _) => ("\x1b[32m", "\x1b[0m"),
+    };
+    let mut line = format!(
+        "[{d:02}/{mo:02}/{y} {h:02}:{mi:02}:{s:02}] {start}\"{} ",
+        r.method
+    );
+    escaped(&mut line, r.path_and_query);
+    let _ = write!(
+        line,
+        " {}\" {status}{end} {} {:.1}ms",
+        version_str(r.version),
+        r.bytes.map_or("-".to_string(), |b| b.to_string()),
+        r.duration.as_secs_f64() * 1000.0
+    );
+    line
 }
 
 fn render_json(r: &AccessRecord<'_>) -> String {

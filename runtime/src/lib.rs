@@ -26,6 +26,7 @@
 pub mod access_log;
 mod application;
 mod bind;
+pub mod dev;
 mod environ;
 mod error;
 pub mod listeners;

@@ -64,6 +64,8 @@ struct Shared {
     recycle_after: Option<u64>,
     stop: watch::Sender<Option<Stop>>,
     notifier: Arc<Notifier>,
+    /// Identifies this process to live reload (dev mode).
+    build_id: String,
 }
 
 /// The facts about one connection every request on it shares.
@@ -99,6 +101,8 @@ pub(crate) async fn serve(
         served: AtomicU64::new(0),
         stop: stop_tx,
         notifier: notifier.clone(),
+        build_id: std::env::var("RG_INTERNAL_BUILD_ID")
+            .unwrap_or_else(|_| format!("pid-{}", std::process::id())),
     });
 
     // Every connection task holds a clone of `open_tx`; when the last one
@@ -381,9 +385,22 @@ async fn handle(
     }
     request.extensions_mut().insert(environ);
 
-    let response = match shared.app.clone().oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+    let dev = shared.settings.dev;
+    let response = if dev && request.uri().path() == crate::dev::RELOAD_PATH {
+        crate::dev::reload_events(
+            &shared.build_id,
+            crate::dev::until_stopping(shared.stop.subscribe()),
+        )
+    } else {
+        let response = match shared.app.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        if dev {
+            crate::dev::inject(response).await
+        } else {
+            response
+        }
     };
 
     if let (Some((format, _)), Some((time, method, path, version, kept))) = (&shared.access, logged) {

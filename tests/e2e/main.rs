@@ -7,6 +7,7 @@
 
 mod cli;
 mod new;
+mod runserver;
 mod serve;
 mod support;
 mod worker;

@@ -56,6 +56,7 @@ fn writes_the_project_and_says_what_next() {
     assert!(stdout.contains("Created"), "{stdout}");
     assert!(stdout.contains("mysite/src/application.rs"), "{stdout}");
     assert!(stdout.contains("cd mysite"), "{stdout}");
+    assert!(stdout.contains("rg runserver"), "{stdout}");
 }
 
 #[test]

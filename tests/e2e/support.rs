@@ -95,6 +95,23 @@ pub fn e2e_target() -> PathBuf {
     e2e_dir().join("target")
 }
 
+/// Generates project `name` with the fixture application, unbuilt, for
+/// `rg runserver` to build (into the shared target directory).
+pub fn dev_project(name: &str) -> PathBuf {
+    let projects = e2e_dir().join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    let dir = projects.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = rg_in(&projects, &["new", name]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let fixture = workspace().join("tests/e2e/fixture");
+    for file in ["main.rs", "application.rs"] {
+        std::fs::copy(fixture.join(file), dir.join("src").join(file)).unwrap();
+    }
+    dir
+}
+
 /// A generated project whose application is `tests/e2e/fixture/`: slow
 /// requests, the environ, the pid, HTML and JSON.
 pub fn fixture_binary() -> &'static Path {

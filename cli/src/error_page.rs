@@ -1,0 +1,163 @@
+//! The page `rg runserver` serves itself while the application cannot run:
+//! the compiler's errors while the build is broken, or how the application
+//! exited. Every request gets it with status 500, so whatever the browser
+//! asked for, the developer sees why; the page reloads itself (through the
+//! same live-reload stream as the application's pages) once the application
+//! is back.
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::response::Html;
+use http::StatusCode;
+use rg_runtime::dev::{RELOAD_PATH, SCRIPT};
+use tokio::sync::watch;
+
+use crate::cargo::Diagnostic;
+
+/// A running error page; [`ErrorPage::stop`] ends it.
+#[derive(Debug)]
+pub struct ErrorPage {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ErrorPage {
+    /// Serves `html` on (a duplicate of) `listener` until stopped.
+    pub fn start(listener: &TcpListener, html: String, build_id: String) -> Result<ErrorPage> {
+        let listener = listener.try_clone().context("duplicating the listening socket")?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let (stop, stopped) = watch::channel(false);
+        let html = Arc::new(html);
+        let events = {
+            let stopped = stopped.clone();
+            move || {
+                let stopped = stopped.clone();
+                let id = build_id.clone();
+                async move {
+                    rg_runtime::dev::reload_events(&id, async move {
+                        let mut stopped = stopped;
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                }
+            }
+        };
+        let app = Router::new()
+            .route(RELOAD_PATH, axum::routing::get(events))
+            .fallback(move || {
+                let html = html.clone();
+                async move { (StatusCode::INTERNAL_SERVER_ERROR, Html(html.as_str().to_string())) }
+            });
+        let mut shutdown = stopped;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+        Ok(ErrorPage { stop, task })
+    }
+
+    /// Stops accepting, ends the live-reload streams, and waits (briefly)
+    /// for open requests.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(std::time::Duration::from_secs(1), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// The page for a failed build.
+pub fn build_failed(project: &str, diagnostics: &[Diagnostic]) -> String {
+    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.level == "error").collect();
+    let mut body = String::new();
+    for d in &errors {
+        let _ = write!(
+            body,
+            "<section><h2>{}: {}</h2>{}<pre>{}</pre></section>",
+            escape(&d.level),
+            escape(&d.message),
+            d.location
+                .as_ref()
+                .map(|l| format!("<p class=\"loc\">{}</p>", escape(l)))
+                .unwrap_or_default(),
+            escape(&d.rendered)
+        );
+    }
+    page(
+        &format!("Build failed: {} error(s) in {}", errors.len(), escape(project)),
+        "The last save does not compile. Fix it and save: this page reloads itself when the build succeeds.",
+        &body,
+    )
+}
+
+/// The page for an application that exited on its own.
+pub fn app_exited(project: &str, how: &str) -> String {
+    page(
+        &format!("{} is not running", escape(project)),
+        &format!(
+            "The application {}. Its output is in the terminal. Save a file to build and start it again; this page reloads itself then.",
+            escape(how)
+        ),
+        "",
+    )
+}
+
+fn page(title: &str, explanation: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>\
+body{{font:15px/1.5 system-ui,sans-serif;margin:0;color:#222}}\
+header{{background:#b3261e;color:#fff;padding:1.2em 2em}}header h1{{margin:0;font-size:1.4em}}\
+main{{padding:1em 2em}}h2{{font-size:1.05em;margin:1.5em 0 .2em}}.loc{{margin:0;color:#555;font-family:monospace}}\
+pre{{background:#f6f6f6;border:1px solid #ddd;padding:1em;overflow:auto;font-size:13px}}\
+</style></head><body><header><h1>{title}</h1><p>{explanation}</p></header><main>{body}</main>{SCRIPT}</body></html>"
+    )
+}
+
+/// HTML-escapes text.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_page_escapes_and_locates_errors() {
+        let html = build_failed(
+            "site",
+            &[Diagnostic {
+                level: "error".into(),
+                message: "expected `;`, found `<x>`".into(),
+                location: Some("src/application.rs:3:5".into()),
+                rendered: "error: expected `;`\n --> src/application.rs:3:5\n  | let x = <x>".into(),
+            }],
+        );
+        assert!(html.contains("Build failed: 1 error(s) in site"));
+        assert!(html.contains("<p class=\"loc\">src/application.rs:3:5</p>"));
+        assert!(html.contains("found `&lt;x&gt;`"));
+        assert!(!html.contains("<x>"));
+        assert!(html.contains("data-rg-live-reload"));
+    }
+}

@@ -1,0 +1,399 @@
+//! `rg runserver`: the development server. One application process, rebuilt
+//! and restarted on every save, on a socket rg holds for its whole life, so
+//! no request ever meets a refused connection.
+//!
+//! The loop: build (cancelled and restarted if another save arrives); on
+//! success start the application with the socket (LISTEN_FDS) and wait for
+//! READY; on failure serve the compiler's errors as a page. At the next
+//! save, SIGTERM the application first: it stops accepting at once and
+//! finishes what it was doing, while new connections wait in the socket's
+//! backlog for the next process (or the error page) to take them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use console::style;
+use rg_runtime::Bind;
+use rg_runtime::listeners::Listener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cargo::{self, Outcome, Profile};
+use crate::error_page::{self, ErrorPage};
+use crate::notifications::Receiver;
+use crate::settings::{self, Origin, Sources};
+use crate::sockets::Sockets;
+use crate::spawn::{self, WorkerSpec};
+use crate::watch::Watcher;
+
+/// Run the development server: rebuild and restart on every save.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Optional port number, or ipaddr:port (as Django takes it) [default: 127.0.0.1:8000]
+    addrport: Option<String>,
+
+    /// Do not watch for changes: build once and serve
+    #[arg(long)]
+    noreload: bool,
+
+    /// Poll for changes instead of using native file events (for network or
+    /// container file systems that send none)
+    #[arg(long)]
+    poll: bool,
+
+    /// The config file [default: rg.toml in the project directory]
+    #[arg(short = 'c', long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+/// Parses ADDRPORT: `8080`, `0.0.0.0:8080`, `[::1]:8080`, `localhost:8080`.
+pub fn parse_addrport(text: &str) -> Result<SocketAddr, String> {
+    let refuse = || format!("\"{text}\" is not a valid port number or address:port pair");
+    if text.starts_with("unix:") || text.starts_with("fd://") {
+        return Err(format!(
+            "{}; rg runserver listens on TCP (rg serve binds unix sockets)",
+            refuse()
+        ));
+    }
+    match text.parse::<Bind>() {
+        Ok(Bind::Tcp(addr)) => Ok(addr),
+        _ => Err(refuse()),
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let project = std::env::current_dir().context("the current directory")?;
+    if !project.join("Cargo.toml").exists() {
+        bail!(
+            "no Cargo.toml in `{}`: run rg runserver in a project directory (`rg new NAME` makes one)",
+            project.display()
+        );
+    }
+    let addr = match &args.addrport {
+        None => SocketAddr::from(([127, 0, 0, 1], 8000)),
+        Some(text) => parse_addrport(text).map_err(|e| anyhow!(e))?,
+    };
+    let sources = Sources {
+        explicit_file: args.config.clone(),
+        default_file: Some(project.join("rg.toml")),
+        flags: vec![("bind", addr.to_string())],
+    };
+    let settings = settings::load(&sources, |k| std::env::var(k).ok())?;
+    let mut env = settings.worker_env();
+    env.push(("RG_DEV".into(), "1".into()));
+    if settings.values["access_log_format"].1 == Origin::Default {
+        env.retain(|(k, _)| k != "RG_ACCESS_LOG_FORMAT");
+        env.push(("RG_ACCESS_LOG_FORMAT".into(), "dev".into()));
+    }
+    let sockets = Sockets::open(&settings.bind, settings.backlog, settings.unix_socket_mode)?;
+    let listener = match sockets.listeners.first() {
+        Some(Listener::Tcp(l, _)) => l.try_clone().context("duplicating the listening socket")?,
+        _ => bail!("rg runserver needs a TCP address"),
+    };
+    let name = package_name(&project);
+    let url = Bind::Tcp(addr).url().unwrap_or_default();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the event loop")?;
+    runtime.block_on(async move {
+        let watcher = if args.noreload { None } else { Some(Watcher::start(&project, args.poll)?) };
+        println!(
+            "rg {} runserver: project `{name}`, {}",
+            env!("CARGO_PKG_VERSION"),
+            watcher.as_ref().map_or("not watching for changes".to_string(), |w| format!("watching for changes ({})", w.mode))
+        );
+        println!("Starting development server at {}", style(&url).bold().underlined());
+        println!("Quit the server with CONTROL-C.");
+        println!(
+            "{}",
+            style("WARNING: This is a development server. Do not use it in a production deployment. Use `rg serve` instead.")
+                .yellow()
+        );
+        let dev = Dev {
+            project,
+            name,
+            url,
+            sockets,
+            listener,
+            receiver: Receiver::bind()?,
+            env,
+            app: None,
+            leaving: Vec::new(),
+            page: None,
+            builds: 0,
+        };
+        dev.run(watcher).await
+    })
+}
+
+fn package_name(project: &Path) -> String {
+    std::fs::read_to_string(project.join("Cargo.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| {
+            project
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+}
+
+/// The running application process.
+struct App {
+    child: tokio::process::Child,
+    pid: u32,
+    /// When the save that led to this process was seen (None: first start).
+    since: Option<Instant>,
+}
+
+struct Dev {
+    project: PathBuf,
+    name: String,
+    url: String,
+    sockets: Sockets,
+    listener: std::net::TcpListener,
+    receiver: Receiver,
+    env: Vec<(String, String)>,
+    app: Option<App>,
+    /// Processes told to stop that may still be finishing requests.
+    leaving: Vec<tokio::process::Child>,
+    page: Option<ErrorPage>,
+    builds: u64,
+}
+
+async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
+    match watcher {
+        Some(w) => w.next_burst().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn app_exit(app: &mut Option<App>) -> std::io::Result<std::process::ExitStatus> {
+    match app {
+        Some(app) => app.child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Dev {
+    async fn run(mut self, mut watcher: Option<Watcher>) -> Result<ExitCode> {
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let started = Instant::now();
+        let mut since: Option<Instant> = None;
+        loop {
+            // Build; a save during the build cancels it and starts again.
+            let outcome = loop {
+                self.builds += 1;
+                let started = Instant::now();
+                tokio::select! {
+                    outcome = cargo::build(&self.project, Profile::Dev, true) => {
+                        let outcome = outcome?;
+                        if matches!(outcome, Outcome::Built(_)) {
+                            println!("Built in {:.2}s", started.elapsed().as_secs_f64());
+                        }
+                        break outcome;
+                    }
+                    (paths, seen) = next_save(&mut watcher) => {
+                        since = Some(seen);
+                        println!("{} changed during the build; building again", self.describe(&paths));
+                    }
+                    _ = int.recv() => return Ok(self.shutdown().await),
+                    _ = term.recv() => return Ok(self.shutdown().await),
+                }
+            };
+            match outcome {
+                Outcome::Built(exe) => {
+                    if let Some(page) = self.page.take() {
+                        page.stop().await;
+                    }
+                    self.start_app(&exe, since)?;
+                }
+                Outcome::Failed(diagnostics) => {
+                    let errors = diagnostics.iter().filter(|d| d.level == "error").count();
+                    if watcher.is_none() {
+                        self.shutdown().await;
+                        bail!("the build failed ({errors} error(s) above)");
+                    }
+                    eprintln!(
+                        "{} {errors} error(s); the browser shows them at {} until the next save",
+                        style("Build failed:").red().bold(),
+                        self.url
+                    );
+                    self.show_page(error_page::build_failed(&self.name, &diagnostics))
+                        .await?;
+                }
+            }
+
+            // Serve until the next save.
+            loop {
+                tokio::select! {
+                    (paths, seen) = next_save(&mut watcher) => {
+                        since = Some(seen);
+                        println!("{} changed, rebuilding", self.describe(&paths));
+                        self.stop_app();
+                        break;
+                    }
+                    message = self.receiver.recv() => {
+                        let message = message?;
+                        if let Some(app) = &self.app
+                            && app.pid == message.pid
+                            && message.get("READY") == Some("1")
+                        {
+                            let when = match app.since {
+                                Some(save) => format!("{} ms after the save", save.elapsed().as_millis()),
+                                None => format!("{:.2}s after rg started", started.elapsed().as_secs_f64()),
+                            };
+                            println!("{} (pid {}), {when}", style("Application ready").green(), app.pid);
+                        }
+                    }
+                    status = app_exit(&mut self.app) => {
+                        let how = match status {
+                            Ok(s) => describe_status(s),
+                            Err(e) => format!("could not be waited for ({e})"),
+                        };
+                        self.app = None;
+                        eprintln!("{} the application {how}", style("Stopped:").red().bold());
+                        if watcher.is_none() {
+                            self.shutdown().await;
+                            return Ok(ExitCode::FAILURE);
+                        }
+                        eprintln!("Waiting for a change; {} explains meanwhile.", self.url);
+                        self.show_page(error_page::app_exited(&self.name, &how)).await?;
+                    }
+                    _ = int.recv() => return Ok(self.shutdown().await),
+                    _ = term.recv() => return Ok(self.shutdown().await),
+                }
+            }
+        }
+    }
+
+    fn describe(&self, paths: &[PathBuf]) -> String {
+        let first = paths
+            .first()
+            .map(|p| p.strip_prefix(&self.project).unwrap_or(p).display().to_string())
+            .unwrap_or_default();
+        match paths.len() {
+            0 | 1 => first,
+            n => format!("{first} and {} more", n - 1),
+        }
+    }
+
+    fn start_app(&mut self, exe: &Path, since: Option<Instant>) -> Result<()> {
+        let fds = self.sockets.fds();
+        let names = self.sockets.names();
+        let spec = WorkerSpec {
+            program: exe,
+            fds: &fds,
+            names: &names,
+            env: &self.env,
+            notify_socket: self.receiver.path(),
+            watchdog_usec: 0,
+        };
+        let mut cmd = spawn::command(&spec, self.builds);
+        // Its own process group: Ctrl-C is rg's to handle, and rg stops it.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd.env(
+            "RG_INTERNAL_BUILD_ID",
+            format!("build-{}-{}", std::process::id(), self.builds),
+        );
+        let child = tokio::process::Command::from(cmd)
+            .spawn()
+            .with_context(|| format!("could not start `{}`", exe.display()))?;
+        let pid = child.id().unwrap_or_default();
+        self.app = Some(App { child, pid, since });
+        Ok(())
+    }
+
+    /// SIGTERM: the process stops accepting now and finishes what it has.
+    fn stop_app(&mut self) {
+        if let Some(app) = self.app.take() {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(app.pid as i32, libc::SIGTERM) };
+            self.leaving.push(app.child);
+        }
+        self.leaving.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+    }
+
+    async fn show_page(&mut self, html: String) -> Result<()> {
+        if let Some(page) = self.page.take() {
+            page.stop().await;
+        }
+        self.page = Some(ErrorPage::start(
+            &self.listener,
+            html,
+            format!("error-{}", self.builds),
+        )?);
+        Ok(())
+    }
+
+    /// Ctrl-C: everything stops now, nothing is left running, the port is
+    /// free when rg exits.
+    async fn shutdown(mut self) -> ExitCode {
+        self.sockets.close();
+        if let Some(page) = self.page.take() {
+            page.stop().await;
+        }
+        let mut children: Vec<tokio::process::Child> = self.leaving.drain(..).collect();
+        if let Some(app) = self.app.take() {
+            children.push(app.child);
+        }
+        for child in &mut children {
+            if let Some(pid) = child.id() {
+                // SAFETY: kill(2) on our own child: SIGQUIT stops it at once.
+                unsafe { libc::kill(pid as i32, libc::SIGQUIT) };
+            }
+        }
+        for child in &mut children {
+            if tokio::time::timeout(Duration::from_secs(2), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+        ExitCode::SUCCESS
+    }
+}
+
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => "exited cleanly".into(),
+        (Some(code), _) => format!("exited with code {code}"),
+        (_, Some(sig)) => format!(
+            "was killed by {}",
+            nix::sys::signal::Signal::try_from(sig)
+                .map_or(format!("signal {sig}"), |s| s.as_str().to_string())
+        ),
+        _ => "exited".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_addrport;
+
+    #[test]
+    fn addrport_forms_as_django_takes_them() {
+        assert_eq!(parse_addrport("8080").unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            parse_addrport("0.0.0.0:8080").unwrap().to_string(),
+            "0.0.0.0:8080"
+        );
+        assert_eq!(parse_addrport("[::1]:8080").unwrap().to_string(), "[::1]:8080");
+        assert!(parse_addrport("localhost:8080").unwrap().ip().is_loopback());
+        for bad in ["80a", "1.2.3.4", "::1:80", "99999", "unix:/tmp/x.sock", ""] {
+            let err = parse_addrport(bad).unwrap_err();
+            assert!(
+                err.contains("is not a valid port number or address:port pair"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

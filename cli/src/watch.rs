@@ -1,0 +1,224 @@
+//! Watching a project for saves: native file events (or polling), a filter
+//! that keeps builds from triggering themselves, and a debounce.
+//!
+//! Watched: the project directory and every path dependency in its
+//! `Cargo.toml`. Ignored: `target/`, `.git/`, `Cargo.lock`, what the
+//! root's `.gitignore` ignores, and editors' temporary files. The project's
+//! top-level directories are watched one by one (all but the ignored ones),
+//! so a large `target/` never costs a watch or an event.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use notify::{Event, EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+
+/// How long a burst of saves may stay quiet before it counts as done.
+pub const QUIET: Duration = Duration::from_millis(50);
+/// The longest a burst is waited for.
+const BURST_MAX: Duration = Duration::from_millis(500);
+
+/// One watched tree and what to ignore in it.
+struct Root {
+    dir: PathBuf,
+    gitignore: Gitignore,
+}
+
+impl Root {
+    fn new(dir: PathBuf) -> Root {
+        let mut builder = GitignoreBuilder::new(&dir);
+        let _ = builder.add(dir.join(".gitignore"));
+        let gitignore = builder.build().unwrap_or_else(|_| Gitignore::empty());
+        Root { dir, gitignore }
+    }
+
+    /// Whether `path` (inside this root) is a source a build depends on.
+    fn wants(&self, path: &Path) -> bool {
+        let Ok(relative) = path.strip_prefix(&self.dir) else {
+            return false;
+        };
+        let mut parts = relative.components();
+        let first = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+        if matches!(first.as_deref(), Some("target" | ".git") | None) {
+            return false;
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name == "Cargo.lock" || is_editor_temp(&name) {
+            return false;
+        }
+        !self
+            .gitignore
+            .matched_path_or_any_parents(relative, path.is_dir())
+            .is_ignore()
+    }
+}
+
+fn is_editor_temp(name: &str) -> bool {
+    name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.starts_with(".#")
+        || name == "4913"
+}
+
+/// Sees saves in a project.
+pub struct Watcher {
+    _watcher: Box<dyn notify::Watcher + Send>,
+    rx: mpsc::UnboundedReceiver<PathBuf>,
+    /// How it watches, for the banner.
+    pub mode: &'static str,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watcher {
+    /// Watches `project` and its path dependencies; `poll` uses polling
+    /// instead of native events (for file systems that have none).
+    pub fn start(project: &Path, poll: bool) -> Result<Watcher> {
+        let mut dirs = vec![project.to_path_buf()];
+        dirs.extend(path_dependencies(project));
+        let roots: Vec<Root> = dirs.into_iter().map(Root::new).collect();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handler = {
+            let roots: Vec<Root> = roots.iter().map(|r| Root::new(r.dir.clone())).collect();
+            move |event: notify::Result<Event>| {
+                let Ok(event) = event else { return };
+                if !matches!(
+                    event.kind,
+                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+                ) {
+                    return;
+                }
+                for path in event.paths {
+                    if roots.iter().any(|r| r.wants(&path)) {
+                        let _ = tx.send(path);
+                    }
+                }
+            }
+        };
+        let (mut watcher, mode): (Box<dyn notify::Watcher + Send>, _) = if poll {
+            let config = notify::Config::default().with_poll_interval(Duration::from_millis(200));
+            (
+                Box::new(notify::PollWatcher::new(handler, config)?),
+                "polling every 200 ms",
+            )
+        } else {
+            (
+                Box::new(notify::RecommendedWatcher::new(
+                    handler,
+                    notify::Config::default(),
+                )?),
+                "native file events",
+            )
+        };
+        for root in &roots {
+            watcher
+                .watch(&root.dir, RecursiveMode::NonRecursive)
+                .with_context(|| format!("failed to watch `{}`", root.dir.display()))?;
+            let entries = std::fs::read_dir(&root.dir)
+                .with_context(|| format!("failed to read `{}`", root.dir.display()))?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() && root.wants(&path) {
+                    watcher
+                        .watch(&path, RecursiveMode::Recursive)
+                        .with_context(|| format!("failed to watch `{}`", path.display()))?;
+                }
+            }
+        }
+        Ok(Watcher {
+            _watcher: watcher,
+            rx,
+            mode,
+        })
+    }
+
+    /// Waits for a save, then for the burst it belongs to to go quiet, and
+    /// returns the paths that changed (each once), with when the first
+    /// change was seen.
+    pub async fn next_burst(&mut self) -> (Vec<PathBuf>, Instant) {
+        let Some(first) = self.rx.recv().await else {
+            return std::future::pending().await;
+        };
+        let seen = Instant::now();
+        let mut paths = vec![first];
+        while seen.elapsed() < BURST_MAX {
+            match tokio::time::timeout(QUIET, self.rx.recv()).await {
+                Ok(Some(path)) => {
+                    if !paths.contains(&path) {
+                        paths.push(path);
+                    }
+                }
+                _ => break,
+            }
+        }
+        (paths, seen)
+    }
+}
+
+/// The directories of `[dependencies]` and `[build-dependencies]` given by
+/// path in the project's `Cargo.toml`.
+pub fn path_dependencies(project: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(project.join("Cargo.toml")) else {
+        return Vec::new();
+    };
+    let Ok(manifest) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    ["dependencies", "build-dependencies"]
+        .iter()
+        .filter_map(|section| manifest.get(*section)?.as_table())
+        .flat_map(|deps| deps.values())
+        .filter_map(|dep| dep.get("path")?.as_str())
+        .filter_map(|p| std::fs::canonicalize(project.join(p)).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignores_what_a_build_writes_and_what_git_ignores() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "/target\n*.log\nscratch/\n").unwrap();
+        let root = Root::new(dir.path().to_path_buf());
+        let p = |rel: &str| dir.path().join(rel);
+        assert!(root.wants(&p("src/main.rs")));
+        assert!(root.wants(&p("Cargo.toml")));
+        assert!(root.wants(&p("templates/index.html")));
+        assert!(!root.wants(&p("target/debug/app")));
+        assert!(!root.wants(&p(".git/index")));
+        assert!(!root.wants(&p("Cargo.lock")));
+        assert!(!root.wants(&p("server.log")));
+        assert!(!root.wants(&p("scratch/notes.rs")));
+        assert!(!root.wants(&p("src/.main.rs.swp")));
+        assert!(!root.wants(&p("src/main.rs~")));
+    }
+
+    #[test]
+    fn finds_path_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname='a'\n[dependencies]\nx = { path = \"lib\" }\ny = \"1\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            path_dependencies(dir.path()),
+            [std::fs::canonicalize(dir.path().join("lib")).unwrap()]
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! `rg runserver`: real saves to real files, real cargo builds, and a
+//! client that polls the whole time and counts every failed request.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::support::{Addr, Running, dev_project, e2e_target, eventually, free_port, get, rg};
+
+const BUILD: Duration = Duration::from_secs(300);
+
+fn runserver(dir: &Path, port: u16) -> Running {
+    let mut cmd = rg();
+    cmd.args(["runserver", &port.to_string()])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", e2e_target());
+    let server = Running::spawn(&mut cmd);
+    assert!(
+        server.wait_for_output("Application ready", BUILD),
+        "never ready:\n{}\n{}",
+        server.stdout(),
+        server.stderr()
+    );
+    server
+}
+
+fn edit(dir: &Path, from: &str, to: &str) {
+    let path = dir.join("src/application.rs");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from:?} not in application.rs");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn output(server: &Running) -> String {
+    format!("{}{}", server.stdout(), server.stderr())
+}
+
+#[test]
+fn a_save_is_served_with_no_failed_request() {
+    let dir = dev_project("dev_edit");
+    let port = free_port();
+    let server = runserver(&dir, port);
+    let addr = Addr::tcp(port);
+    assert_eq!(get(&addr, "/").unwrap().body, "Hello, world!\n");
+
+    // Poll every 10 ms from before the save until the new text shows.
+    let done = Arc::new(AtomicBool::new(false));
+    let poller = std::thread::spawn({
+        let (addr, done) = (addr.clone(), done.clone());
+        move || {
+            let (mut ok, mut failures) = (0, Vec::new());
+            let started = Instant::now();
+            while !done.load(Ordering::Relaxed) && started.elapsed() < BUILD {
+                match get(&addr, "/") {
+                    Ok(r) if r.status == 200 => {
+                        ok += 1;
+                        if r.body == "Hello, edited!\n" {
+                            return (ok, failures, Some(started.elapsed()));
+                        }
+                    }
+                    Ok(r) => failures.push(format!("status {}", r.status)),
+                    Err(e) => failures.push(e.to_string()),
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            (ok, failures, None)
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    edit(&dir, "Hello, world!", "Hello, edited!");
+    let (ok, failures, seen) = poller.join().unwrap();
+    done.store(true, Ordering::Relaxed);
+    assert!(
+        seen.is_some(),
+        "the new text never appeared:\n{}",
+        output(&server)
+    );
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok > 5);
+    assert!(
+        output(&server).contains("src/application.rs changed, rebuilding"),
+        "{}",
+        output(&server)
+    );
+}
+
+#[test]
+fn rapid_saves_make_one_build_of_the_last_content() {
+    let dir = dev_project("dev_burst");
+    let port = free_port();
+    let server = runserver(&dir, port);
+    for word in ["one", "two", "three"] {
+        let path = dir.join("src/application.rs");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("\"Hello, ").unwrap() + 8;
+        let end = start + text[start..].find("!\\n\"").unwrap();
+        std::fs::write(&path, format!("{}{word}{}", &text[..start], &text[end..])).unwrap();
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    assert!(
+        eventually(BUILD, || get(&Addr::tcp(port), "/")
+            .is_ok_and(|r| r.body == "Hello, three!\n")),
+        "{}",
+        output(&server)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let out = output(&server);
+    assert_eq!(
+        out.matches("Built in").count(),
+        2,
+        "one initial build and one rebuild:\n{out}"
+    );
+    assert_eq!(out.matches("rebuilding").count(), 1, "{out}");
+}
+
+#[test]
+fn saves_to_ignored_paths_trigger_nothing() {
+    let dir = dev_project("dev_ignored");
+    std::fs::write(dir.join(".gitignore"), "/target\n*.log\n").unwrap();
+    std::fs::create_dir_all(dir.join("target/debug")).unwrap();
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    let port = free_port();
+    let server = runserver(&dir, port);
+    std::fs::write(dir.join("target/debug/artifact"), "x").unwrap();
+    std::fs::write(dir.join(".git/index"), "x").unwrap();
+    std::fs::write(dir.join("server.log"), "x").unwrap();
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
+    std::fs::write(dir.join("Cargo.lock"), lock).unwrap();
+    std::fs::write(dir.join("src/.application.rs.swp"), "x").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let out = output(&server);
+    assert!(!out.contains("rebuilding"), "{out}");
+    assert_eq!(out.matches("Built in").count(), 1, "{out}");
+    // A real source still counts.
+    std::fs::write(dir.join("src/extra.rs"), "// new module\n").unwrap();
+    assert!(
+        server.wait_for_output("src/extra.rs changed, rebuilding", Duration::from_secs(5)),
+        "{}",
+        output(&server)
+    );
+}
+
+#[test]
+fn a_broken_build_is_shown_in_the_browser_until_it_is_fixed() {
+    let dir = dev_project("dev_broken");
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let server = runserver(&dir, port);
+    edit(&dir, "\"Hello, world!\\n\"", "\"Hello, world!\\n\" +");
+    assert!(
+        eventually(BUILD, || get(&addr, "/").is_ok_and(|r| r.status == 500)),
+        "{}",
+        output(&server)
+    );
+    let page = get(&addr, "/any/path").unwrap();
+    assert_eq!(page.status, 500);
+    assert!(page.head.contains("text/html"), "{}", page.head);
+    assert!(page.body.contains("Build failed"), "{}", page.body);
+    assert!(page.body.contains("src/application.rs:"), "{}", page.body);
+    assert!(page.body.contains("expected expression"), "{}", page.body);
+    assert!(page.body.contains("data-rg-live-reload"));
+    assert!(
+        output(&server).contains("expected expression"),
+        "the terminal shows the error too"
+    );
+
+    edit(&dir, "\"Hello, world!\\n\" +", "\"Hello again!\\n\"");
+    assert!(eventually(BUILD, || get(&addr, "/")
+        .is_ok_and(|r| r.status == 200 && r.body == "Hello again!\n")));
+}
+
+#[test]
+fn a_first_build_that_fails_shows_the_error_page() {
+    let dir = dev_project("dev_first_broken");
+    edit(&dir, "\"Hello, world!\\n\"", "undefined_name");
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let mut cmd = rg();
+    cmd.args(["runserver", &port.to_string()])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", e2e_target());
+    let server = Running::spawn(&mut cmd);
+    assert!(
+        server.wait_for_output("Build failed", BUILD),
+        "{}",
+        output(&server)
+    );
+    let page = get(&addr, "/").unwrap();
+    assert_eq!(page.status, 500);
+    assert!(
+        page.body.contains("cannot find value `undefined_name`"),
+        "{}",
+        page.body
+    );
+    edit(&dir, "undefined_name", "\"Fixed!\\n\"");
+    assert!(
+        eventually(BUILD, || get(&addr, "/").is_ok_and(|r| r.body == "Fixed!\n")),
+        "{}",
+        output(&server)
+    );
+}
+
+/// Opens the live-reload stream and returns the build id it announces,
+/// and the stream to read on.
+fn reload_stream(port: u16) -> (String, BufReader<TcpStream>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(BUILD)).unwrap();
+    stream
+        .write_all(b"GET /__rg/reload HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "stream closed before an id"
+        );
+        if let Some(id) = line.trim_end().strip_prefix("data: ") {
+            return (id.to_string(), reader);
+        }
+    }
+}
+
+#[test]
+fn html_pages_get_the_live_reload_script_and_its_stream_signals_a_rebuild() {
+    let dir = dev_project("dev_reload");
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let server = runserver(&dir, port);
+    let html = get(&addr, "/html").unwrap();
+    assert!(html.body.contains("data-rg-live-reload"), "{}", html.body);
+    assert!(html.body.find("data-rg-live-reload").unwrap() < html.body.find("</body>").unwrap());
+    let json = get(&addr, "/json").unwrap();
+    assert_eq!(json.body, "{\"ok\":true}");
+
+    let (first_id, mut stream) = reload_stream(port);
+    edit(&dir, "Hello, world!", "Hello, reloaded!");
+    // The stream ends when the old process stops...
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut rest);
+    // ...and the reconnecting browser meets a new build.
+    let (second_id, _) = reload_stream(port);
+    assert_ne!(first_id, second_id, "{}", output(&server));
+    assert_eq!(get(&addr, "/").unwrap().body, "Hello, reloaded!\n");
+}
+
+#[test]
+fn ctrl_c_leaves_no_process_and_a_free_port() {
+    let dir = dev_project("dev_quit");
+    let port = free_port();
+    let mut server = runserver(&dir, port);
+    let app_pid: i32 = get(&Addr::tcp(port), "/pid")
+        .unwrap()
+        .body
+        .trim()
+        .parse()
+        .unwrap();
+    server.signal(libc::SIGINT);
+    let status = server
+        .wait_timeout(Duration::from_secs(5))
+        .expect("rg exits after Ctrl-C");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        eventually(Duration::from_secs(2), || !Path::new(&format!("/proc/{app_pid}"))
+            .exists()),
+        "the application process is still running"
+    );
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free at once");
+}
+
+#[test]
+fn bad_addresses_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+    for bad in ["80a", "1.2.3.4", "unix:/tmp/x.sock"] {
+        let out = rg()
+            .args(["runserver", bad])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "\"{bad}\" is not a valid port number or address:port pair"
+            )),
+            "{err}"
+        );
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = rg()
+        .args(["runserver", &port])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("address already in use by"), "{err}");
+    let out = rg()
+        .args(["runserver"])
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Cargo.toml in"));
+}
