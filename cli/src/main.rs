@@ -13,6 +13,7 @@ mod names;
 mod new;
 mod notifications;
 mod pidfile;
+mod reference;
 mod runserver;
 mod serve;
 mod settings;
@@ -37,6 +38,8 @@ struct Cli {
 enum Command {
     New(new::Args),
     Runserver(runserver::Args),
+    #[command(hide = true)]
+    Reference(reference::Args),
     Serve(Box<serve::Args>),
 }
 
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::New(args) => new::run(args),
         Command::Runserver(args) => runserver::run(args),
+        Command::Reference(args) => reference::run(args),
         Command::Serve(args) => serve::run(*args),
     };
     match result {
