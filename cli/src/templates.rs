@@ -4,7 +4,8 @@
 //! A template file's path is its path in the new project, except that a
 //! trailing `.tmpl` is dropped (so `Cargo.toml.tmpl` is not mistaken for a
 //! real manifest inside this repository) and `gitignore` becomes
-//! `.gitignore`. Placeholders (in contents and in file names) are `{{name}}`-style; an unknown one is a bug
+//! `.gitignore`, and `_name_` in a file name becomes the project's name.
+//! Placeholders are `{{name}}`-style; an unknown one is a bug
 //! that a unit test catches.
 
 use std::path::PathBuf;
@@ -44,7 +45,7 @@ fn collect(dir: &Dir<'_>, values: &Values<'_>, out: &mut Vec<File>) {
         match entry {
             DirEntry::Dir(d) => collect(d, values, out),
             DirEntry::File(f) => {
-                let mut path = PathBuf::from(render(&f.path().to_string_lossy(), values));
+                let mut path = PathBuf::from(f.path().to_string_lossy().replace("_name_", values.name));
                 if path.extension().is_some_and(|e| e == "tmpl") {
                     path.set_extension("");
                 }

@@ -5,6 +5,7 @@
 // In tests a panic is the failure report, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod book;
 mod cli;
 mod deploy;
 mod new;
