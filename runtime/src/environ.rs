@@ -15,6 +15,10 @@ use http::request::Parts;
 
 use crate::settings::ForwardedAllow;
 
+// Named once: looking a header up by a string parses the name every time.
+static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+
 /// The connection-level facts about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environ {
@@ -73,7 +77,7 @@ impl Environ {
         let trust = peer.is_none_or(|p| trusted.trusts(p.ip()));
         if trust {
             if let Some(ip) = headers
-                .get_all("x-forwarded-for")
+                .get_all(&X_FORWARDED_FOR)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
@@ -82,7 +86,7 @@ impl Environ {
             {
                 environ.client_addr = Some(ip);
             }
-            if let Some(proto) = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok())
+            if let Some(proto) = headers.get(&X_FORWARDED_PROTO).and_then(|v| v.to_str().ok())
                 && proto.trim().eq_ignore_ascii_case("https")
             {
                 environ.scheme = Scheme::Https;

@@ -349,7 +349,8 @@ async fn handle(
     connection: Arc<Connection>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let started = Instant::now();
+    // The clock is read only when an access log line will need it.
+    let started = shared.access.is_some().then(Instant::now);
     if !connection.started.swap(true, Ordering::AcqRel) {
         connection.first_request.notify_one();
     }
@@ -412,7 +413,7 @@ async fn handle(
             version,
             status: response.status(),
             bytes: response.body().size_hint().exact(),
-            duration: started.elapsed(),
+            duration: started.map(|t| t.elapsed()).unwrap_or_default(),
             request_headers: &kept,
             response_headers: response.headers(),
         });
