@@ -594,10 +594,12 @@ impl Arbiter {
     }
 }
 
-/// How a worker ended, in words.
+/// How a process ended, in words (also `rg runserver`'s application).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
+pub enum Exit {
+    /// It exited with this code.
     Code(i32),
+    /// A signal killed it.
     Signal(Signal),
 }
 

@@ -207,6 +207,13 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// The `[package] name` of the project in `dir`, if its manifest says.
+pub fn package_name(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let manifest = text.parse::<toml::Table>().ok()?;
+    manifest.get("package")?.get("name")?.as_str().map(str::to_string)
+}
+
 /// The project's binary: the only one, or the one named after the package.
 fn pick(mut executables: Vec<(String, PathBuf)>, dir: &Path) -> Result<PathBuf> {
     match executables.len() {
@@ -216,11 +223,7 @@ fn pick(mut executables: Vec<(String, PathBuf)>, dir: &Path) -> Result<PathBuf> 
         ),
         1 => Ok(executables.remove(0).1),
         _ => {
-            let package = std::fs::read_to_string(dir.join("Cargo.toml"))
-                .ok()
-                .and_then(|t| t.parse::<toml::Table>().ok())
-                .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let package = package_name(dir).unwrap_or_default();
             let names: Vec<String> = executables.iter().map(|(n, _)| n.clone()).collect();
             executables
                 .into_iter()

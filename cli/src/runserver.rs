@@ -131,16 +131,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn package_name(project: &Path) -> String {
-    std::fs::read_to_string(project.join("Cargo.toml"))
-        .ok()
-        .and_then(|t| t.parse::<toml::Table>().ok())
-        .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_string))
-        .unwrap_or_else(|| {
-            project
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
+    cargo::package_name(project).unwrap_or_else(|| {
+        project
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
 }
 
 /// The running application process.
@@ -363,14 +359,14 @@ impl Dev {
 
 fn describe_status(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(0), _) => "exited cleanly".into(),
-        (Some(code), _) => format!("exited with code {code}"),
-        (_, Some(sig)) => format!(
-            "was killed by {}",
-            nix::sys::signal::Signal::try_from(sig)
-                .map_or(format!("signal {sig}"), |s| s.as_str().to_string())
-        ),
+    match (
+        status.code(),
+        status
+            .signal()
+            .and_then(|s| nix::sys::signal::Signal::try_from(s).ok()),
+    ) {
+        (Some(code), _) => crate::arbiter::Exit::Code(code).to_string(),
+        (None, Some(sig)) => crate::arbiter::Exit::Signal(sig).to_string(),
         _ => "exited".into(),
     }
 }
