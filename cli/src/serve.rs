@@ -206,6 +206,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         settings.log_format,
         settings.error_log.clone(),
         LogTarget::Off,
+        false,
     )?;
     let _pidfile = settings.pidfile.as_deref().map(Pidfile::create).transpose()?;
     let sockets = Sockets::open(&settings.bind, settings.backlog, settings.unix_socket_mode)?;

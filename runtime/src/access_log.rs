@@ -351,7 +351,23 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
 }
 
 /// `10/Oct/2000:13:55:36 +0000`, the common log format's time, in UTC.
+/// Formatted once per second per thread: a busy worker logs thousands of
+/// lines with the same time.
 pub fn clf_time(t: SystemTime) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let second = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != second {
+            *last = (second, format_clf_time(t));
+        }
+        last.1.clone()
+    })
+}
+
+fn format_clf_time(t: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

@@ -97,6 +97,9 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         settings.log_format,
         settings.error_log.clone(),
         settings.access_log.clone(),
+        // In development every line shows at once; in production lines are
+        // batched (the server flushes them every 200 ms and on exit).
+        !settings.dev,
     )
     .map_err(Failure::Start)?;
     let env_keys: Vec<String> = std::env::vars_os()

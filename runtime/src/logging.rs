@@ -8,7 +8,7 @@
 //! `rg serve`'s master uses the same error log format through [`init`].
 
 use std::fs::OpenOptions;
-use std::io::{self, LineWriter, Write};
+use std::io::{self, BufWriter, LineWriter, Write};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -28,11 +28,17 @@ use crate::{Error, access_log};
 /// The `tracing` target of access log events.
 pub const ACCESS_TARGET: &str = "rg::access";
 
-type Out = LineWriter<Box<dyn Write + Send>>;
+type Out = Box<dyn Write + Send>;
 
 /// A log destination that can be reopened (after rotation).
+///
+/// A buffered sink collects lines in memory and writes them when 64 KiB
+/// are pending or [`Sink::flush`] is called (the server does every 200 ms
+/// and on exit): one write per many requests instead of one per request.
+/// An unbuffered sink writes each line as it ends.
 pub struct Sink {
     target: LogTarget,
+    buffered: bool,
     out: Mutex<Option<Out>>,
 }
 
@@ -46,15 +52,16 @@ impl std::fmt::Debug for Sink {
 
 impl Sink {
     /// Opens the destination; a file is created if missing and appended to.
-    pub fn open(target: LogTarget) -> Result<Sink, Error> {
-        let out = Self::open_writer(&target)?;
+    pub fn open(target: LogTarget, buffered: bool) -> Result<Sink, Error> {
+        let out = Self::open_writer(&target, buffered)?;
         Ok(Sink {
             target,
+            buffered,
             out: Mutex::new(out),
         })
     }
 
-    fn open_writer(target: &LogTarget) -> Result<Option<Out>, Error> {
+    fn open_writer(target: &LogTarget, buffered: bool) -> Result<Option<Out>, Error> {
         let writer: Box<dyn Write + Send> = match target {
             LogTarget::Off => return Ok(None),
             LogTarget::Stdout => Box::new(io::stdout()),
@@ -70,14 +77,21 @@ impl Sink {
                     })?,
             ),
         };
-        Ok(Some(LineWriter::new(writer)))
+        Ok(Some(if buffered {
+            Box::new(BufWriter::with_capacity(64 * 1024, writer))
+        } else {
+            Box::new(LineWriter::new(writer))
+        }))
     }
 
     /// Closes and reopens a log file; stdout and stderr are kept.
     pub fn reopen(&self) -> Result<(), Error> {
         if let LogTarget::File(_) = self.target {
-            let fresh = Self::open_writer(&self.target)?;
+            let fresh = Self::open_writer(&self.target, self.buffered)?;
             if let Ok(mut out) = self.out.lock() {
+                if let Some(old) = out.as_mut() {
+                    let _ = old.flush();
+                }
                 *out = fresh;
             }
         }
@@ -87,6 +101,15 @@ impl Sink {
     /// Whether anything is written at all.
     pub fn is_on(&self) -> bool {
         self.target != LogTarget::Off
+    }
+
+    /// Writes out buffered lines.
+    pub fn flush(&self) {
+        if let Ok(mut guard) = self.out.lock()
+            && let Some(out) = guard.as_mut()
+        {
+            let _ = out.flush();
+        }
     }
 
     fn write_all(&self, bytes: &[u8]) {
@@ -191,15 +214,22 @@ impl Logs {
 }
 
 /// Installs the process's logging: the error log at `level` (a tracing
-/// level name) in `format` to `errors`, access lines to `access`.
+/// level name) in `format` to `errors`, access lines to `access`, buffered
+/// when `buffer_access` (the caller then flushes it).
 ///
 /// If the application had already installed a subscriber of its own, that
 /// one stays and receives everything, access events included; the sinks are
 /// still returned (and unused).
-pub fn init(level: &str, format: LogFormat, errors: LogTarget, access: LogTarget) -> Result<Logs, Error> {
+pub fn init(
+    level: &str,
+    format: LogFormat,
+    errors: LogTarget,
+    access: LogTarget,
+    buffer_access: bool,
+) -> Result<Logs, Error> {
     let logs = Logs {
-        errors: Arc::new(Sink::open(errors)?),
-        access: Arc::new(Sink::open(access)?),
+        errors: Arc::new(Sink::open(errors, false)?),
+        access: Arc::new(Sink::open(access, buffer_access)?),
     };
     let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
     let error_filter = Targets::new()

@@ -201,6 +201,17 @@ pub(crate) async fn serve(
         });
     }
 
+    {
+        let access = logs.access.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+            loop {
+                tick.tick().await;
+                access.flush();
+            }
+        });
+    }
+
     let mut stop_watch = stop_rx.clone();
     let stop = loop {
         tokio::select! {
@@ -245,6 +256,7 @@ pub(crate) async fn serve(
             }
         }
     }
+    logs.access.flush();
     Ok(stop)
 }
 
