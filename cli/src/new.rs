@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let runtime = runtime_path(args.runtime_path.as_deref())?;
     let dependency = format!(
         "rg = {{ package = \"rg-runtime\", path = {} }}",
-        toml_string(&runtime.display().to_string())
+        toml::Value::String(runtime.display().to_string())
     );
     let files = templates::project(&templates::Values {
         name: &args.name,
@@ -131,19 +131,4 @@ fn write_all(dir: &Path, files: &[templates::File]) -> Result<()> {
         fs::write(&path, &file.contents).with_context(|| format!("failed to write `{}`", path.display()))?;
     }
     Ok(())
-}
-
-/// A TOML basic string for `s`.
-fn toml_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
