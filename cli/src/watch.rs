@@ -8,6 +8,7 @@
 //! so a large `target/` never costs a watch or an event.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -88,10 +89,12 @@ impl Watcher {
     pub fn start(project: &Path, poll: bool) -> Result<Watcher> {
         let mut dirs = vec![project.to_path_buf()];
         dirs.extend(path_dependencies(project));
-        let roots: Vec<Root> = dirs.into_iter().map(Root::new).collect();
+        // One set of roots (each with its parsed .gitignore), shared by the
+        // event handler and the loop that adds the watches.
+        let roots: Arc<Vec<Root>> = Arc::new(dirs.into_iter().map(Root::new).collect());
         let (tx, rx) = mpsc::unbounded_channel();
         let handler = {
-            let roots: Vec<Root> = roots.iter().map(|r| Root::new(r.dir.clone())).collect();
+            let roots = roots.clone();
             move |event: notify::Result<Event>| {
                 let Ok(event) = event else { return };
                 if !matches!(
@@ -122,7 +125,7 @@ impl Watcher {
                 "native file events",
             )
         };
-        for root in &roots {
+        for root in roots.iter() {
             watcher
                 .watch(&root.dir, RecursiveMode::NonRecursive)
                 .with_context(|| format!("failed to watch `{}`", root.dir.display()))?;
