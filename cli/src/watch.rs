@@ -69,7 +69,8 @@ fn is_editor_temp(name: &str) -> bool {
 
 /// Sees saves in a project.
 pub struct Watcher {
-    _watcher: Box<dyn notify::Watcher + Send>,
+    watcher: Box<dyn notify::Watcher + Send>,
+    roots: Arc<Vec<Root>>,
     rx: mpsc::UnboundedReceiver<PathBuf>,
     /// How it watches, for the banner.
     pub mode: &'static str,
@@ -141,15 +142,35 @@ impl Watcher {
             }
         }
         Ok(Watcher {
-            _watcher: watcher,
+            watcher,
+            roots,
             rx,
             mode,
         })
     }
 
+    /// Starts watching `path` if it is a top-level directory of a root that
+    /// appeared after the watch began (a new `static/` or `migrations/`):
+    /// roots themselves are watched one level deep only.
+    fn adopt(&mut self, path: &Path) {
+        let is_new_top_level = path.is_dir()
+            && self
+                .roots
+                .iter()
+                .any(|r| path.parent() == Some(r.dir.as_path()) && r.wants(path));
+        if is_new_top_level && let Err(e) = self.watcher.watch(path, RecursiveMode::Recursive) {
+            eprintln!("warning: failed to watch `{}`: {e}", path.display());
+        }
+    }
+
     /// Waits for a save, then for the burst it belongs to to go quiet, and
     /// returns the paths that changed (each once), with when the first
     /// change was seen.
+    ///
+    /// Paths gone by the end of the burst are left out when others remain:
+    /// they are the temporary files that editors and `sed -i` write and
+    /// rename over the real one, and naming them would only confuse. A
+    /// burst of deletions alone is still returned.
     pub async fn next_burst(&mut self) -> (Vec<PathBuf>, Instant) {
         let Some(first) = self.rx.recv().await else {
             return std::future::pending().await;
@@ -165,6 +186,12 @@ impl Watcher {
                 }
                 _ => break,
             }
+        }
+        for path in &paths {
+            self.adopt(path);
+        }
+        if paths.iter().any(|p| p.exists()) {
+            paths.retain(|p| p.exists());
         }
         (paths, seen)
     }

@@ -144,6 +144,49 @@ fn saves_to_ignored_paths_trigger_nothing() {
 }
 
 #[test]
+fn a_directory_made_after_start_is_watched_and_temp_files_are_not_named() {
+    let dir = dev_project("dev_new_dir");
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let server = runserver(&dir, port);
+    std::fs::create_dir(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/message.txt"), "From assets!\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Saved the way `sed -i` and many editors save: a temporary file
+    // renamed over the real one.
+    let path = dir.join("src/application.rs");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "\"Hello, world!\\n\"",
+        "include_str!(\"../assets/message.txt\")",
+        1,
+    );
+    std::fs::write(dir.join("src/sedX1Y2Z3"), text).unwrap();
+    std::fs::rename(dir.join("src/sedX1Y2Z3"), &path).unwrap();
+    assert!(
+        eventually(BUILD, || get(&addr, "/")
+            .is_ok_and(|r| r.body == "From assets!\n")),
+        "{}",
+        output(&server)
+    );
+    assert!(
+        output(&server).contains("src/application.rs changed, rebuilding"),
+        "{}",
+        output(&server)
+    );
+    assert!(!output(&server).contains("sedX1Y2Z3"), "{}", output(&server));
+
+    // A file inside the directory that did not exist when rg started.
+    std::fs::write(dir.join("assets/message.txt"), "Edited in assets!\n").unwrap();
+    assert!(
+        eventually(BUILD, || get(&addr, "/")
+            .is_ok_and(|r| r.body == "Edited in assets!\n")),
+        "{}",
+        output(&server)
+    );
+    assert!(output(&server).contains("assets/message.txt changed, rebuilding"));
+}
+
+#[test]
 fn a_broken_build_is_shown_in_the_browser_until_it_is_fixed() {
     let dir = dev_project("dev_broken");
     let port = free_port();
@@ -165,6 +208,11 @@ fn a_broken_build_is_shown_in_the_browser_until_it_is_fixed() {
     assert!(
         output(&server).contains("expected expression"),
         "the terminal shows the error too"
+    );
+    assert!(
+        output(&server).contains("Build failed: 1 error;"),
+        "{}",
+        output(&server)
     );
 
     edit(&dir, "\"Hello, world!\\n\" +", "\"Hello again!\\n\"");
