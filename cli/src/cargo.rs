@@ -123,7 +123,8 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
 
     let mut executables = Vec::new();
     let mut diagnostics = Vec::new();
-    let mut compiled = 0;
+    let mut ready = 0;
+    let mut last_compiled: Option<String> = None;
     let mut lines = BufReader::new(stdout).lines();
     while let Some(line) = lines.next_line().await.context("reading cargo's output")? {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -131,9 +132,17 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
         };
         match message["reason"].as_str() {
             Some("compiler-artifact") => {
-                compiled += 1;
+                // Cargo reports every unit, up to date or not; only the ones
+                // compiled now are worth naming.
+                ready += 1;
                 let name = message["target"]["name"].as_str().unwrap_or("?");
-                bar.set_message(format!("Building ({what}) [{compiled}] {name}"));
+                if message["fresh"] != true {
+                    last_compiled = Some(name.to_string());
+                }
+                bar.set_message(match &last_compiled {
+                    Some(last) => format!("Building ({what}): {ready} crates ready, last compiled {last}"),
+                    None => format!("Building ({what}): {ready} crates up to date"),
+                });
                 let is_bin = message["target"]["kind"]
                     .as_array()
                     .is_some_and(|k| k.iter().any(|k| k == "bin"));
@@ -184,6 +193,14 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
         return Ok(Outcome::Failed(diagnostics));
     }
     pick(executables, dir).map(Outcome::Built)
+}
+
+/// How many errors `diagnostics` hold, in words: `1 error`, `3 errors`.
+pub fn error_summary(diagnostics: &[Diagnostic]) -> String {
+    match diagnostics.iter().filter(|d| d.level == "error").count() {
+        1 => "1 error".into(),
+        n => format!("{n} errors"),
+    }
 }
 
 /// `text` without ANSI escape sequences.
@@ -241,7 +258,24 @@ fn pick(mut executables: Vec<(String, PathBuf)>, dir: &Path) -> Result<PathBuf> 
 
 #[cfg(test)]
 mod tests {
-    use super::strip_ansi;
+    use super::{Diagnostic, error_summary, strip_ansi};
+
+    fn diagnostic(level: &str) -> Diagnostic {
+        Diagnostic {
+            level: level.into(),
+            message: String::new(),
+            location: None,
+            rendered: String::new(),
+        }
+    }
+
+    #[test]
+    fn counts_errors_in_words_and_leaves_warnings_out() {
+        let one = [diagnostic("warning"), diagnostic("error")];
+        assert_eq!(error_summary(&one), "1 error");
+        let two = [diagnostic("error"), diagnostic("error"), diagnostic("warning")];
+        assert_eq!(error_summary(&two), "2 errors");
+    }
 
     #[test]
     fn strips_colour_codes() {

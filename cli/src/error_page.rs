@@ -94,7 +94,11 @@ pub fn build_failed(project: &str, diagnostics: &[Diagnostic]) -> String {
         );
     }
     page(
-        &format!("Build failed: {} error(s) in {}", errors.len(), escape(project)),
+        &format!(
+            "Build failed: {} in {}",
+            crate::cargo::error_summary(diagnostics),
+            escape(project)
+        ),
         "The last save does not compile. Fix it and save: this page reloads itself when the build succeeds.",
         &body,
     )
@@ -154,7 +158,7 @@ mod tests {
                 rendered: "error: expected `;`\n --> src/application.rs:3:5\n  | let x = <x>".into(),
             }],
         );
-        assert!(html.contains("Build failed: 1 error(s) in site"));
+        assert!(html.contains("Build failed: 1 error in site"));
         assert!(html.contains("<p class=\"loc\">src/application.rs:3:5</p>"));
         assert!(html.contains("found `&lt;x&gt;`"));
         assert!(!html.contains("<x>"));

@@ -211,13 +211,13 @@ impl Dev {
                     self.start_app(&exe, since)?;
                 }
                 Outcome::Failed(diagnostics) => {
-                    let errors = diagnostics.iter().filter(|d| d.level == "error").count();
+                    let errors = cargo::error_summary(&diagnostics);
                     if watcher.is_none() {
                         self.shutdown().await;
-                        bail!("the build failed ({errors} error(s) above)");
+                        bail!("the build failed ({errors} above)");
                     }
                     eprintln!(
-                        "{} {errors} error(s); the browser shows them at {} until the next save",
+                        "{} {errors}; the browser shows them at {} until the next save",
                         style("Build failed:").red().bold(),
                         self.url
                     );

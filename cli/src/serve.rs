@@ -190,10 +190,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         App::Project(dir) => match runtime.block_on(cargo::build(dir, Profile::Release, false))? {
             cargo::Outcome::Built(exe) => exe,
             cargo::Outcome::Failed(diagnostics) => {
-                let errors = diagnostics.iter().filter(|d| d.level == "error").count();
                 bail!(
-                    "the build of `{}` failed ({errors} error(s) above)",
-                    dir.display()
+                    "the build of `{}` failed ({} above)",
+                    dir.display(),
+                    cargo::error_summary(&diagnostics)
                 )
             }
         },
