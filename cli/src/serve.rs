@@ -67,6 +67,18 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     max_requests_jitter: Option<String>,
 
+    /// Longest request line in bytes, else 414; 0: no limit [default: 4094]
+    #[arg(long, value_name = "BYTES")]
+    limit_request_line: Option<String>,
+
+    /// Most header fields in a request, else 431 [default: 100]
+    #[arg(long, value_name = "N")]
+    limit_request_fields: Option<String>,
+
+    /// Longest header field in bytes, else 431; 0: no limit [default: 8190]
+    #[arg(long, value_name = "BYTES", alias = "limit-request-field_size")]
+    limit_request_field_size: Option<String>,
+
     /// Write the master's pid to this file
     #[arg(short = 'p', long = "pid", value_name = "FILE")]
     pidfile: Option<String>,
@@ -124,6 +136,9 @@ impl Args {
             ("backlog", &self.backlog),
             ("max_requests", &self.max_requests),
             ("max_requests_jitter", &self.max_requests_jitter),
+            ("limit_request_line", &self.limit_request_line),
+            ("limit_request_fields", &self.limit_request_fields),
+            ("limit_request_field_size", &self.limit_request_field_size),
             ("pidfile", &self.pidfile),
             ("unix_socket_mode", &self.unix_socket_mode),
             ("access_log", &self.access_log),

@@ -123,6 +123,27 @@ pub const KEYS: &[Key] = &[
         "A random 0..=N added to max_requests per worker."
     ),
     key!(
+        "limit_request_line",
+        "--limit-request-line",
+        "4094",
+        Number,
+        "Longest request line in bytes; longer is answered 414 (0: no limit)."
+    ),
+    key!(
+        "limit_request_fields",
+        "--limit-request-fields",
+        "100",
+        Number,
+        "Most header fields in one request, up to 32768; more is answered 431."
+    ),
+    key!(
+        "limit_request_field_size",
+        "--limit-request-field-size",
+        "8190",
+        Number,
+        "Longest header field (name: value) in bytes; longer is answered 431 (0: no limit)."
+    ),
+    key!(
         "pidfile",
         "--pid",
         "",

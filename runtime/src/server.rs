@@ -315,11 +315,15 @@ async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let limits = shared.settings.limits;
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.settings.keepalive);
+    if limits.request_fields != crate::limits::HYPER_DEFAULT_FIELDS {
+        builder.http1().max_headers(limits.request_fields);
+    }
     let service = hyper::service::service_fn({
         let shared = shared.clone();
         let connection = connection.clone();
@@ -399,7 +403,9 @@ async fn handle(
     request.extensions_mut().insert(environ);
 
     let dev = shared.settings.dev;
-    let response = if dev && request.uri().path() == crate::dev::RELOAD_PATH {
+    let response = if let Some(refused) = shared.settings.limits.check(&request) {
+        refused
+    } else if dev && request.uri().path() == crate::dev::RELOAD_PATH {
         crate::dev::reload_events(
             &shared.build_id,
             crate::dev::until_stopping(shared.stop.subscribe()),

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::access_log::AccessFormat;
+use crate::limits::Limits;
 use crate::{Bind, DEFAULT_BIND, Error};
 
 /// One variable of the worker contract.
@@ -60,6 +61,21 @@ pub const VARIABLES: &[Variable] = &[
         name: "RG_MAX_REQUESTS_JITTER",
         default: "0",
         help: "A random 0..=N added to RG_MAX_REQUESTS, so workers do not all restart at once.",
+    },
+    Variable {
+        name: "RG_LIMIT_REQUEST_LINE",
+        default: "4094",
+        help: "Longest request line (method, target and version) in bytes; longer is answered 414. 0: no limit of rg's.",
+    },
+    Variable {
+        name: "RG_LIMIT_REQUEST_FIELDS",
+        default: "100",
+        help: "Most header fields in one request, 1 to 32768; more is answered 431.",
+    },
+    Variable {
+        name: "RG_LIMIT_REQUEST_FIELD_SIZE",
+        default: "8190",
+        help: "Longest header field (name, colon, value) in bytes; longer is answered 431. 0: no limit of rg's.",
     },
     Variable {
         name: "RG_ACCESS_LOG",
@@ -174,6 +190,8 @@ pub struct Settings {
     pub max_requests: u64,
     /// Random extra requests before a recycle.
     pub max_requests_jitter: u64,
+    /// Limits on a request's head.
+    pub limits: Limits,
     /// Access log destination.
     pub access_log: LogTarget,
     /// Access log line format.
@@ -251,6 +269,25 @@ impl Settings {
                 }
             },
         };
+        let defaults = Limits::default();
+        let size = |name: &'static str, default: usize| -> Result<usize, Error> {
+            let n = number(name, default as u64)?;
+            usize::try_from(n).map_err(|_| bad(name, &n.to_string(), "too large"))
+        };
+        let limits = Limits {
+            request_line: size("RG_LIMIT_REQUEST_LINE", defaults.request_line)?,
+            request_fields: match size("RG_LIMIT_REQUEST_FIELDS", defaults.request_fields)? {
+                n @ 1..=32768 => n,
+                n => {
+                    return Err(bad(
+                        "RG_LIMIT_REQUEST_FIELDS",
+                        &n.to_string(),
+                        "expected a number of fields from 1 to 32768",
+                    ));
+                }
+            },
+            request_field_size: size("RG_LIMIT_REQUEST_FIELD_SIZE", defaults.request_field_size)?,
+        };
         let access_log =
             get("RG_ACCESS_LOG").map_or(LogTarget::Stdout, |v| LogTarget::parse(&v, LogTarget::Stdout));
         let error_log =
@@ -327,6 +364,7 @@ impl Settings {
             keepalive: seconds("RG_KEEPALIVE", 5)?,
             max_requests: number("RG_MAX_REQUESTS", 0)?,
             max_requests_jitter: number("RG_MAX_REQUESTS_JITTER", 0)?,
+            limits,
             access_log,
             access_log_format,
             error_log,
@@ -395,6 +433,7 @@ mod tests {
         assert_eq!(s.log_level, "info");
         assert!(!s.dev);
         assert!(s.recycle_after().is_none());
+        assert_eq!(s.limits, Limits::default());
         assert!(s.forwarded_allow_ips.trusts("127.0.0.1".parse().unwrap()));
         assert!(!s.forwarded_allow_ips.trusts("10.0.0.1".parse().unwrap()));
         for v in VARIABLES {
@@ -412,6 +451,9 @@ mod tests {
             ("RG_KEEPALIVE", "2"),
             ("RG_MAX_REQUESTS", "100"),
             ("RG_MAX_REQUESTS_JITTER", "10"),
+            ("RG_LIMIT_REQUEST_LINE", "0"),
+            ("RG_LIMIT_REQUEST_FIELDS", "200"),
+            ("RG_LIMIT_REQUEST_FIELD_SIZE", "16380"),
             ("RG_ACCESS_LOG", "/tmp/access.log"),
             ("RG_ACCESS_LOG_FORMAT", "json"),
             ("RG_ERROR_LOG", "/tmp/error.log"),
@@ -430,6 +472,14 @@ mod tests {
         assert_eq!(s.keepalive, Duration::from_secs(2));
         let n = s.recycle_after().unwrap();
         assert!((100..=110).contains(&n), "{n}");
+        assert_eq!(
+            s.limits,
+            Limits {
+                request_line: 0,
+                request_fields: 200,
+                request_field_size: 16380
+            }
+        );
         assert_eq!(s.access_log, LogTarget::File("/tmp/access.log".into()));
         assert_eq!(s.log_level, "warn");
         assert_eq!(s.error_log, LogTarget::File("/tmp/error.log".into()));
@@ -450,6 +500,10 @@ mod tests {
             ("RG_GRACEFUL_TIMEOUT", "-1", "seconds"),
             ("RG_KEEPALIVE", "soon", "seconds"),
             ("RG_MAX_REQUESTS", "1.5", "whole number"),
+            ("RG_LIMIT_REQUEST_LINE", "-1", "whole number"),
+            ("RG_LIMIT_REQUEST_FIELDS", "0", "from 1 to 32768"),
+            ("RG_LIMIT_REQUEST_FIELDS", "40000", "from 1 to 32768"),
+            ("RG_LIMIT_REQUEST_FIELD_SIZE", "big", "whole number"),
             ("RG_ACCESS_LOG_FORMAT", "%{Referer", "unclosed"),
             ("RG_LOG_LEVEL", "loud", "expected error"),
             ("RG_LOG_FORMAT", "xml", "text or json"),

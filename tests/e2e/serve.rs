@@ -314,6 +314,10 @@ fn config_errors_name_the_key_the_value_and_where() {
         ("bind = [\"not an address\"]\n", "rg.toml:1: invalid bind"),
         ("timeout = \"soon\"\n", "rg.toml:1: invalid timeout = \"soon\""),
         ("workers = \n", "not valid TOML"),
+        (
+            "limit_request_fields = 0\n",
+            "rg.toml:1: invalid limit_request_fields = \"0\": expected a number of fields from 1 to 32768",
+        ),
     ] {
         std::fs::write(tmp.path().join("rg.toml"), toml).unwrap();
         let out = rg_serve_in(tmp.path(), &["--check-config"]);
@@ -610,4 +614,36 @@ fn an_address_not_on_this_machine_is_refused_in_words() {
         err.contains("could not bind 192.0.2.1:8000: address not available"),
         "{err}"
     );
+}
+
+#[test]
+fn request_limits_set_with_gunicorns_flags_reach_the_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _master = serve(
+        tmp.path(),
+        &[
+            "-b",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            "1",
+            "--limit-request-line",
+            "100",
+            // Gunicorn spells this one with an underscore; both work.
+            "--limit-request-field_size",
+            "50",
+        ],
+    );
+    let addr = Addr::tcp(port);
+    // Within the limit the request reaches the application (whose router
+    // has no such route).
+    assert_eq!(get(&addr, &format!("/{}", "a".repeat(80))).unwrap().status, 404);
+    let long = get(&addr, &format!("/{}", "a".repeat(100))).unwrap();
+    assert_eq!(long.status, 414);
+    assert!(long.body.contains("the limit is 100"), "{}", long.body);
+    let raw = format!(
+        "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\nX-Long: {}\r\n\r\n",
+        "v".repeat(50)
+    );
+    assert_eq!(crate::support::request(&addr, &raw).unwrap().status, 431);
 }

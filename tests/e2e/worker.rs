@@ -272,3 +272,63 @@ fn binds_several_addresses_including_a_unix_socket() {
     app.signal(libc::SIGTERM);
     assert_eq!(app.wait_timeout(Duration::from_secs(5)).unwrap().code(), Some(0));
 }
+
+/// Sends `GET target` with `headers` extra header lines.
+fn get_with(addr: &Addr, target: &str, headers: &[String]) -> crate::support::Response {
+    let mut raw = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for h in headers {
+        raw.push_str(h);
+        raw.push_str("\r\n");
+    }
+    raw.push_str("\r\n");
+    crate::support::request(addr, &raw).unwrap()
+}
+
+#[test]
+fn request_heads_over_gunicorns_limits_are_refused_with_4xx() {
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let app = Running::spawn(Command::new(hello_binary()).env("RG_BIND", format!("127.0.0.1:{port}")));
+    wait_until_serving(&addr, STARTUP);
+
+    let long_target = format!("/{}", "a".repeat(5000));
+    let response = get_with(&addr, &long_target, &[]);
+    assert_eq!(response.status, 414, "{}", response.head);
+    assert!(response.body.contains("the limit is 4094"), "{}", response.body);
+
+    let long_field = format!("X-Long: {}", "v".repeat(9000));
+    let response = get_with(&addr, "/", &[long_field]);
+    assert_eq!(response.status, 431, "{}", response.head);
+    assert!(response.body.contains("x-long"), "{}", response.body);
+
+    let many: Vec<String> = (0..120).map(|i| format!("X-Field-{i}: {i}")).collect();
+    assert_eq!(get_with(&addr, "/", &many).status, 431);
+
+    // Within the limits, nothing changes.
+    let fine: Vec<String> = (0..90).map(|i| format!("X-Field-{i}: {i}")).collect();
+    let response = get_with(&addr, &format!("/{}", "a".repeat(4000)), &fine);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, "Hello, world!\n");
+    // Refusals are requests like any other in the access log.
+    assert!(
+        app.wait_for_output("\" 414 ", Duration::from_secs(2)),
+        "{}",
+        app.stdout()
+    );
+
+    // The limits are settings: lifted or raised, the same requests pass.
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let _app = Running::spawn(
+        Command::new(hello_binary())
+            .env("RG_BIND", format!("127.0.0.1:{port}"))
+            .env("RG_LIMIT_REQUEST_LINE", "0")
+            .env("RG_LIMIT_REQUEST_FIELDS", "200")
+            .env("RG_LIMIT_REQUEST_FIELD_SIZE", "10000"),
+    );
+    wait_until_serving(&addr, STARTUP);
+    assert_eq!(get_with(&addr, &long_target, &[]).status, 200);
+    assert_eq!(get_with(&addr, "/", &many).status, 200);
+    let long_field = format!("X-Long: {}", "v".repeat(9000));
+    assert_eq!(get_with(&addr, "/", &[long_field]).status, 200);
+}
