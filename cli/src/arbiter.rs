@@ -535,7 +535,10 @@ impl Arbiter {
             && self.workers.len() == self.target
             && self.workers.values().all(|w| w.ready)
         {
-            info!("Booted {} workers", self.target);
+            match self.target {
+                1 => info!("Booted 1 worker"),
+                n => info!("Booted {n} workers"),
+            }
             self.phase = Phase::Running;
             let _ = self.systemd.notify(&format!(
                 "READY=1\nMAINPID={}\nSTATUS={} workers ready",

@@ -38,6 +38,17 @@ pub fn spawn(spec: &WorkerSpec<'_>, worker_id: u64) -> std::io::Result<u32> {
 /// The command that starts a worker, for callers that want to add to it.
 pub fn command(spec: &WorkerSpec<'_>, worker_id: u64) -> Command {
     let mut cmd = Command::new(spec.program);
+    // RG_* variables the master read for itself (RG_WORKERS, ...), and the
+    // internal ones of an outer master, are not the worker's: passing them
+    // on would only make it warn about them, or misread its master.
+    for (key, _) in std::env::vars_os() {
+        if let Some(key) = key.to_str()
+            && key.starts_with("RG_")
+            && !rg_runtime::VARIABLES.iter().any(|v| v.name == key)
+        {
+            cmd.env_remove(key);
+        }
+    }
     cmd.stdin(Stdio::null())
         .env_remove("LISTEN_PID")
         .env_remove("WATCHDOG_PID")

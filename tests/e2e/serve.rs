@@ -647,3 +647,29 @@ fn request_limits_set_with_gunicorns_flags_reach_the_workers() {
     );
     assert_eq!(crate::support::request(&addr, &raw).unwrap().status, 431);
 }
+
+#[test]
+fn master_settings_from_the_environment_are_not_passed_to_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-b", &format!("127.0.0.1:{}", free_port())])
+        .env("RG_WORKERS", "1")
+        .env("RG_PIDFILE", tmp.path().join("rg.pid"))
+        .current_dir(tmp.path());
+    let master = Running::spawn(&mut cmd);
+    assert!(
+        master.wait_for_output("Booted 1 worker\n", BOOT),
+        "{}",
+        master.stderr()
+    );
+    assert_eq!(workers(&master).len(), 1);
+    assert!(tmp.path().join("rg.pid").exists());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !master.stderr().contains("unknown setting"),
+        "a worker was handed the master's settings: {}",
+        master.stderr()
+    );
+}
