@@ -23,6 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, error, info, warn};
 
 use crate::notifications::{Message, Receiver};
+use crate::owner::Owner;
 use crate::settings::{self, Settings, Sources};
 use crate::sockets::Sockets;
 use crate::spawn::{WorkerSpec, spawn};
@@ -70,6 +71,7 @@ struct Worker {
 /// The master.
 pub struct Arbiter {
     settings: Settings,
+    owner: Option<Owner>,
     sources: Sources,
     program: PathBuf,
     sockets: Sockets,
@@ -91,6 +93,7 @@ impl Arbiter {
     /// tokio runtime.
     pub fn new(
         settings: Settings,
+        owner: Option<Owner>,
         sources: Sources,
         program: PathBuf,
         sockets: Sockets,
@@ -107,6 +110,7 @@ impl Arbiter {
         Ok(Arbiter {
             target: settings.workers,
             settings,
+            owner,
             sources,
             program,
             sockets,
@@ -190,6 +194,7 @@ impl Arbiter {
             env: &env,
             notify_socket: self.receiver.path(),
             watchdog_usec,
+            owner: self.owner.as_ref(),
         };
         let id = self.next_id;
         self.next_id += 1;
@@ -361,12 +366,17 @@ impl Arbiter {
         if matches!(self.phase, Phase::Stopping { .. }) {
             return;
         }
-        match settings::load(&self.sources, |k| std::env::var(k).ok()) {
+        let loaded = settings::load(&self.sources, |k| std::env::var(k).ok())
+            .and_then(|new| Owner::from_settings(&new).map(|owner| (new, owner)));
+        match loaded {
             Err(e) => {
                 error!("Reload failed, keeping the current configuration: {e:#}");
                 return;
             }
-            Ok(new) => {
+            Ok((new, owner)) => {
+                // New workers run as the new owner; socket files keep the
+                // owner they were given at start, like the addresses.
+                self.owner = owner;
                 if new.bind != self.settings.bind {
                     warn!("bind changed; the new addresses take effect when rg serve restarts");
                 }

@@ -12,6 +12,7 @@ mod expr;
 mod names;
 mod new;
 mod notifications;
+mod owner;
 mod pidfile;
 mod reference;
 mod runserver;

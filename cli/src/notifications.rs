@@ -8,6 +8,7 @@
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, setsockopt, sockopt};
@@ -33,7 +34,12 @@ impl Message {
     }
 }
 
-/// The master's notification socket, in a private directory of its own.
+/// The master's notification socket, in a directory of its own.
+///
+/// Like systemd's own notify socket, it is writable by anyone who can
+/// reach it (workers may run as another user, `user = ...`): the guard is
+/// the sender's pid, which the kernel vouches for and the master checks
+/// against its workers. The directory lets others through but not list it.
 #[derive(Debug)]
 pub struct Receiver {
     socket: UnixDatagram,
@@ -48,6 +54,8 @@ impl Receiver {
         let path = dir.path().join("notify.sock");
         let socket = UnixDatagram::bind(&path)?;
         setsockopt(&socket, sockopt::PassCred, &true).map_err(io::Error::from)?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
         Ok(Receiver {
             socket,
             path,

@@ -87,7 +87,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         env.retain(|(k, _)| k != "RG_ACCESS_LOG_FORMAT");
         env.push(("RG_ACCESS_LOG_FORMAT".into(), "dev".into()));
     }
-    let sockets = Sockets::open(&settings.bind, settings.backlog, settings.unix_socket_mode)?;
+    // The development server runs as whoever starts it: `user` and `group`
+    // are for rg serve.
+    let sockets = Sockets::open(&settings.bind, settings.backlog, settings.unix_socket_mode, None)?;
     let listener = match sockets.listeners.first() {
         Some(Listener::Tcp(l, _)) => l.try_clone().context("duplicating the listening socket")?,
         _ => bail!("rg runserver needs a TCP address"),
@@ -290,6 +292,7 @@ impl Dev {
             env: &self.env,
             notify_socket: self.receiver.path(),
             watchdog_usec: 0,
+            owner: None,
         };
         let mut cmd = spawn::command(&spec, self.builds);
         // Its own process group: Ctrl-C is rg's to handle, and rg stops it.

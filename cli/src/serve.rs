@@ -11,6 +11,7 @@ use rg_runtime::settings::LogTarget;
 
 use crate::arbiter::Arbiter;
 use crate::cargo::{self, Profile};
+use crate::owner::Owner;
 use crate::pidfile::Pidfile;
 use crate::settings::{self, Sources};
 use crate::sockets::Sockets;
@@ -83,6 +84,14 @@ pub struct Args {
     #[arg(short = 'p', long = "pid", value_name = "FILE")]
     pidfile: Option<String>,
 
+    /// Run the workers as this user, a name or uid (rg serve must run as root)
+    #[arg(short = 'u', long, value_name = "USER")]
+    user: Option<String>,
+
+    /// Run the workers in this group, a name or gid [default: the user's group]
+    #[arg(short = 'g', long, value_name = "GROUP")]
+    group: Option<String>,
+
     /// Permissions of unix socket files, in octal [default: 0666]
     #[arg(long, value_name = "MODE")]
     unix_socket_mode: Option<String>,
@@ -140,6 +149,8 @@ impl Args {
             ("limit_request_fields", &self.limit_request_fields),
             ("limit_request_field_size", &self.limit_request_field_size),
             ("pidfile", &self.pidfile),
+            ("user", &self.user),
+            ("group", &self.group),
             ("unix_socket_mode", &self.unix_socket_mode),
             ("access_log", &self.access_log),
             ("access_log_format", &self.access_log_format),
@@ -186,6 +197,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print!("{}", settings.render());
         return Ok(ExitCode::SUCCESS);
     }
+    let owner = Owner::from_settings(&settings)?;
     if args.check_config {
         let file = settings
             .config_file
@@ -224,9 +236,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         false,
     )?;
     let _pidfile = settings.pidfile.as_deref().map(Pidfile::create).transpose()?;
-    let sockets = Sockets::open(&settings.bind, settings.backlog, settings.unix_socket_mode)?;
+    let sockets = Sockets::open(
+        &settings.bind,
+        settings.backlog,
+        settings.unix_socket_mode,
+        owner.as_ref(),
+    )?;
     runtime.block_on(async move {
-        Arbiter::new(settings, sources, program, sockets, logs)?
+        Arbiter::new(settings, owner, sources, program, sockets, logs)?
             .run()
             .await
     })

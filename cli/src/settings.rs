@@ -151,6 +151,20 @@ pub const KEYS: &[Key] = &[
         "A file to write the master's pid to (removed on exit)."
     ),
     key!(
+        "user",
+        "--user",
+        "",
+        Text,
+        "Run the workers as this user (a name or a uid); rg serve must run as root."
+    ),
+    key!(
+        "group",
+        "--group",
+        "",
+        Text,
+        "Run the workers in this group (a name or a gid) [default: the user's own group]."
+    ),
+    key!(
         "unix_socket_mode",
         "--unix-socket-mode",
         "0666",

@@ -16,6 +16,8 @@ use anyhow::{Result, anyhow};
 use rg_runtime::listeners::{self, Activation, Listener};
 use rg_runtime::{Bind, describe_io};
 
+use crate::owner::Owner;
+
 /// The master's sockets.
 #[derive(Debug)]
 pub struct Sockets {
@@ -27,7 +29,8 @@ pub struct Sockets {
 
 impl Sockets {
     /// Takes sockets passed by systemd if there are any, else binds `binds`.
-    pub fn open(binds: &[Bind], backlog: i32, unix_mode: u32) -> Result<Sockets> {
+    /// Unix socket files get `unix_mode`, and `owner` if given.
+    pub fn open(binds: &[Bind], backlog: i32, unix_mode: u32, owner: Option<&Owner>) -> Result<Sockets> {
         let activation = Activation::from_lookup(|k| std::env::var(k).ok(), std::process::id())?;
         if let Some(activation) = activation.filter(|a| a.fds > 0) {
             // SAFETY: LISTEN_PID names this process, so the descriptors were
@@ -48,6 +51,16 @@ impl Sockets {
                 sockets.created.push(path.clone());
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(unix_mode))
                     .map_err(|e| anyhow!("could not set mode {unix_mode:o} on {}: {e}", path.display()))?;
+                if let Some(owner) = owner {
+                    std::os::unix::fs::chown(path, Some(owner.uid), Some(owner.gid)).map_err(|e| {
+                        anyhow!(
+                            "could not give {} to uid {} gid {}: {e}",
+                            path.display(),
+                            owner.uid,
+                            owner.gid
+                        )
+                    })?;
+                }
             }
             sockets.listeners.push(listener);
         }
@@ -163,7 +176,7 @@ mod tests {
         let port = taken.local_addr().unwrap().port();
         let (pid, _) = holder_of_port(port).expect("our own listener is visible");
         assert_eq!(pid, std::process::id());
-        let err = Sockets::open(&[Bind::Tcp(taken.local_addr().unwrap())], 16, 0o666).unwrap_err();
+        let err = Sockets::open(&[Bind::Tcp(taken.local_addr().unwrap())], 16, 0o666, None).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("address already in use by"), "{text}");
         assert!(text.contains(&format!("(pid {})", std::process::id())), "{text}");
@@ -173,7 +186,7 @@ mod tests {
     fn unix_sockets_get_their_mode_and_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sock");
-        let sockets = Sockets::open(&[Bind::Unix(path.clone())], 16, 0o660).unwrap();
+        let sockets = Sockets::open(&[Bind::Unix(path.clone())], 16, 0o660, None).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o660);
         assert_eq!(sockets.names(), [format!("unix:{}", path.display())]);

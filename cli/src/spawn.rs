@@ -11,6 +11,8 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::owner::Owner;
+
 /// What every worker of this master gets.
 #[derive(Debug, Clone)]
 pub struct WorkerSpec<'a> {
@@ -26,6 +28,8 @@ pub struct WorkerSpec<'a> {
     pub notify_socket: &'a Path,
     /// Heartbeat timeout in microseconds, for `WATCHDOG_USEC` (0: none).
     pub watchdog_usec: u64,
+    /// Whom the worker runs as, when not as the master's user.
+    pub owner: Option<&'a Owner>,
 }
 
 /// Starts a worker and returns its pid. The child is reaped by the master's
@@ -64,6 +68,12 @@ pub fn command(spec: &WorkerSpec<'_>, worker_id: u64) -> Command {
     }
     for (k, v) in spec.env {
         cmd.env(k, v);
+    }
+    if let Some(owner) = spec.owner {
+        // std switches group, drops supplementary groups, then switches
+        // user, all before the pre_exec closure below: the parent-death
+        // signal, which a change of credentials clears, is armed after.
+        cmd.gid(owner.gid).uid(owner.uid);
     }
     let fds = spec.fds.to_vec();
     let master = std::process::id() as libc::pid_t;

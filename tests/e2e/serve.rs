@@ -673,3 +673,74 @@ fn master_settings_from_the_environment_are_not_passed_to_workers() {
         master.stderr()
     );
 }
+
+#[test]
+fn workers_run_as_the_user_and_group_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The worker user must be able to reach the binary.
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let program = tmp.path().join("app");
+    std::fs::copy(fixture_binary(), &program).unwrap();
+    let sock = tmp.path().join("app.sock");
+    let port = free_port();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(&program)
+        .args([
+            "-b",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            "1",
+            "-u",
+            "nobody",
+            "-g",
+            "nogroup",
+        ])
+        .arg("-b")
+        .arg(format!("unix:{}", sock.display()))
+        .current_dir(tmp.path());
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("needs rg serve to run as root"), "{err}");
+        return;
+    }
+    let master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let worker = workers(&master)[0];
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(field("Uid:"), ["65534"; 4], "{status}");
+    assert_eq!(field("Gid:"), ["65534"; 4], "{status}");
+    assert!(field("Groups:").is_empty(), "root's groups were kept: {status}");
+    // The master stays root, to bind and to manage the workers.
+    let master_status = std::fs::read_to_string(format!("/proc/{}/status", master.pid())).unwrap();
+    assert!(master_status.contains("Uid:\t0\t"), "{master_status}");
+    // The socket file is the workers', as Gunicorn hands it over.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    assert_eq!(get(&Addr::Unix(sock), "/").unwrap().body, "Hello, world!\n");
+    assert_eq!(get(&Addr::tcp(port), "/").unwrap().body, "Hello, world!\n");
+}
+
+#[test]
+fn an_unknown_worker_user_is_a_config_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rg_serve_in(tmp.path(), &["--check-config", "--user", "no-such-user-here"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("flag --user: invalid user = \"no-such-user-here\": no such user"),
+        "{err}"
+    );
+}
