@@ -40,6 +40,10 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     threads: Option<String>,
 
+    /// Most connections each worker serves at once; more wait [default: 1000]
+    #[arg(long, value_name = "N")]
+    worker_connections: Option<String>,
+
     /// The config file [default: rg.toml in the project directory]
     #[arg(short = 'c', long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -139,6 +143,7 @@ impl Args {
         let single = [
             ("workers", &self.workers),
             ("threads", &self.threads),
+            ("worker_connections", &self.worker_connections),
             ("timeout", &self.timeout),
             ("graceful_timeout", &self.graceful_timeout),
             ("keepalive", &self.keepalive),

@@ -81,6 +81,13 @@ pub const KEYS: &[Key] = &[
         "Threads of each worker's async runtime; a number or an expression."
     ),
     key!(
+        "worker_connections",
+        "--worker-connections",
+        "1000",
+        Number,
+        "Most connections each worker serves at once; more wait in the listen queue."
+    ),
+    key!(
         "timeout",
         "--timeout",
         "30",

@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tower::ServiceExt as _;
 use tracing::{debug, info, warn};
 
@@ -110,6 +110,9 @@ pub(crate) async fn serve(
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
     let mut addresses = Vec::new();
     let mut accepting = tokio::task::JoinSet::new();
+    // One slot per connection the worker may serve at once, for all its
+    // listeners together.
+    let slots = Arc::new(Semaphore::new(shared.settings.worker_connections));
     for listener in listeners {
         let described: Arc<str> = Arc::from(listener.describe());
         addresses.push(match &listener {
@@ -119,6 +122,7 @@ pub(crate) async fn serve(
         let shared = shared.clone();
         let open = open_tx.clone();
         let stop = stop_rx.clone();
+        let slots = slots.clone();
         match listener {
             Listener::Tcp(l, _) => {
                 let l = tokio::net::TcpListener::from_std(l)?;
@@ -129,6 +133,7 @@ pub(crate) async fn serve(
                         shared,
                         described,
                         open,
+                        slots,
                     )
                     .await
                 });
@@ -142,6 +147,7 @@ pub(crate) async fn serve(
                         shared,
                         described,
                         open,
+                        slots,
                     )
                     .await
                 });
@@ -271,12 +277,17 @@ fn describe(reason: Reason) -> String {
 /// Accepts connections until the worker stops. Errors from `accept` (a
 /// client that gave up, too many open files) are logged and the loop goes on:
 /// one bad moment must not stop a worker.
+///
+/// A connection is accepted only with a free slot (`worker_connections`):
+/// at the limit, new connections wait in the listen queue, where a less
+/// busy worker of the same socket takes them.
 async fn accept_loop<S, F, Fut>(
     mut stop: watch::Receiver<Option<Stop>>,
     accept: F,
     shared: Arc<Shared>,
     server_addr: Arc<str>,
     open: mpsc::Sender<()>,
+    slots: Arc<Semaphore>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn() -> Fut,
@@ -286,17 +297,23 @@ async fn accept_loop<S, F, Fut>(
         tokio::select! {
             biased;
             _ = stop.changed() => return,
-            accepted = accept() => match accepted {
-                Ok((stream, peer)) => {
+            accepted = async {
+                // Dropped unused if the stop comes first: accept is
+                // cancel-safe, so no connection is lost with it.
+                let slot = slots.clone().acquire_owned().await;
+                (slot, accept().await)
+            } => match accepted {
+                (Err(_), _) => return, // the slots are never closed
+                (Ok(slot), Ok((stream, peer))) => {
                     let connection = Arc::new(Connection {
                         peer,
                         server_addr: server_addr.clone(),
                         started: std::sync::atomic::AtomicBool::new(false),
                         first_request: tokio::sync::Notify::new(),
                     });
-                    tokio::spawn(serve_connection(stream, connection, shared.clone(), stop.clone(), open.clone()));
+                    tokio::spawn(serve_connection(stream, connection, shared.clone(), stop.clone(), open.clone(), slot));
                 }
-                Err(e) => {
+                (Ok(_), Err(e)) => {
                     warn!("accept on {server_addr} failed: {e}");
                     // Typically EMFILE: give other tasks a moment to close files.
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -312,6 +329,7 @@ async fn serve_connection<S>(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<Option<Stop>>,
     _open: mpsc::Sender<()>,
+    _slot: OwnedSemaphorePermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

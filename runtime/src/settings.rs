@@ -43,6 +43,11 @@ pub const VARIABLES: &[Variable] = &[
         help: "Threads of the async runtime; 1 runs a single-threaded runtime.",
     },
     Variable {
+        name: "RG_WORKER_CONNECTIONS",
+        default: "1000",
+        help: "Most connections the worker serves at once; past it, new connections wait in the listen queue (or go to another worker).",
+    },
+    Variable {
         name: "RG_GRACEFUL_TIMEOUT",
         default: "30",
         help: "Seconds in-flight requests get to finish after SIGTERM.",
@@ -182,6 +187,8 @@ pub struct Settings {
     pub backlog: i32,
     /// Async runtime threads.
     pub threads: usize,
+    /// Connections served at once, at most.
+    pub worker_connections: usize,
     /// Time in-flight requests get after SIGTERM.
     pub graceful_timeout: Duration,
     /// Header read timeout, including keep-alive idle time.
@@ -288,6 +295,16 @@ impl Settings {
             },
             request_field_size: size("RG_LIMIT_REQUEST_FIELD_SIZE", defaults.request_field_size)?,
         };
+        let worker_connections = match size("RG_WORKER_CONNECTIONS", 1000)? {
+            n @ 1..=1_000_000 => n,
+            n => {
+                return Err(bad(
+                    "RG_WORKER_CONNECTIONS",
+                    &n.to_string(),
+                    "expected a number of connections from 1 to 1000000",
+                ));
+            }
+        };
         let access_log =
             get("RG_ACCESS_LOG").map_or(LogTarget::Stdout, |v| LogTarget::parse(&v, LogTarget::Stdout));
         let error_log =
@@ -360,6 +377,7 @@ impl Settings {
             bind,
             backlog,
             threads,
+            worker_connections,
             graceful_timeout: seconds("RG_GRACEFUL_TIMEOUT", 30)?,
             keepalive: seconds("RG_KEEPALIVE", 5)?,
             max_requests: number("RG_MAX_REQUESTS", 0)?,
@@ -434,6 +452,7 @@ mod tests {
         assert!(!s.dev);
         assert!(s.recycle_after().is_none());
         assert_eq!(s.limits, Limits::default());
+        assert_eq!(s.worker_connections, 1000);
         assert!(s.forwarded_allow_ips.trusts("127.0.0.1".parse().unwrap()));
         assert!(!s.forwarded_allow_ips.trusts("10.0.0.1".parse().unwrap()));
         for v in VARIABLES {
@@ -447,6 +466,7 @@ mod tests {
             ("RG_BIND", "[::1]:9000,unix:/tmp/x.sock"),
             ("RG_BACKLOG", "64"),
             ("RG_THREADS", "1"),
+            ("RG_WORKER_CONNECTIONS", "50"),
             ("RG_GRACEFUL_TIMEOUT", "0.5"),
             ("RG_KEEPALIVE", "2"),
             ("RG_MAX_REQUESTS", "100"),
@@ -468,6 +488,7 @@ mod tests {
         assert_eq!(s.bind.len(), 2);
         assert_eq!(s.backlog, 64);
         assert_eq!(s.threads, 1);
+        assert_eq!(s.worker_connections, 50);
         assert_eq!(s.graceful_timeout, Duration::from_millis(500));
         assert_eq!(s.keepalive, Duration::from_secs(2));
         let n = s.recycle_after().unwrap();
@@ -497,6 +518,7 @@ mod tests {
             ("RG_BACKLOG", "0", "1 to"),
             ("RG_THREADS", "0", "from 1 to 1024"),
             ("RG_THREADS", "many", "from 1 to 1024"),
+            ("RG_WORKER_CONNECTIONS", "0", "from 1 to 1000000"),
             ("RG_GRACEFUL_TIMEOUT", "-1", "seconds"),
             ("RG_KEEPALIVE", "soon", "seconds"),
             ("RG_MAX_REQUESTS", "1.5", "whole number"),

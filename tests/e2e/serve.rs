@@ -744,3 +744,74 @@ fn an_unknown_worker_user_is_a_config_error() {
         "{err}"
     );
 }
+
+/// Sends `GET path` on a kept-alive connection and reads one response body
+/// (the fixture's answers carry a content-length).
+fn get_keepalive(stream: &mut std::net::TcpStream, path: &str) -> String {
+    use std::io::{Read, Write};
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+#[test]
+fn a_worker_at_worker_connections_leaves_new_connections_to_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = serve(
+        tmp.path(),
+        &[
+            "-b",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            "2",
+            "--worker-connections",
+            "1",
+        ],
+    );
+    let connect = move || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    // Two open keep-alive connections fill both workers, one each.
+    let mut first = connect();
+    let first_pid = get_keepalive(&mut first, "/pid");
+    let mut second = connect();
+    let second_pid = get_keepalive(&mut second, "/pid");
+    assert_ne!(first_pid, second_pid, "both connections went to one worker");
+    let mut pids: Vec<String> = workers(&master).iter().map(|p| format!("{p}\n")).collect();
+    pids.sort();
+    let mut seen = vec![first_pid.clone(), second_pid];
+    seen.sort();
+    assert_eq!(seen, pids);
+
+    // A third waits in the listen queue (not refused) until a slot frees.
+    let third = std::thread::spawn(move || {
+        let mut s = connect();
+        let pid = get_keepalive(&mut s, "/pid");
+        (pid, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!third.is_finished(), "a worker served past worker_connections");
+    let closed = Instant::now();
+    drop(first);
+    let (third_pid, answered) = third.join().unwrap();
+    assert!(answered >= closed);
+    assert_eq!(third_pid, first_pid, "the freed worker takes it");
+}
