@@ -321,6 +321,46 @@ fn ctrl_c_leaves_no_process_and_a_free_port() {
 }
 
 #[test]
+fn sigterm_stops_everything_and_sigkill_of_rg_still_ends_the_application() {
+    let dir = dev_project("dev_kill");
+    let pid_of_app = |port: u16| -> i32 {
+        get(&Addr::tcp(port), "/pid")
+            .unwrap()
+            .body
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let gone = |pid: i32| {
+        eventually(Duration::from_secs(3), || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        })
+    };
+
+    // SIGTERM, as a service manager stops it: like Ctrl-C.
+    let port = free_port();
+    let mut server = runserver(&dir, port);
+    let app = pid_of_app(port);
+    server.signal(libc::SIGTERM);
+    let status = server
+        .wait_timeout(Duration::from_secs(5))
+        .expect("rg exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", output(&server));
+    assert!(gone(app), "the application outlived rg after SIGTERM");
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free at once");
+
+    // SIGKILL gives rg no chance to clean up: the application is in a
+    // process group of its own, so only its parent-death signal ends it.
+    let port = free_port();
+    let mut server = runserver(&dir, port);
+    let app = pid_of_app(port);
+    // SAFETY: kill(2) on the rg process alone, not its group.
+    unsafe { libc::kill(server.pid(), libc::SIGKILL) };
+    server.wait_timeout(Duration::from_secs(5)).expect("rg is killed");
+    assert!(gone(app), "the application outlived a SIGKILLed rg");
+}
+
+#[test]
 fn bad_addresses_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
