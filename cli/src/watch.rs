@@ -17,7 +17,12 @@ use notify::{Event, EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 /// How long a burst of saves may stay quiet before it counts as done.
-pub const QUIET: Duration = Duration::from_millis(50);
+///
+/// Every millisecond of it is added to each save-to-response, so it is as
+/// short as the bursts editors make: one save's events (write, rename,
+/// chmod) come within a few milliseconds. Saves further apart than this
+/// start a build that the next one cancels, which costs little.
+pub const QUIET: Duration = Duration::from_millis(20);
 /// The longest a burst is waited for.
 const BURST_MAX: Duration = Duration::from_millis(500);
 
