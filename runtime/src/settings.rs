@@ -7,6 +7,7 @@
 //! and `rg new`'s `rg.toml` are checked against it by tests.
 
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -281,30 +282,30 @@ impl Settings {
             let n = number(name, default as u64)?;
             usize::try_from(n).map_err(|_| bad(name, &n.to_string(), "too large"))
         };
-        let limits = Limits {
-            request_line: size("RG_LIMIT_REQUEST_LINE", defaults.request_line)?,
-            request_fields: match size("RG_LIMIT_REQUEST_FIELDS", defaults.request_fields)? {
-                n @ 1..=32768 => n,
-                n => {
-                    return Err(bad(
-                        "RG_LIMIT_REQUEST_FIELDS",
-                        &n.to_string(),
-                        "expected a number of fields from 1 to 32768",
-                    ));
-                }
-            },
-            request_field_size: size("RG_LIMIT_REQUEST_FIELD_SIZE", defaults.request_field_size)?,
-        };
-        let worker_connections = match size("RG_WORKER_CONNECTIONS", 1000)? {
-            n @ 1..=1_000_000 => n,
-            n => {
-                return Err(bad(
-                    "RG_WORKER_CONNECTIONS",
+        let bounded = |name: &'static str, default: usize, range: RangeInclusive<usize>, what: &str| {
+            let n = size(name, default)?;
+            if range.contains(&n) {
+                Ok(n)
+            } else {
+                let (low, high) = range.into_inner();
+                Err(bad(
+                    name,
                     &n.to_string(),
-                    "expected a number of connections from 1 to 1000000",
-                ));
+                    &format!("expected a number of {what} from {low} to {high}"),
+                ))
             }
         };
+        let limits = Limits {
+            request_line: size("RG_LIMIT_REQUEST_LINE", defaults.request_line)?,
+            request_fields: bounded(
+                "RG_LIMIT_REQUEST_FIELDS",
+                defaults.request_fields,
+                1..=32768,
+                "fields",
+            )?,
+            request_field_size: size("RG_LIMIT_REQUEST_FIELD_SIZE", defaults.request_field_size)?,
+        };
+        let worker_connections = bounded("RG_WORKER_CONNECTIONS", 1000, 1..=1_000_000, "connections")?;
         let access_log =
             get("RG_ACCESS_LOG").map_or(LogTarget::Stdout, |v| LogTarget::parse(&v, LogTarget::Stdout));
         let error_log =
