@@ -2,18 +2,18 @@
 //!
 //! Cargo's JSON messages are the interface (never `cargo run`, never a
 //! shell): `compiler-artifact` names the executable, `compiler-message`
-//! carries each diagnostic already rendered, and a spinner shows progress
-//! while they stream in. Cargo runs in a process group of its own, so a
+//! carries each diagnostic already rendered; cargo's own progress line,
+//! on stderr, drives the progress bar (`progress.rs`). Cargo runs in a process group of its own, so a
 //! build that a newer save made stale is cancelled by dropping its future:
 //! cargo and every rustc it started are killed together.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+
+use crate::progress::{self, BuildBar};
 
 /// A build profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,7 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .envs(progress::CARGO_ENV)
         .kill_on_drop(true);
     if cancellable {
         cmd.process_group(0);
@@ -93,38 +94,17 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
     let stdout = child.stdout.take().context("cargo's output")?;
     let stderr = child.stderr.take().context("cargo's error output")?;
 
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner:.green} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(100));
     let what = if profile == Profile::Release {
         "release"
     } else {
         "dev"
     };
-    bar.set_message(format!("Building ({what})"));
+    let bar = BuildBar::start(what);
 
-    // Cargo's own messages (a broken manifest, a missing dependency).
-    let cargo_said = tokio::spawn({
-        let bar = bar.clone();
-        async move {
-            let mut text = String::new();
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                bar.suspend(|| eprintln!("{line}"));
-                text.push_str(&line);
-                text.push('\n');
-            }
-            text
-        }
-    });
+    let cargo_said = tokio::spawn(read_stderr(stderr, bar.clone()));
 
     let mut executables = Vec::new();
     let mut diagnostics = Vec::new();
-    let mut ready = 0;
-    let mut last_compiled: Option<String> = None;
     let mut lines = BufReader::new(stdout).lines();
     while let Some(line) = lines.next_line().await.context("reading cargo's output")? {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -132,17 +112,7 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
         };
         match message["reason"].as_str() {
             Some("compiler-artifact") => {
-                // Cargo reports every unit, up to date or not; only the ones
-                // compiled now are worth naming.
-                ready += 1;
                 let name = message["target"]["name"].as_str().unwrap_or("?");
-                if message["fresh"] != true {
-                    last_compiled = Some(name.to_string());
-                }
-                bar.set_message(match &last_compiled {
-                    Some(last) => format!("Building ({what}): {ready} crates ready, last compiled {last}"),
-                    None => format!("Building ({what}): {ready} crates up to date"),
-                });
                 let is_bin = message["target"]["kind"]
                     .as_array()
                     .is_some_and(|k| k.iter().any(|k| k == "bin"));
@@ -179,7 +149,7 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
     }
     let status = child.wait().await.context("waiting for cargo")?;
     group.0 = None;
-    bar.finish_and_clear();
+    bar.finish();
     let cargo_said = cargo_said.await.unwrap_or_default();
     if !status.success() {
         if !diagnostics.iter().any(|d| d.level == "error") {
@@ -193,6 +163,37 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
         return Ok(Outcome::Failed(diagnostics));
     }
     pick(executables, dir).map(Outcome::Built)
+}
+
+/// Reads cargo's stderr to its end: the progress line (`\r`-ended)
+/// drives the bar; the rest is cargo's own messages (a broken manifest, a
+/// missing dependency), shown as they come and returned.
+async fn read_stderr(mut stderr: impl AsyncRead + Unpin, bar: BuildBar) -> String {
+    let mut said = String::new();
+    let mut pending = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stderr.read(&mut chunk).await.unwrap_or(0);
+        pending.extend_from_slice(&chunk[..n]);
+        if n == 0 {
+            // The end: whatever is left is a last piece.
+            pending.push(b'\n');
+        }
+        while let Some(end) = pending.iter().position(|b| matches!(b, b'\r' | b'\n')) {
+            let piece: Vec<u8> = pending.drain(..=end).collect();
+            let piece = String::from_utf8_lossy(&piece);
+            let piece = piece.trim_end();
+            if piece.trim().is_empty() || bar.update(piece) {
+                continue;
+            }
+            bar.suspend(|| eprintln!("{piece}"));
+            said.push_str(piece);
+            said.push('\n');
+        }
+        if n == 0 {
+            return said;
+        }
+    }
 }
 
 /// How many errors `diagnostics` hold, in words: `1 error`, `3 errors`.

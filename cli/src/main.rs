@@ -14,6 +14,7 @@ mod new;
 mod notifications;
 mod owner;
 mod pidfile;
+mod progress;
 mod reference;
 mod runserver;
 mod serve;

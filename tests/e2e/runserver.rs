@@ -361,6 +361,24 @@ fn sigterm_stops_everything_and_sigkill_of_rg_still_ends_the_application() {
 }
 
 #[test]
+fn cargos_own_errors_reach_the_terminal() {
+    let dir = dev_project("dev_bad_manifest");
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}\nbroken =\n")).unwrap();
+    let out = rg()
+        .args(["runserver", "--noreload", &free_port().to_string()])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Cargo.toml:"), "cargo's message is missing: {err}");
+    assert!(err.contains("the build failed (1 error above)"), "{err}");
+}
+
+#[test]
 fn bad_addresses_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
