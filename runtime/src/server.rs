@@ -298,13 +298,18 @@ async fn accept_loop<S, F, Fut>(
             biased;
             _ = stop.changed() => return,
             accepted = async {
-                // Dropped unused if the stop comes first: accept is
-                // cancel-safe, so no connection is lost with it.
-                let slot = slots.clone().acquire_owned().await;
-                (slot, accept().await)
+                // Wait for a free slot, but do not hold it while accept
+                // waits: with several listeners, an idle one holding the
+                // last slot would starve the others. (Accept is
+                // cancel-safe: a stop that comes first loses nothing.)
+                drop(slots.acquire().await);
+                accept().await
             } => match accepted {
-                (Err(_), _) => return, // the slots are never closed
-                (Ok(slot), Ok((stream, peer))) => {
+                Ok((stream, peer)) => {
+                    // Another listener may have taken the last slot since:
+                    // the worker then goes over by at most one connection per
+                    // listener, and that one holds no slot.
+                    let slot = slots.clone().try_acquire_owned().ok();
                     let connection = Arc::new(Connection {
                         peer,
                         server_addr: server_addr.clone(),
@@ -319,7 +324,7 @@ async fn accept_loop<S, F, Fut>(
                     // worker comes back to accept later than an idle one.
                     tokio::task::yield_now().await;
                 }
-                (Ok(_), Err(e)) => {
+                Err(e) => {
                     warn!("accept on {server_addr} failed: {e}");
                     // Typically EMFILE: give other tasks a moment to close files.
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -335,7 +340,7 @@ async fn serve_connection<S>(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<Option<Stop>>,
     _open: mpsc::Sender<()>,
-    _slot: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

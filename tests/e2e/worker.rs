@@ -262,13 +262,18 @@ fn binds_several_addresses_including_a_unix_socket() {
     let sock = tmp.path().join("web.sock");
     let port = free_port();
     let mut app = Running::spawn(
-        Command::new(hello_binary()).env("RG_BIND", format!("127.0.0.1:{port},unix:{}", sock.display())),
+        Command::new(hello_binary())
+            .env("RG_BIND", format!("127.0.0.1:{port},unix:{}", sock.display()))
+            // One connection at a time, shared by both listeners: neither
+            // may starve the other while it waits for a connection.
+            .env("RG_WORKER_CONNECTIONS", "1"),
     );
     wait_until_serving(&Addr::tcp(port), STARTUP);
-    assert_eq!(
-        get(&Addr::Unix(sock.clone()), "/").unwrap().body,
-        "Hello, world!\n"
-    );
+    // Twice in a row on each: turns taken in order would not do.
+    let unix = Addr::Unix(sock.clone());
+    for addr in [&unix, &unix, &Addr::tcp(port), &Addr::tcp(port), &unix] {
+        assert_eq!(get(addr, "/").unwrap().body, "Hello, world!\n", "{addr:?}");
+    }
     app.signal(libc::SIGTERM);
     assert_eq!(app.wait_timeout(Duration::from_secs(5)).unwrap().code(), Some(0));
 }
