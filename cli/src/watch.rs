@@ -77,6 +77,10 @@ pub struct Watcher {
     watcher: Box<dyn notify::Watcher + Send>,
     roots: Arc<Vec<Root>>,
     rx: mpsc::UnboundedReceiver<PathBuf>,
+    /// The burst being gathered: its paths and when it began. It lives here,
+    /// not in `next_burst`'s future, so that a caller that drops the future
+    /// (a `select!` won by another event) loses no save.
+    burst: Option<(Vec<PathBuf>, Instant)>,
     /// How it watches, for the banner.
     pub mode: &'static str,
 }
@@ -150,6 +154,7 @@ impl Watcher {
             watcher,
             roots,
             rx,
+            burst: None,
             mode,
         })
     }
@@ -176,12 +181,19 @@ impl Watcher {
     /// they are the temporary files that editors and `sed -i` write and
     /// rename over the real one, and naming them would only confuse. A
     /// burst of deletions alone is still returned.
+    ///
+    /// Cancel-safe: dropped before the burst went quiet, it keeps what it
+    /// gathered for the next call.
     pub async fn next_burst(&mut self) -> (Vec<PathBuf>, Instant) {
-        let Some(first) = self.rx.recv().await else {
-            return std::future::pending().await;
+        let (paths, seen) = match &mut self.burst {
+            Some(burst) => burst,
+            None => {
+                let Some(first) = self.rx.recv().await else {
+                    return std::future::pending().await;
+                };
+                self.burst.insert((vec![first], Instant::now()))
+            }
         };
-        let seen = Instant::now();
-        let mut paths = vec![first];
         while seen.elapsed() < BURST_MAX {
             match tokio::time::timeout(QUIET, self.rx.recv()).await {
                 Ok(Some(path)) => {
@@ -192,6 +204,7 @@ impl Watcher {
                 _ => break,
             }
         }
+        let (mut paths, seen) = self.burst.take().unwrap_or_else(|| (Vec::new(), Instant::now()));
         for path in &paths {
             self.adopt(path);
         }
@@ -240,6 +253,23 @@ mod tests {
         assert!(!root.wants(&p("scratch/notes.rs")));
         assert!(!root.wants(&p("src/.main.rs.swp")));
         assert!(!root.wants(&p("src/main.rs~")));
+    }
+
+    #[tokio::test]
+    async fn a_burst_survives_a_dropped_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        let mut watcher = Watcher::start(dir.path(), false).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "// saved\n").unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The save is taken in, then the wait is dropped before the burst
+        // goes quiet, as a select! that another event won would drop it.
+        let dropped = tokio::time::timeout(Duration::from_millis(1), watcher.next_burst()).await;
+        assert!(dropped.is_err(), "the burst cannot be over within 1 ms");
+        let (paths, _) = tokio::time::timeout(Duration::from_secs(2), watcher.next_burst())
+            .await
+            .expect("the save was lost with the dropped wait");
+        assert_eq!(paths, [dir.path().join("src/lib.rs")]);
     }
 
     #[test]
