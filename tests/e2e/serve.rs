@@ -815,3 +815,52 @@ fn a_worker_at_worker_connections_leaves_new_connections_to_the_others() {
     assert!(answered >= closed);
     assert_eq!(third_pid, first_pid, "the freed worker takes it");
 }
+
+#[test]
+fn a_privileged_port_without_root_is_refused_in_words() {
+    // Proving it needs root (to become an unprivileged user) and a kernel
+    // that still reserves the ports below 1024 (some containers do not).
+    let reserved: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024);
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || reserved <= 80 {
+        eprintln!("skipped: needs root and ports below 1024 reserved");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The unprivileged user must reach both binaries and the project.
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let rg_copy = tmp.path().join("rg");
+    std::fs::copy(env!("CARGO_BIN_EXE_rg"), &rg_copy).unwrap();
+    let app = tmp.path().join("app");
+    std::fs::copy(fixture_binary(), &app).unwrap();
+    std::fs::write(tmp.path().join("Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
+    let as_nobody = |args: &[&std::ffi::OsStr]| {
+        use std::os::unix::process::CommandExt;
+        Command::new(&rg_copy)
+            .args(args)
+            .current_dir(tmp.path())
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    for out in [
+        as_nobody(&[
+            "serve".as_ref(),
+            app.as_os_str(),
+            "-b".as_ref(),
+            "127.0.0.1:80".as_ref(),
+        ]),
+        as_nobody(&["runserver".as_ref(), "127.0.0.1:80".as_ref()]),
+    ] {
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("could not bind 127.0.0.1:80: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE"),
+            "{err}"
+        );
+    }
+}
