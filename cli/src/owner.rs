@@ -9,7 +9,7 @@
 //! production `user` in `rg.toml` never gets in the way of `rg runserver`
 //! on a laptop that has no such user.
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use nix::unistd::{Gid, Group, Uid, User};
 
 use crate::settings::Settings;
@@ -27,76 +27,32 @@ impl Owner {
     /// The owner `settings` ask for: `None` when neither `user` nor `group`
     /// is set. Errors name the setting and where its value came from.
     pub fn from_settings(settings: &Settings) -> Result<Option<Owner>> {
-        let value = |key: &str| {
-            let (value, origin) = &settings.values[key];
-            (value.trim().to_string(), origin.to_string())
-        };
-        let (user, user_origin) = value("user");
-        let (group, group_origin) = value("group");
+        let user = settings.values["user"].0.trim();
+        let group = settings.values["group"].0.trim();
         if user.is_empty() && group.is_empty() {
             return Ok(None);
         }
-        let invalid = |key: &str, value: &str, origin: &str, reason: String| {
-            anyhow!("{origin}: invalid {key} = {value:?}: {reason}")
-        };
         let (uid, primary_gid) = if user.is_empty() {
-            (Uid::effective().as_raw(), None)
+            (Uid::effective().as_raw(), Some(Gid::effective().as_raw()))
         } else {
-            let found = match user.parse::<u32>() {
-                Ok(id) => User::from_uid(Uid::from_raw(id)).map(|u| u.map(|u| (id, Some(u.gid.as_raw())))),
-                Err(_) => User::from_name(&user).map(|u| u.map(|u| (u.uid.as_raw(), Some(u.gid.as_raw())))),
-            }
-            .map_err(|e| invalid("user", &user, &user_origin, format!("could not look it up: {e}")))?;
-            match (found, user.parse::<u32>()) {
-                (Some(found), _) => found,
-                // A numeric id with no entry in the user database is still an id.
-                (None, Ok(id)) => (id, None),
-                (None, Err(_)) => {
-                    return Err(invalid("user", &user, &user_origin, "no such user".into()));
-                }
-            }
+            lookup_user(user).map_err(|reason| settings.invalid("user", &reason))?
         };
         let gid = if group.is_empty() {
-            match primary_gid {
-                Some(gid) => gid,
-                None if user.is_empty() => Gid::effective().as_raw(),
-                None => {
-                    return Err(invalid(
-                        "user",
-                        &user,
-                        &user_origin,
-                        "has no entry in the user database to take a group from; set group too".into(),
-                    ));
-                }
-            }
+            primary_gid.ok_or_else(|| {
+                settings.invalid(
+                    "user",
+                    "has no entry in the user database to take a group from; set group too",
+                )
+            })?
         } else {
-            match group.parse::<u32>() {
-                Ok(id) => id,
-                Err(_) => Group::from_name(&group)
-                    .map_err(|e| {
-                        invalid(
-                            "group",
-                            &group,
-                            &group_origin,
-                            format!("could not look it up: {e}"),
-                        )
-                    })?
-                    .map(|g| g.gid.as_raw())
-                    .ok_or_else(|| invalid("group", &group, &group_origin, "no such group".into()))?,
-            }
+            lookup_group(group).map_err(|reason| settings.invalid("group", &reason))?
         };
         let me = (Uid::effective().as_raw(), Gid::effective().as_raw());
         if me.0 != 0 && (uid, gid) != me {
-            let (key, value, origin) = if uid != me.0 {
-                ("user", &user, &user_origin)
-            } else {
-                ("group", &group, &group_origin)
-            };
-            return Err(invalid(
+            let key = if uid != me.0 { "user" } else { "group" };
+            return Err(settings.invalid(
                 key,
-                value,
-                origin,
-                format!(
+                &format!(
                     "switching workers to another user or group needs rg serve to run as root (it runs as uid {})",
                     me.0
                 ),
@@ -104,6 +60,33 @@ impl Owner {
         }
         Ok(Some(Owner { uid, gid }))
     }
+}
+
+/// The uid and primary gid of a user name or uid. A numeric uid with no
+/// entry in the user database is still a uid, without a group.
+fn lookup_user(user: &str) -> Result<(u32, Option<u32>), String> {
+    let id = user.parse::<u32>().ok();
+    let entry = match id {
+        Some(id) => User::from_uid(Uid::from_raw(id)),
+        None => User::from_name(user),
+    }
+    .map_err(|e| format!("could not look it up: {e}"))?;
+    match (entry, id) {
+        (Some(entry), _) => Ok((entry.uid.as_raw(), Some(entry.gid.as_raw()))),
+        (None, Some(id)) => Ok((id, None)),
+        (None, None) => Err("no such user".into()),
+    }
+}
+
+/// The gid of a group name or gid.
+fn lookup_group(group: &str) -> Result<u32, String> {
+    if let Ok(id) = group.parse::<u32>() {
+        return Ok(id);
+    }
+    Group::from_name(group)
+        .map_err(|e| format!("could not look it up: {e}"))?
+        .map(|g| g.gid.as_raw())
+        .ok_or_else(|| "no such group".into())
 }
 
 #[cfg(test)]

@@ -435,10 +435,7 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
         let (v, o) = &values[key];
         (v.trim(), o)
     };
-    let invalid = |key: &str, reason: &str| {
-        let (value, origin) = get(key);
-        anyhow!("{origin}: invalid {key} = {value:?}: {reason}")
-    };
+    let invalid = |key: &str, reason: &str| invalid_value(key, &values[key], reason);
     let count = |key: &str, max: u64| -> Result<usize> {
         let (value, _) = get(key);
         let n = crate::expr::eval(value, num_cpus::get() as u64).map_err(|e| invalid(key, &e))?;
@@ -507,7 +504,21 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
     })
 }
 
+/// The error for `key`'s value: `rg.toml:3: invalid workers = "0": reason`.
+fn invalid_value(key: &str, (value, origin): &(String, Origin), reason: &str) -> anyhow::Error {
+    anyhow!("{origin}: invalid {key} = {:?}: {reason}", value.trim())
+}
+
 impl Settings {
+    /// The error for the value of `key` (a known setting), naming where it
+    /// came from, for checks made after the settings were read.
+    pub fn invalid(&self, key: &str, reason: &str) -> anyhow::Error {
+        match self.values.get(key) {
+            Some(entry) => invalid_value(key, entry, reason),
+            None => anyhow!("invalid {key}: {reason}"),
+        }
+    }
+
     /// The `RG_*` variables a worker gets: every setting of the worker
     /// contract. (Sockets are inherited, so `bind` is not among them.)
     pub fn worker_env(&self) -> Vec<(String, String)> {
