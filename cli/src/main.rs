@@ -1,32 +1,24 @@
 //! `rg`: a development server and a production process manager for Rust web
 //! applications, the way `manage.py runserver` and Gunicorn are for Python.
 //!
-//! One file per command (`new`, `runserver`, `serve`), each with its clap
-//! `Args` and one `run`. `main` parses, dispatches, and prints an error chain
-//! once, mapping failure to a non-zero exit code.
+//! The folders show the parts: `commands/` (one thin file per command:
+//! clap `Args` and one `run`), `master/` (`rg serve`'s process manager),
+//! `dev/` (`rg runserver`'s watch, build and error page), `scaffold/`
+//! (`rg new`'s names and templates), `config/` (settings and their
+//! sources). `main` parses, dispatches, and prints an error chain once,
+//! mapping failure to a non-zero exit code.
 
-mod arbiter;
-mod cargo;
-mod error_page;
-mod expr;
-mod names;
-mod new;
-mod notifications;
-mod owner;
-mod pidfile;
-mod progress;
-mod reference;
-mod runserver;
-mod serve;
-mod settings;
-mod sockets;
-mod spawn;
-mod templates;
-mod watch;
+mod commands;
+mod config;
+mod dev;
+mod master;
+mod scaffold;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use commands::{new, reference, runserver, serve};
 
 /// Develop and serve Rust web applications: `rg new`, `rg runserver`, `rg serve`.
 #[derive(Debug, Parser)]

@@ -438,7 +438,7 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
     let invalid = |key: &str, reason: &str| invalid_value(key, &values[key], reason);
     let count = |key: &str, max: u64| -> Result<usize> {
         let (value, _) = get(key);
-        let n = crate::expr::eval(value, num_cpus::get() as u64).map_err(|e| invalid(key, &e))?;
+        let n = crate::config::expr::eval(value, num_cpus::get() as u64).map_err(|e| invalid(key, &e))?;
         if n == 0 || n > max {
             return Err(invalid(key, &format!("must be from 1 to {max}")));
         }

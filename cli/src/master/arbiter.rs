@@ -22,11 +22,11 @@ use rg_runtime::notify::Notifier;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, error, info, warn};
 
-use crate::notifications::{Message, Receiver};
-use crate::owner::Owner;
-use crate::settings::{self, Settings, Sources};
-use crate::sockets::Sockets;
-use crate::spawn::{WorkerSpec, spawn};
+use crate::config::{self, Settings, Sources};
+use crate::master::notifications::{Message, Receiver};
+use crate::master::owner::Owner;
+use crate::master::sockets::Sockets;
+use crate::master::spawn::{WorkerSpec, spawn};
 
 /// Consecutive workers that may die before READY before the master gives up.
 const MAX_BOOT_FAILURES: u32 = 5;
@@ -366,7 +366,7 @@ impl Arbiter {
         if matches!(self.phase, Phase::Stopping { .. }) {
             return;
         }
-        let loaded = settings::load(&self.sources, |k| std::env::var(k).ok())
+        let loaded = config::load(&self.sources, |k| std::env::var(k).ok())
             .and_then(|new| Owner::from_settings(&new).map(|owner| (new, owner)));
         match loaded {
             Err(e) => {

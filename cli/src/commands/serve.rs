@@ -9,12 +9,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use rg_runtime::settings::LogTarget;
 
-use crate::arbiter::Arbiter;
-use crate::cargo::{self, Profile};
-use crate::owner::Owner;
-use crate::pidfile::Pidfile;
-use crate::settings::{self, Sources};
-use crate::sockets::Sockets;
+use crate::config::{self, Sources};
+use crate::dev::cargo::{self, Profile};
+use crate::master::arbiter::Arbiter;
+use crate::master::owner::Owner;
+use crate::master::pidfile::Pidfile;
+use crate::master::sockets::Sockets;
 
 /// Serve an application in production: a master process and its workers.
 ///
@@ -197,7 +197,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         default_file: Some(default_file),
         flags: args.flags(),
     };
-    let settings = settings::load(&sources, |k| std::env::var(k).ok())?;
+    let settings = config::load(&sources, |k| std::env::var(k).ok())?;
     if args.print_config {
         print!("{}", settings.render());
         return Ok(ExitCode::SUCCESS);

@@ -16,7 +16,7 @@ use http::StatusCode;
 use rg_runtime::dev::{RELOAD_PATH, SCRIPT};
 use tokio::sync::watch;
 
-use crate::cargo::Diagnostic;
+use crate::dev::cargo::Diagnostic;
 
 /// A running error page; [`ErrorPage::stop`] ends it.
 #[derive(Debug)]
@@ -96,7 +96,7 @@ pub fn build_failed(project: &str, diagnostics: &[Diagnostic]) -> String {
     page(
         &format!(
             "Build failed: {} in {}",
-            crate::cargo::error_summary(diagnostics),
+            crate::dev::cargo::error_summary(diagnostics),
             escape(project)
         ),
         "The last save does not compile. Fix it and save: this page reloads itself when the build succeeds.",

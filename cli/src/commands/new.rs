@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{names, templates};
+use crate::scaffold::{names, templates};
 
 /// Where the runtime crate was when this `rg` was built: the default source
 /// of the `rg` dependency in new projects.

@@ -1,6 +1,6 @@
-//! `rg runserver`: the development server. One application process, rebuilt
-//! and restarted on every save, on a socket rg holds for its whole life, so
-//! no request ever meets a refused connection.
+//! `rg runserver`'s loop: one application process, rebuilt and restarted
+//! on every save, on a socket rg holds for its whole life, so no request
+//! ever meets a refused connection.
 //!
 //! The loop: build (cancelled and restarted if another save arrives); on
 //! success start the application with the socket (LISTEN_FDS) and wait for
@@ -14,82 +14,52 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use console::style;
 use rg_runtime::Bind;
 use rg_runtime::listeners::Listener;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cargo::{self, Outcome, Profile};
-use crate::error_page::{self, ErrorPage};
-use crate::notifications::Receiver;
-use crate::settings::{self, Origin, Sources};
-use crate::sockets::Sockets;
-use crate::spawn::{self, WorkerSpec};
-use crate::watch::Watcher;
+use crate::dev::cargo::{self, Outcome, Profile};
+use crate::dev::error_page::{self, ErrorPage};
+use crate::dev::watch::Watcher;
+use crate::master::notifications::Receiver;
+use crate::master::sockets::Sockets;
+use crate::master::spawn::{self, WorkerSpec};
 
-/// Run the development server: rebuild and restart on every save.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Optional port number, or ipaddr:port (as Django takes it) [default: 127.0.0.1:8000]
-    addrport: Option<String>,
-
-    /// Do not watch for changes: build once and serve
-    #[arg(long)]
-    noreload: bool,
-
-    /// Poll for changes instead of using native file events (for network or
-    /// container file systems that send none)
-    #[arg(long)]
-    poll: bool,
-
-    /// The config file [default: rg.toml in the project directory]
-    #[arg(short = 'c', long, value_name = "PATH")]
-    config: Option<PathBuf>,
+/// What `rg runserver` was asked to do, settings already read.
+#[derive(Debug)]
+pub struct Options {
+    /// The project directory.
+    pub project: PathBuf,
+    /// The address to serve (TCP).
+    pub addr: SocketAddr,
+    /// The addresses to bind (the address above).
+    pub bind: Vec<Bind>,
+    /// The listen queue length.
+    pub backlog: i32,
+    /// The application process's `RG_*` environment.
+    pub env: Vec<(String, String)>,
+    /// Rebuild on save.
+    pub watch: bool,
+    /// Poll the file system instead of native events.
+    pub poll: bool,
 }
 
-/// Parses ADDRPORT: `8080`, `0.0.0.0:8080`, `[::1]:8080`, `localhost:8080`.
-pub fn parse_addrport(text: &str) -> Result<SocketAddr, String> {
-    let refuse = || format!("\"{text}\" is not a valid port number or address:port pair");
-    if text.starts_with("unix:") || text.starts_with("fd://") {
-        return Err(format!(
-            "{}; rg runserver listens on TCP (rg serve binds unix sockets)",
-            refuse()
-        ));
-    }
-    match text.parse::<Bind>() {
-        Ok(Bind::Tcp(addr)) => Ok(addr),
-        _ => Err(refuse()),
-    }
-}
-
-pub fn run(args: Args) -> Result<ExitCode> {
-    let project = std::env::current_dir().context("the current directory")?;
-    if !project.join("Cargo.toml").exists() {
-        bail!(
-            "no Cargo.toml in `{}`: run rg runserver in a project directory (`rg new NAME` makes one)",
-            project.display()
-        );
-    }
-    let addr = match &args.addrport {
-        None => SocketAddr::from(([127, 0, 0, 1], 8000)),
-        Some(text) => parse_addrport(text).map_err(|e| anyhow!(e))?,
-    };
-    let sources = Sources {
-        explicit_file: args.config.clone(),
-        default_file: Some(project.join("rg.toml")),
-        flags: vec![("bind", addr.to_string())],
-    };
-    let settings = settings::load(&sources, |k| std::env::var(k).ok())?;
-    let mut env = settings.worker_env();
-    env.push(("RG_DEV".into(), "1".into()));
-    if settings.values["access_log_format"].1 == Origin::Default {
-        env.retain(|(k, _)| k != "RG_ACCESS_LOG_FORMAT");
-        env.push(("RG_ACCESS_LOG_FORMAT".into(), "dev".into()));
-    }
+/// Binds the address, then builds, serves and rebuilds until Ctrl-C.
+pub fn run(options: Options) -> Result<ExitCode> {
+    let Options {
+        project,
+        addr,
+        bind,
+        backlog,
+        env,
+        watch,
+        poll,
+    } = options;
     // The development server runs as whoever starts it: `user` and `group`
     // are for rg serve.
-    let sockets = Sockets::open(&settings.bind, settings.backlog, settings.unix_socket_mode, None)?;
+    let sockets = Sockets::open(&bind, backlog, 0o666, None)?;
     let listener = match sockets.listeners.first() {
         Some(Listener::Tcp(l, _)) => l.try_clone().context("duplicating the listening socket")?,
         _ => bail!("rg runserver needs a TCP address"),
@@ -102,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .build()
         .context("could not start the event loop")?;
     runtime.block_on(async move {
-        let watcher = if args.noreload { None } else { Some(Watcher::start(&project, args.poll)?) };
+        let watcher = if !watch { None } else { Some(Watcher::start(&project, poll)?) };
         println!(
             "rg {} runserver: project `{name}`, {}",
             env!("CARGO_PKG_VERSION"),
@@ -368,31 +338,8 @@ fn describe_status(status: std::process::ExitStatus) -> String {
             .signal()
             .and_then(|s| nix::sys::signal::Signal::try_from(s).ok()),
     ) {
-        (Some(code), _) => crate::arbiter::Exit::Code(code).to_string(),
-        (None, Some(sig)) => crate::arbiter::Exit::Signal(sig).to_string(),
+        (Some(code), _) => crate::master::arbiter::Exit::Code(code).to_string(),
+        (None, Some(sig)) => crate::master::arbiter::Exit::Signal(sig).to_string(),
         _ => "exited".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_addrport;
-
-    #[test]
-    fn addrport_forms_as_django_takes_them() {
-        assert_eq!(parse_addrport("8080").unwrap().to_string(), "127.0.0.1:8080");
-        assert_eq!(
-            parse_addrport("0.0.0.0:8080").unwrap().to_string(),
-            "0.0.0.0:8080"
-        );
-        assert_eq!(parse_addrport("[::1]:8080").unwrap().to_string(), "[::1]:8080");
-        assert!(parse_addrport("localhost:8080").unwrap().ip().is_loopback());
-        for bad in ["80a", "1.2.3.4", "::1:80", "99999", "unix:/tmp/x.sock", ""] {
-            let err = parse_addrport(bad).unwrap_err();
-            assert!(
-                err.contains("is not a valid port number or address:port pair"),
-                "{bad}: {err}"
-            );
-        }
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::settings::{KEYS, env_var};
+use crate::config::{KEYS, env_var};
 
 /// Print the reference chapter of the book (settings, signals, exit codes) as Markdown.
 #[derive(Debug, clap::Args)]

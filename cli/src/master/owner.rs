@@ -12,7 +12,7 @@
 use anyhow::Result;
 use nix::unistd::{Gid, Group, Uid, User};
 
-use crate::settings::Settings;
+use crate::config::Settings;
 
 /// The identity workers take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ fn lookup_group(group: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{Sources, load};
+    use crate::config::{Sources, load};
 
     fn owner(flags: &[(&'static str, &str)]) -> Result<Option<Owner>> {
         let sources = Sources {

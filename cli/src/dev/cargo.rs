@@ -13,7 +13,7 @@ use std::process::Stdio;
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
-use crate::progress::{self, BuildBar};
+use crate::dev::progress::{self, BuildBar};
 
 /// A build profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

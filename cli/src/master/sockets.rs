@@ -16,7 +16,7 @@ use anyhow::{Result, anyhow};
 use rg_runtime::listeners::{self, Activation, Listener};
 use rg_runtime::{Bind, describe_io};
 
-use crate::owner::Owner;
+use crate::master::owner::Owner;
 
 /// The master's sockets.
 #[derive(Debug)]

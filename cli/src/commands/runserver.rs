@@ -1,0 +1,105 @@
+//! `rg runserver`: the development server, as Django's `manage.py
+//! runserver` takes its arguments. The loop itself is `dev::server`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use rg_runtime::Bind;
+
+use crate::config::{self, Origin, Sources};
+use crate::dev;
+
+/// Run the development server: rebuild and restart on every save.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Optional port number, or ipaddr:port (as Django takes it) [default: 127.0.0.1:8000]
+    addrport: Option<String>,
+
+    /// Do not watch for changes: build once and serve
+    #[arg(long)]
+    noreload: bool,
+
+    /// Poll for changes instead of using native file events (for network or
+    /// container file systems that send none)
+    #[arg(long)]
+    poll: bool,
+
+    /// The config file [default: rg.toml in the project directory]
+    #[arg(short = 'c', long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+/// Parses ADDRPORT: `8080`, `0.0.0.0:8080`, `[::1]:8080`, `localhost:8080`.
+pub fn parse_addrport(text: &str) -> Result<SocketAddr, String> {
+    let refuse = || format!("\"{text}\" is not a valid port number or address:port pair");
+    if text.starts_with("unix:") || text.starts_with("fd://") {
+        return Err(format!(
+            "{}; rg runserver listens on TCP (rg serve binds unix sockets)",
+            refuse()
+        ));
+    }
+    match text.parse::<Bind>() {
+        Ok(Bind::Tcp(addr)) => Ok(addr),
+        _ => Err(refuse()),
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let project = std::env::current_dir().context("the current directory")?;
+    if !project.join("Cargo.toml").exists() {
+        bail!(
+            "no Cargo.toml in `{}`: run rg runserver in a project directory (`rg new NAME` makes one)",
+            project.display()
+        );
+    }
+    let addr = match &args.addrport {
+        None => SocketAddr::from(([127, 0, 0, 1], 8000)),
+        Some(text) => parse_addrport(text).map_err(|e| anyhow!(e))?,
+    };
+    let sources = Sources {
+        explicit_file: args.config.clone(),
+        default_file: Some(project.join("rg.toml")),
+        flags: vec![("bind", addr.to_string())],
+    };
+    let settings = config::load(&sources, |k| std::env::var(k).ok())?;
+    let mut env = settings.worker_env();
+    env.push(("RG_DEV".into(), "1".into()));
+    if settings.values["access_log_format"].1 == Origin::Default {
+        env.retain(|(k, _)| k != "RG_ACCESS_LOG_FORMAT");
+        env.push(("RG_ACCESS_LOG_FORMAT".into(), "dev".into()));
+    }
+    dev::server::run(dev::server::Options {
+        project,
+        addr,
+        bind: settings.bind,
+        backlog: settings.backlog,
+        env,
+        watch: !args.noreload,
+        poll: args.poll,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_addrport;
+
+    #[test]
+    fn addrport_forms_as_django_takes_them() {
+        assert_eq!(parse_addrport("8080").unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            parse_addrport("0.0.0.0:8080").unwrap().to_string(),
+            "0.0.0.0:8080"
+        );
+        assert_eq!(parse_addrport("[::1]:8080").unwrap().to_string(), "[::1]:8080");
+        assert!(parse_addrport("localhost:8080").unwrap().ip().is_loopback());
+        for bad in ["80a", "1.2.3.4", "::1:80", "99999", "unix:/tmp/x.sock", ""] {
+            let err = parse_addrport(bad).unwrap_err();
+            assert!(
+                err.contains("is not a valid port number or address:port pair"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

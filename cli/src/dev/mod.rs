@@ -1,0 +1,8 @@
+//! `rg runserver`'s parts: watching the project, building it with cargo,
+//! showing the build's progress, and the error page served while it is broken.
+
+pub mod cargo;
+pub mod error_page;
+pub mod progress;
+pub mod server;
+pub mod watch;
