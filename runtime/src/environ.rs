@@ -13,7 +13,7 @@ use axum::extract::FromRequestParts;
 use http::HeaderMap;
 use http::request::Parts;
 
-use crate::settings::ForwardedAllow;
+use rg_contract::settings::ForwardedAllow;
 
 // Named once: looking a header up by a string parses the name every time.
 static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");

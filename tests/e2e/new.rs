@@ -160,3 +160,54 @@ fn rg_toml_lists_every_setting_with_its_default() {
     }
     assert!(checked >= 18, "only {checked} settings printed");
 }
+
+/// One schema, four faces: every setting `rg serve --print-config` knows is
+/// a flag of `rg serve --help` showing the same default, a row of the
+/// reference chapter, and a commented line of the generated rg.toml.
+#[test]
+fn every_setting_agrees_in_help_reference_and_rg_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(rg_in(tmp.path(), &["new", "agree"]).status.success());
+    let rg_toml = std::fs::read_to_string(tmp.path().join("agree/rg.toml")).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let text = |args: &[&str]| {
+        let out = rg_in(empty.path(), args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = text(&["serve", "--print-config"]);
+    let help = text(&["serve", "--help"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let reference = text(&["reference"]);
+    let keys: Vec<&str> = printed
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(" = "))
+        .map(|l| l.split(" = ").next().unwrap().trim())
+        .collect();
+    assert!(keys.len() >= 20, "{printed}");
+    for key in keys {
+        let row = reference
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("no reference row for {key}"));
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let flag = cells[1].trim_matches('`');
+        assert!(
+            help.contains(&format!("{flag} <")),
+            "`rg serve --help` lacks {flag}"
+        );
+        let default = cells[3].trim_matches('`');
+        if default != "(none)" {
+            assert!(
+                help.contains(&format!("[default: {default}]")),
+                "`rg serve --help` lacks the default {default} of {flag}"
+            );
+        }
+        assert!(
+            rg_toml.lines().any(|l| l.starts_with(&format!("# {key} = "))),
+            "rg.toml lacks {key}"
+        );
+    }
+}

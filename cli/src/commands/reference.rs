@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::config::{KEYS, env_var};
+use rg_contract::EXIT_START_FAILURE;
+use rg_contract::settings::{INTERNAL, SETTINGS};
 
 /// Print the reference chapter of the book (settings, signals, exit codes) as Markdown.
 #[derive(Debug, clap::Args)]
@@ -49,6 +50,14 @@ pub fn run(_args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn default(value: &str) -> String {
+    if value.is_empty() {
+        "(none)".to_string()
+    } else {
+        format!("`{value}`")
+    }
+}
+
 fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
@@ -64,19 +73,14 @@ pub fn markdown() -> String {
          `rg serve --print-config` shows the effective values and where each came from.\n\n\
          | `rg.toml` key | flag | environment | default | meaning |\n| --- | --- | --- | --- | --- |\n",
     );
-    for key in KEYS {
-        let default = if key.default.is_empty() {
-            "(none)".to_string()
-        } else {
-            format!("`{}`", key.default)
-        };
+    for setting in SETTINGS {
         out.push_str(&format!(
             "| `{}` | `{}` | `{}` | {} | {} |\n",
-            key.name,
-            key.flag,
-            env_var(key.name),
-            default,
-            cell(key.help)
+            setting.key,
+            setting.flag,
+            setting.var(),
+            default(setting.default),
+            cell(setting.help)
         ));
     }
     out.push_str(
@@ -85,13 +89,16 @@ pub fn markdown() -> String {
          `rg runserver`, systemd, a shell). Defaults here are the binary's own, used when it runs alone.\n\n\
          | variable | default | meaning |\n| --- | --- | --- |\n",
     );
-    for var in rg_runtime::VARIABLES {
+    for setting in SETTINGS.iter().filter(|s| s.sides.worker) {
         out.push_str(&format!(
-            "| `{}` | `{}` | {} |\n",
-            var.name,
-            var.default,
-            cell(var.help)
+            "| `{}` | {} | {} |\n",
+            setting.var(),
+            default(setting.worker_default()),
+            cell(setting.help)
         ));
+    }
+    for (var, default, help) in INTERNAL {
+        out.push_str(&format!("| `{var}` | `{default}` | {} |\n", cell(help)));
     }
     out.push_str(
         "| `LISTEN_FDS`, `LISTEN_FDNAMES`, `LISTEN_PID` | unset | Sockets passed from fd 3 on (systemd socket activation); when set, `RG_BIND` is not used. |\n\
@@ -112,7 +119,7 @@ pub fn markdown() -> String {
          | 1 | `rg`: bad input (flag, `rg.toml`, address, build); a worker: failed while serving. |\n\
          | 2 | `rg`: the command line did not parse (usage is printed). |\n\
          | {} | A worker could not start (bad setting, bind error, unusable inherited socket); `rg serve` exits with it too when its workers cannot start. |\n",
-        rg_runtime::EXIT_START_FAILURE
+        EXIT_START_FAILURE
     ));
     out
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
-use rg_runtime::Bind;
+use rg_contract::Bind;
 
 use crate::config::{self, Origin, Sources};
 use crate::dev;

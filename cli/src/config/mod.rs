@@ -1,7 +1,201 @@
-//! rg's configuration: `rg.toml`, `RG_*` variables and flags layered into
-//! one set of settings, each value remembering where it came from.
+//! rg's configuration: defaults < `rg.toml` < `RG_*` environment < flags,
+//! merged into one [`Settings`] for `rg serve` (and `rg runserver`).
+//!
+//! Every setting is defined once, in the schema of `rg_contract::settings`;
+//! this module only layers the sources. Every value remembers where it came
+//! from ([`Origin`]), so an error can say "rg.toml:7: invalid workers" and
+//! `--print-config` can show why a value is what it is. Values are kept as
+//! text until the end, then each goes through the schema's own parser, the
+//! one the workers use, so `rg` and its workers never disagree.
 
-pub mod expr;
-mod settings;
+mod file;
+pub mod flags;
+mod print;
 
-pub use settings::*;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use rg_contract::Bind;
+use rg_contract::settings::{self as schema, Kind, LogFormat, LogTarget, SETTINGS, Setting, values};
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Built in.
+    Default,
+    /// A config file, at a line (0 when unknown).
+    File(PathBuf, usize),
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => write!(f, "default"),
+            Origin::File(path, 0) => write!(f, "{}", path.display()),
+            Origin::File(path, line) => write!(f, "{}:{line}", path.display()),
+            Origin::Env(var) => write!(f, "environment {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// The effective settings: what the master reads, typed; everything as
+/// text with its origin.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Addresses to bind.
+    pub bind: Vec<Bind>,
+    /// Worker processes.
+    pub workers: usize,
+    /// Threads per worker.
+    pub threads: usize,
+    /// Heartbeat timeout; zero disables it.
+    pub timeout: Duration,
+    /// Drain time on stop, reload and recycle.
+    pub graceful_timeout: Duration,
+    /// Listen queue length.
+    pub backlog: i32,
+    /// The master's pid file.
+    pub pidfile: Option<PathBuf>,
+    /// Mode of unix socket files.
+    pub unix_socket_mode: u32,
+    /// The error log (the master's and the workers').
+    pub error_log: LogTarget,
+    /// Error log level.
+    pub log_level: String,
+    /// Error log format.
+    pub log_format: LogFormat,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// Every key's value as text, with its origin.
+    pub values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+/// The inputs to [`load`].
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// A file given with `-c` (must exist).
+    pub explicit_file: Option<PathBuf>,
+    /// A file looked for by default (read if it exists).
+    pub default_file: Option<PathBuf>,
+    /// Flags that were given: key and value.
+    pub flags: Vec<(&'static str, String)>,
+}
+
+/// Merges defaults, the config file, the environment (through `env`) and
+/// flags, then parses and checks every value.
+pub fn load(sources: &Sources, env: impl Fn(&str) -> Option<String>) -> Result<Settings> {
+    let mut values: BTreeMap<&'static str, (String, Origin)> = SETTINGS
+        .iter()
+        .map(|s| (s.key, (s.default.to_string(), Origin::Default)))
+        .collect();
+
+    let file = match (&sources.explicit_file, &sources.default_file) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(path)) if path.exists() => Some(path.clone()),
+        _ => None,
+    };
+    if let Some(path) = &file {
+        for (key, value, line) in file::read(path)? {
+            values.insert(key, (value, Origin::File(path.clone(), line)));
+        }
+    }
+    for setting in SETTINGS {
+        let var = setting.var();
+        if let Some(value) = env(&var).filter(|v| !v.trim().is_empty()) {
+            values.insert(setting.key, (value, Origin::Env(var)));
+        }
+    }
+    for (key, value) in &sources.flags {
+        let setting = schema::find(key).ok_or_else(|| anyhow!("internal: no setting {key}"))?;
+        let previous = values.get(key).filter(|(_, o)| matches!(o, Origin::Flag(_)));
+        // A repeated list flag (-b A -b B) accumulates.
+        let value = match previous {
+            Some((before, _)) if setting.kind == Kind::List => format!("{before},{value}"),
+            _ => value.clone(),
+        };
+        values.insert(setting.key, (value, Origin::Flag(setting.flag.to_string())));
+    }
+    parse(values, file)
+}
+
+fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<PathBuf>) -> Result<Settings> {
+    // Every value through its parser first, in the schema's order, so the
+    // first error is reported the same way whatever its kind.
+    for setting in SETTINGS {
+        let entry = &values[setting.key];
+        (setting.check)(entry.0.trim()).map_err(|reason| invalid_value(setting.key, entry, &reason))?;
+    }
+    let text = |setting: &Setting| values[setting.key].0.trim();
+    Ok(Settings {
+        bind: typed(&values, &schema::BIND, values::bind_list)?,
+        workers: typed(&values, &schema::WORKERS, values::count)?,
+        threads: typed(&values, &schema::THREADS, values::count)?,
+        timeout: typed(&values, &schema::TIMEOUT, values::seconds)?,
+        graceful_timeout: typed(&values, &schema::GRACEFUL_TIMEOUT, values::seconds)?,
+        backlog: typed(&values, &schema::BACKLOG, values::backlog)?,
+        pidfile: Some(text(&schema::PIDFILE))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        unix_socket_mode: typed(&values, &schema::UNIX_SOCKET_MODE, values::octal_mode)?,
+        error_log: LogTarget::parse(text(&schema::ERROR_LOG), LogTarget::Stderr),
+        log_level: typed(&values, &schema::LOG_LEVEL, values::log_level)?,
+        log_format: typed(&values, &schema::LOG_FORMAT, values::log_format)?,
+        config_file,
+        values,
+    })
+}
+
+/// The value of `setting` through `parse` (the parser its check uses).
+fn typed<T>(
+    values: &BTreeMap<&'static str, (String, Origin)>,
+    setting: &Setting,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T> {
+    let entry = &values[setting.key];
+    parse(entry.0.trim()).map_err(|reason| invalid_value(setting.key, entry, &reason))
+}
+
+/// The error for `key`'s value: `rg.toml:3: invalid workers = "0": reason`.
+fn invalid_value(key: &str, (value, origin): &(String, Origin), reason: &str) -> anyhow::Error {
+    anyhow!("{origin}: invalid {key} = {:?}: {reason}", value.trim())
+}
+
+impl Settings {
+    /// The error for the value of `key` (a known setting), naming where it
+    /// came from, for checks made after the settings were read.
+    pub fn invalid(&self, key: &str, reason: &str) -> anyhow::Error {
+        match self.values.get(key) {
+            Some(entry) => invalid_value(key, entry, reason),
+            None => anyhow!("invalid {key}: {reason}"),
+        }
+    }
+
+    /// The `RG_*` variables a worker gets: every setting a worker reads,
+    /// counts evaluated. (Sockets are inherited, so `bind` is not among
+    /// them.)
+    pub fn worker_env(&self) -> Vec<(String, String)> {
+        SETTINGS
+            .iter()
+            .filter(|s| s.sides.worker && s.key != schema::BIND.key)
+            .map(|s| {
+                let value = if s.key == schema::THREADS.key {
+                    self.threads.to_string()
+                } else {
+                    self.values[s.key].0.trim().to_string()
+                };
+                (s.var(), value)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

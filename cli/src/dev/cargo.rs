@@ -1,6 +1,6 @@
 //! Building a project with cargo and finding the binary it made.
 //!
-//! Cargo's JSON messages are the interface (never `cargo run`, never a
+//! Cargo's JSON messages, read with `cargo_metadata`, are the interface (never `cargo run`, never a
 //! shell): `compiler-artifact` names the executable, `compiler-message`
 //! carries each diagnostic already rendered; cargo's own progress line,
 //! on stderr, drives the progress bar (`progress.rs`). Cargo runs in a process group of its own, so a
@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
+use cargo_metadata::diagnostic::DiagnosticLevel;
+use cargo_metadata::{Message, MetadataCommand, TargetKind};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 use crate::dev::progress::{self, BuildBar};
@@ -107,41 +109,29 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
     let mut diagnostics = Vec::new();
     let mut lines = BufReader::new(stdout).lines();
     while let Some(line) = lines.next_line().await.context("reading cargo's output")? {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        match message["reason"].as_str() {
-            Some("compiler-artifact") => {
-                let name = message["target"]["name"].as_str().unwrap_or("?");
-                let is_bin = message["target"]["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bin"));
-                if let (true, Some(exe)) = (is_bin, message["executable"].as_str()) {
-                    executables.push((name.to_string(), PathBuf::from(exe)));
+        match serde_json::from_str::<Message>(&line) {
+            Ok(Message::CompilerArtifact(artifact)) => {
+                if let (true, Some(exe)) = (artifact.target.is_kind(TargetKind::Bin), artifact.executable) {
+                    executables.push((artifact.target.name, exe.into_std_path_buf()));
                 }
             }
-            Some("compiler-message") => {
-                let m = &message["message"];
-                let Some(rendered) = m["rendered"].as_str() else {
+            Ok(Message::CompilerMessage(message)) => {
+                let m = message.message;
+                let Some(rendered) = m.rendered else {
                     continue;
                 };
                 bar.suspend(|| eprint!("{rendered}"));
-                let location = m["spans"]
-                    .as_array()
-                    .and_then(|spans| spans.iter().find(|s| s["is_primary"] == true).or(spans.first()))
-                    .map(|s| {
-                        format!(
-                            "{}:{}:{}",
-                            s["file_name"].as_str().unwrap_or("?"),
-                            s["line_start"],
-                            s["column_start"]
-                        )
-                    });
+                let location = m
+                    .spans
+                    .iter()
+                    .find(|s| s.is_primary)
+                    .or(m.spans.first())
+                    .map(|s| format!("{}:{}:{}", s.file_name, s.line_start, s.column_start));
                 diagnostics.push(Diagnostic {
-                    level: m["level"].as_str().unwrap_or("error").to_string(),
-                    message: m["message"].as_str().unwrap_or_default().to_string(),
+                    level: level_name(&m.level).to_string(),
+                    message: m.message,
                     location,
-                    rendered: strip_ansi(rendered),
+                    rendered: console::strip_ansi_codes(&rendered).into_owned(),
                 });
             }
             _ => {}
@@ -157,7 +147,7 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
                 level: "error".into(),
                 message: "cargo could not build the project".into(),
                 location: None,
-                rendered: strip_ansi(&cargo_said),
+                rendered: console::strip_ansi_codes(&cargo_said).into_owned(),
             });
         }
         return Ok(Outcome::Failed(diagnostics));
@@ -204,32 +194,32 @@ pub fn error_summary(diagnostics: &[Diagnostic]) -> String {
     }
 }
 
-/// `text` without ANSI escape sequences.
-pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ parameters, ended by a letter.
-            if chars.next() == Some('[') {
-                for c in chars.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
+/// The word rustc uses for a diagnostic's level.
+fn level_name(level: &DiagnosticLevel) -> &'static str {
+    match level {
+        DiagnosticLevel::Error | DiagnosticLevel::Ice => "error",
+        DiagnosticLevel::Warning => "warning",
+        DiagnosticLevel::Note | DiagnosticLevel::FailureNote => "note",
+        DiagnosticLevel::Help => "help",
+        _ => "error",
     }
-    out
 }
 
-/// The `[package] name` of the project in `dir`, if its manifest says.
+/// The name of the package whose manifest is in `dir`, as cargo reads it
+/// (`cargo metadata`, so workspace inheritance and renames are cargo's).
 pub fn package_name(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
-    let manifest = text.parse::<toml::Table>().ok()?;
-    manifest.get("package")?.get("name")?.as_str().map(str::to_string)
+    let manifest = dir.join("Cargo.toml");
+    let metadata = MetadataCommand::new()
+        .manifest_path(&manifest)
+        .no_deps()
+        .exec()
+        .ok()?;
+    let manifest = std::fs::canonicalize(&manifest).ok()?;
+    metadata
+        .packages
+        .into_iter()
+        .find(|p| p.manifest_path.as_std_path() == manifest)
+        .map(|p| p.name.to_string())
 }
 
 /// The project's binary: the only one, or the one named after the package.
@@ -259,7 +249,7 @@ fn pick(mut executables: Vec<(String, PathBuf)>, dir: &Path) -> Result<PathBuf> 
 
 #[cfg(test)]
 mod tests {
-    use super::{Diagnostic, error_summary, strip_ansi};
+    use super::{Diagnostic, error_summary};
 
     fn diagnostic(level: &str) -> Diagnostic {
         Diagnostic {
@@ -276,13 +266,5 @@ mod tests {
         assert_eq!(error_summary(&one), "1 error");
         let two = [diagnostic("error"), diagnostic("error"), diagnostic("warning")];
         assert_eq!(error_summary(&two), "2 errors");
-    }
-
-    #[test]
-    fn strips_colour_codes() {
-        assert_eq!(
-            strip_ansi("\x1b[0m\x1b[1m\x1b[38;5;9merror\x1b[0m: x"),
-            "error: x"
-        );
     }
 }

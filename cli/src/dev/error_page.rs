@@ -5,15 +5,19 @@
 //! same live-reload stream as the application's pages) once the application
 //! is back.
 
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use axum::Router;
-use axum::response::Html;
+use axum::body::{Body, Bytes};
+use axum::response::{Html, IntoResponse};
+use futures_util::StreamExt as _;
 use http::StatusCode;
-use rg_runtime::dev::{RELOAD_PATH, SCRIPT};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use rg_contract::live_reload;
 use tokio::sync::watch;
 
 use crate::dev::cargo::Diagnostic;
@@ -37,16 +41,11 @@ impl ErrorPage {
             move || {
                 let stopped = stopped.clone();
                 let id = build_id.clone();
-                async move {
-                    rg_runtime::dev::reload_events(&id, async move {
-                        let mut stopped = stopped;
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                }
+                async move { reload_events(&id, stopped) }
             }
         };
         let app = Router::new()
-            .route(RELOAD_PATH, axum::routing::get(events))
+            .route(live_reload::PATH, axum::routing::get(events))
             .fallback(move || {
                 let html = html.clone();
                 async move { (StatusCode::INTERNAL_SERVER_ERROR, Html(html.as_str().to_string())) }
@@ -74,6 +73,22 @@ impl ErrorPage {
             task.abort();
         }
     }
+}
+
+/// The live-reload stream, as the application serves it: the build id,
+/// then nothing until the page stops, which ends the stream and sends the
+/// browser to whatever serves next.
+fn reload_events(build_id: &str, mut stopped: watch::Receiver<bool>) -> impl IntoResponse + use<> {
+    let first = Bytes::from(live_reload::first_event(build_id));
+    let end = futures_util::stream::once(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    })
+    .filter_map(|()| std::future::ready(None));
+    let stream = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(first))).chain(end);
+    (
+        [(CONTENT_TYPE, "text/event-stream"), (CACHE_CONTROL, "no-store")],
+        Body::from_stream(stream),
+    )
 }
 
 /// The page for a failed build.
@@ -123,7 +138,8 @@ body{{font:15px/1.5 system-ui,sans-serif;margin:0;color:#222}}\
 header{{background:#b3261e;color:#fff;padding:1.2em 2em}}header h1{{margin:0;font-size:1.4em}}\
 main{{padding:1em 2em}}h2{{font-size:1.05em;margin:1.5em 0 .2em}}.loc{{margin:0;color:#555;font-family:monospace}}\
 pre{{background:#f6f6f6;border:1px solid #ddd;padding:1em;overflow:auto;font-size:13px}}\
-</style></head><body><header><h1>{title}</h1><p>{explanation}</p></header><main>{body}</main>{SCRIPT}</body></html>"
+</style></head><body><header><h1>{title}</h1><p>{explanation}</p></header><main>{body}</main>{script}</body></html>",
+        script = live_reload::SCRIPT
     )
 }
 

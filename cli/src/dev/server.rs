@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use console::style;
-use rg_runtime::Bind;
-use rg_runtime::listeners::Listener;
+use rg_contract::Bind;
+use rg_contract::listeners::Listener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::dev::cargo::{self, Outcome, Profile};

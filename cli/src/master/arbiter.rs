@@ -17,8 +17,8 @@ use anyhow::Result;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use rg_runtime::logging::Logs;
-use rg_runtime::notify::Notifier;
+use rg_contract::logging::Logs;
+use rg_contract::notify::Notifier;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, error, info, warn};
 
@@ -101,7 +101,7 @@ impl Arbiter {
     ) -> Result<Arbiter> {
         let receiver = Receiver::bind()?;
         let systemd = Notifier::from_env().unwrap_or_default();
-        let watchdog = rg_runtime::notify::watchdog_interval(
+        let watchdog = rg_contract::notify::watchdog_interval(
             std::env::var("WATCHDOG_USEC").ok().as_deref(),
             std::env::var("WATCHDOG_PID").ok().as_deref(),
             std::process::id(),
@@ -300,7 +300,7 @@ impl Arbiter {
             error!("Worker {id} (pid {pid}) failed to boot: {quoted}");
             self.last_error = Some(quoted);
             self.boot_failures += 1;
-            if how == Exit::Code(i32::from(rg_runtime::EXIT_START_FAILURE)) {
+            if how == Exit::Code(i32::from(rg_contract::EXIT_START_FAILURE)) {
                 self.halt("the application could not start");
             } else if self.boot_failures >= MAX_BOOT_FAILURES {
                 self.halt(&format!(
@@ -316,7 +316,7 @@ impl Arbiter {
     fn halt(&mut self, why: &str) {
         let last = self.last_error.clone().unwrap_or_default();
         error!("Shutting down: {why}. The last worker said: {last}");
-        self.stop(true, rg_runtime::EXIT_START_FAILURE);
+        self.stop(true, rg_contract::EXIT_START_FAILURE);
     }
 
     /// Starts a stop: graceful (SIGTERM, drain within graceful_timeout) or

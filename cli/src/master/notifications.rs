@@ -130,7 +130,7 @@ mod tests {
     #[tokio::test]
     async fn receives_with_the_senders_pid() {
         let receiver = Receiver::bind().unwrap();
-        let notifier = rg_runtime::notify::Notifier::connect(receiver.path().to_str().unwrap()).unwrap();
+        let notifier = rg_contract::notify::Notifier::connect(receiver.path().to_str().unwrap()).unwrap();
         notifier.notify("READY=1\nSTATUS=up").unwrap();
         let message = receiver.recv().await.unwrap();
         assert_eq!(message.pid, std::process::id());

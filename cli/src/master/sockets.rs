@@ -2,7 +2,7 @@
 //! master's whole life, so workers come and go without the address ever
 //! refusing a connection.
 //!
-//! Binding itself is the runtime's (`rg_runtime::listeners::bind`), so an
+//! Binding itself is the runtime's (`rg_contract::listeners::bind`), so an
 //! address means the same to `rg serve` and to a worker run by hand. This
 //! module adds what only a long-lived master needs: socket files with a
 //! mode and removed on exit, sockets handed to `rg serve` by systemd, and
@@ -13,8 +13,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
-use rg_runtime::listeners::{self, Activation, Listener};
-use rg_runtime::{Bind, describe_io};
+use rg_contract::listeners::{self, Activation, Listener};
+use rg_contract::{Bind, describe_io};
 
 use crate::master::owner::Owner;
 
@@ -106,8 +106,8 @@ impl Drop for Sockets {
 
 /// Turns a bind error into one sentence, naming the process that holds
 /// the port when /proc lets us see it.
-fn explain(bind: &Bind, error: rg_runtime::Error) -> anyhow::Error {
-    if let (rg_runtime::Error::Bind { source, .. }, Bind::Tcp(addr)) = (&error, bind)
+fn explain(bind: &Bind, error: rg_contract::Error) -> anyhow::Error {
+    if let (rg_contract::Error::Bind { source, .. }, Bind::Tcp(addr)) = (&error, bind)
         && source.kind() == std::io::ErrorKind::AddrInUse
     {
         let holder = holder_of_port(addr.port())
@@ -115,7 +115,7 @@ fn explain(bind: &Bind, error: rg_runtime::Error) -> anyhow::Error {
             .unwrap_or_default();
         return anyhow!("could not bind {bind}: address already in use{holder}");
     }
-    if let rg_runtime::Error::Bind { source, .. } = &error {
+    if let rg_contract::Error::Bind { source, .. } = &error {
         return anyhow!("could not bind {bind}: {}", describe_io(source));
     }
     anyhow!("{error}")

@@ -48,7 +48,7 @@ pub fn command(spec: &WorkerSpec<'_>, worker_id: u64) -> Command {
     for (key, _) in std::env::vars_os() {
         if let Some(key) = key.to_str()
             && key.starts_with("RG_")
-            && !rg_runtime::VARIABLES.iter().any(|v| v.name == key)
+            && !rg_contract::settings::worker_reads(key)
         {
             cmd.env_remove(key);
         }

@@ -6,7 +6,8 @@
 //! real manifest inside this repository) and `gitignore` becomes
 //! `.gitignore`, and `_name_` in a file name becomes the project's name.
 //! Placeholders are `{{name}}`-style; an unknown one is a bug
-//! that a unit test catches.
+//! that a unit test catches. `rg.toml` is not a template: it is generated
+//! from the settings schema (`rg_toml.rs`).
 
 use std::path::PathBuf;
 
@@ -36,6 +37,10 @@ pub struct Values<'a> {
 pub fn project(values: &Values<'_>) -> Vec<File> {
     let mut files = Vec::new();
     collect(&PROJECT, values, &mut files);
+    files.push(File {
+        path: PathBuf::from("rg.toml"),
+        contents: super::rg_toml::render(values.name),
+    });
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files
 }

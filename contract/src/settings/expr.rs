@@ -62,7 +62,12 @@ impl Parser<'_> {
             let add = op == "+";
             self.pos += 1;
             let rhs = self.product()?;
-            value = if add { value + rhs } else { value - rhs };
+            value = if add {
+                value.checked_add(rhs)
+            } else {
+                value.checked_sub(rhs)
+            }
+            .ok_or("too large")?;
         }
         Ok(value)
     }
@@ -115,6 +120,10 @@ mod tests {
         assert_eq!(eval("cpu_count", 2), Ok(2));
         assert_eq!(eval("8", 2), Ok(8));
         assert_eq!(eval("(cpu_count + 1) / 2", 3), Ok(2));
+        // Each product fits in the evaluator's integers; their sum does not.
+        let term = format!("{} * {}", u64::MAX, 1u64 << 62);
+        let huge = format!("{term} + {term} + {term}");
+        assert!(eval(&huge, 1).unwrap_err().contains("too large"));
         assert_eq!(eval("cpu_count - 1", 4), Ok(3));
     }
 

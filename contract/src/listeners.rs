@@ -164,7 +164,7 @@ impl Activation {
                 Ok(_) => return Ok(None),
                 Err(_) => {
                     return Err(Error::Setting {
-                        var: "LISTEN_PID",
+                        var: "LISTEN_PID".into(),
                         value: listen_pid,
                         reason: "not a process id".into(),
                     });
@@ -172,7 +172,7 @@ impl Activation {
             }
         }
         let count = fds.trim().parse::<usize>().map_err(|_| Error::Setting {
-            var: "LISTEN_FDS",
+            var: "LISTEN_FDS".into(),
             value: fds.clone(),
             reason: "not a number of file descriptors".into(),
         })?;

@@ -26,7 +26,7 @@ pub enum Error {
     /// that does not parse.
     Setting {
         /// The variable's name, e.g. `RG_THREADS`.
-        var: &'static str,
+        var: String,
         /// The value as it was found.
         value: String,
         /// Why it was refused, in words.

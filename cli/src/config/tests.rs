@@ -1,0 +1,128 @@
+//! The layering of sources, origins, and the errors a user meets.
+
+use super::*;
+use rg_contract::settings::WorkerSettings;
+use std::collections::HashMap;
+
+fn load_with(file: Option<&str>, env: &[(&str, &str)], flags: &[(&'static str, &str)]) -> Result<Settings> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rg.toml");
+    if let Some(text) = file {
+        std::fs::write(&path, text).unwrap();
+    }
+    let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sources = Sources {
+        explicit_file: None,
+        default_file: Some(path),
+        flags: flags.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    };
+    load(&sources, |k| env.get(k).cloned())
+}
+
+#[test]
+fn later_sources_win_and_remember_where_they_came_from() {
+    let s = load_with(
+        Some("workers = 3\nthreads = 2\ntimeout = 10\n"),
+        &[("RG_THREADS", "4"), ("RG_BACKLOG", "64")],
+        &[("timeout", "5")],
+    )
+    .unwrap();
+    assert_eq!(s.workers, 3);
+    assert!(matches!(&s.values["workers"].1, Origin::File(_, 1)));
+    assert_eq!(s.threads, 4);
+    assert_eq!(s.values["threads"].1, Origin::Env("RG_THREADS".into()));
+    assert_eq!(s.timeout, Duration::from_secs(5));
+    assert_eq!(s.values["timeout"].1, Origin::Flag("--timeout".into()));
+    assert_eq!(s.backlog, 64);
+    assert_eq!(s.values["graceful_timeout"].1, Origin::Default);
+    let printed = s.render();
+    assert!(printed.contains("threads = 4"), "{printed}");
+    assert!(printed.contains("# environment RG_THREADS"), "{printed}");
+    assert!(printed.contains("# flag --timeout"), "{printed}");
+}
+
+#[test]
+fn expressions_and_lists() {
+    let s = load_with(
+        Some("workers = \"cpu_count * 2 + 1\"\nbind = [\"127.0.0.1:9000\", \"unix:/tmp/a.sock\"]\n"),
+        &[],
+        &[("bind", "[::1]:9001"), ("bind", "127.0.0.1:9002")],
+    )
+    .unwrap();
+    assert_eq!(s.workers, num_cpus::get() * 2 + 1);
+    assert_eq!(s.bind.len(), 2, "flags replace the file's list");
+    assert!(s.render().contains("workers = "), "{}", s.render());
+}
+
+#[test]
+fn errors_name_the_key_the_value_and_the_place() {
+    type Case<'a> = (
+        Option<&'a str>,
+        &'a [(&'a str, &'a str)],
+        &'a [(&'static str, &'a str)],
+        &'a str,
+    );
+    let cases: &[Case<'_>] = &[
+        (
+            Some("workers = 0\n"),
+            &[],
+            &[],
+            "rg.toml:1: invalid workers = \"0\": must be from 1",
+        ),
+        (
+            Some("# c\nworkrs = 2\n"),
+            &[],
+            &[],
+            "rg.toml:2: unknown setting `workrs`; did you mean `workers`?",
+        ),
+        (
+            Some("bind = \"nowhere\"\n"),
+            &[],
+            &[],
+            "rg.toml:1: invalid bind = \"nowhere\"",
+        ),
+        (Some("timeout = [1]\n"), &[], &[], "`timeout` cannot be an array"),
+        (Some("workers = \n"), &[], &[], "not valid TOML"),
+        (
+            None,
+            &[("RG_WORKERS", "many")],
+            &[],
+            "environment RG_WORKERS: invalid workers = \"many\"",
+        ),
+        (
+            None,
+            &[],
+            &[("access_log_format", "%Z")],
+            "flag --access-logformat: invalid access_log_format = \"%Z\": unknown directive %Z",
+        ),
+        (
+            None,
+            &[],
+            &[("log_level", "loud")],
+            "flag --log-level: invalid log_level",
+        ),
+        (None, &[], &[("unix_socket_mode", "999")], "octal"),
+    ];
+    for (file, env, flags, needle) in cases {
+        let err = format!("{:#}", load_with(*file, env, flags).unwrap_err());
+        assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+    }
+}
+
+#[test]
+fn workers_get_every_worker_setting_but_bind() {
+    let s = load_with(None, &[], &[]).unwrap();
+    let env = s.worker_env();
+    assert!(env.iter().any(|(k, v)| k == "RG_THREADS" && v == "1"));
+    assert!(!env.iter().any(|(k, _)| k == "RG_BIND"));
+}
+
+/// What rg gives its workers is what their own reader accepts.
+#[test]
+fn the_worker_env_parses_in_the_worker() {
+    let s = load_with(Some("threads = 2\nkeepalive = 9\n"), &[], &[]).unwrap();
+    let env: HashMap<String, String> = s.worker_env().into_iter().collect();
+    let worker = WorkerSettings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    assert_eq!(worker.threads, 2);
+    assert_eq!(worker.keepalive, Duration::from_secs(9));
+}

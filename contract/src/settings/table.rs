@@ -1,0 +1,417 @@
+//! The table: every setting, in the order `rg.toml`, `--help`,
+//! `--print-config` and the reference list them. Names follow Gunicorn's.
+
+use super::values as v;
+use super::{ALL, BOTH, Kind, MASTER, Setting, WORKER};
+
+/// Every setting.
+pub static SETTINGS: &[&Setting] = &[
+    &BIND,
+    &WORKERS,
+    &THREADS,
+    &WORKER_CONNECTIONS,
+    &TIMEOUT,
+    &GRACEFUL_TIMEOUT,
+    &KEEPALIVE,
+    &BACKLOG,
+    &MAX_REQUESTS,
+    &MAX_REQUESTS_JITTER,
+    &LIMIT_REQUEST_LINE,
+    &LIMIT_REQUEST_FIELDS,
+    &LIMIT_REQUEST_FIELD_SIZE,
+    &PIDFILE,
+    &USER,
+    &GROUP,
+    &UNIX_SOCKET_MODE,
+    &ACCESS_LOG,
+    &ACCESS_LOG_FORMAT,
+    &ERROR_LOG,
+    &LOG_LEVEL,
+    &LOG_FORMAT,
+    &FORWARDED_ALLOW_IPS,
+    &SCRIPT_NAME,
+];
+
+/// `bind`.
+pub static BIND: Setting = Setting {
+    key: "bind",
+    flag: "--bind",
+    short: Some('b'),
+    alias: None,
+    value_name: "ADDRESS",
+    default: "127.0.0.1:8000",
+    alone: None,
+    kind: Kind::List,
+    sides: ALL,
+    help: "Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH, fd://N.",
+    doc: "Addresses to listen on: \"HOST:PORT\", \"[::1]:PORT\", \"unix:/path/to.sock\",\n\"fd://N\". Several are allowed.",
+    check: |s| v::bind_list(s).map(drop),
+};
+
+/// `workers`.
+pub static WORKERS: Setting = Setting {
+    key: "workers",
+    flag: "--workers",
+    short: Some('w'),
+    alias: None,
+    value_name: "N",
+    default: "cpu_count",
+    alone: None,
+    kind: Kind::Number,
+    sides: MASTER,
+    help: "Worker processes; a number or an expression like \"cpu_count * 2 + 1\".",
+    doc: "Worker processes: a number, or an expression on cpu_count such as the\nseed's rule of thumb for blocking workers, \"cpu_count * 2 + 1\". Async\nworkers need far fewer: one per CPU is the default.",
+    check: |s| v::count(s).map(drop),
+};
+
+/// `threads`.
+pub static THREADS: Setting = Setting {
+    key: "threads",
+    flag: "--threads",
+    short: None,
+    alias: None,
+    value_name: "N",
+    default: "1",
+    alone: Some("cpu_count"),
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Threads of each worker's async runtime; a number or an expression.",
+    doc: "Threads of each worker's async runtime. 1 runs a single-threaded runtime\nper worker (and lets the heartbeat catch a handler that blocks it).",
+    check: |s| v::count(s).map(drop),
+};
+
+/// `worker_connections`.
+pub static WORKER_CONNECTIONS: Setting = Setting {
+    key: "worker_connections",
+    flag: "--worker-connections",
+    short: None,
+    alias: None,
+    value_name: "N",
+    default: "1000",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Most connections each worker serves at once; more wait in the listen queue.",
+    doc: "Most connections each worker serves at once (open keep-alive connections\ncount). Past it a worker stops accepting: new connections wait in the\nlisten queue, where another worker can take them, instead of piling\nonto a busy one.",
+    check: |s| v::connections(s).map(drop),
+};
+
+/// `timeout`.
+pub static TIMEOUT: Setting = Setting {
+    key: "timeout",
+    flag: "--timeout",
+    short: Some('t'),
+    alias: None,
+    value_name: "SECONDS",
+    default: "30",
+    alone: None,
+    kind: Kind::Number,
+    sides: MASTER,
+    help: "Seconds without a heartbeat after which a worker is killed and replaced; 0 disables.",
+    doc: "Seconds without a heartbeat after which a worker is killed (SIGABRT, then\nSIGKILL) and replaced; 0 disables the check.",
+    check: |s| v::seconds(s).map(drop),
+};
+
+/// `graceful_timeout`.
+pub static GRACEFUL_TIMEOUT: Setting = Setting {
+    key: "graceful_timeout",
+    flag: "--graceful-timeout",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "30",
+    alone: None,
+    kind: Kind::Number,
+    sides: BOTH,
+    help: "Seconds workers get to finish in-flight requests on stop, reload or recycle.",
+    doc: "Seconds in-flight requests get to finish when workers stop, reload or\nrecycle.",
+    check: |s| v::seconds(s).map(drop),
+};
+
+/// `keepalive`.
+pub static KEEPALIVE: Setting = Setting {
+    key: "keepalive",
+    flag: "--keepalive",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "5",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Seconds a connection may take to send a request's headers, idle keep-alive included.",
+    doc: "Seconds a connection may take to send a request's headers, idle\nkeep-alive time included.",
+    check: |s| v::seconds(s).map(drop),
+};
+
+/// `backlog`.
+pub static BACKLOG: Setting = Setting {
+    key: "backlog",
+    flag: "--backlog",
+    short: None,
+    alias: None,
+    value_name: "N",
+    default: "2048",
+    alone: None,
+    kind: Kind::Number,
+    sides: ALL,
+    help: "Length of each listening socket's queue.",
+    doc: "Length of the listen queue.",
+    check: |s| v::backlog(s).map(drop),
+};
+
+/// `max_requests`.
+pub static MAX_REQUESTS: Setting = Setting {
+    key: "max_requests",
+    flag: "--max-requests",
+    short: None,
+    alias: None,
+    value_name: "N",
+    default: "0",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Requests after which a worker is replaced (0: never).",
+    doc: "Requests after which a worker is replaced (0: never). The replacement is\nready before the old worker stops.",
+    check: |s| v::whole(s).map(drop),
+};
+
+/// `max_requests_jitter`.
+pub static MAX_REQUESTS_JITTER: Setting = Setting {
+    key: "max_requests_jitter",
+    flag: "--max-requests-jitter",
+    short: None,
+    alias: None,
+    value_name: "N",
+    default: "0",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "A random 0..=N added to max_requests per worker.",
+    doc: "A random 0..=max_requests_jitter added to max_requests, so workers do\nnot all restart at once.",
+    check: |s| v::whole(s).map(drop),
+};
+
+/// `limit_request_line`.
+pub static LIMIT_REQUEST_LINE: Setting = Setting {
+    key: "limit_request_line",
+    flag: "--limit-request-line",
+    short: None,
+    alias: None,
+    value_name: "BYTES",
+    default: "4094",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Longest request line in bytes; longer is answered 414 (0: no limit).",
+    doc: "Limits on a request's head, as Gunicorn's. The request line in bytes\n(longer: 414); 0 lifts the limit.",
+    check: |s| v::size(s).map(drop),
+};
+
+/// `limit_request_fields`.
+pub static LIMIT_REQUEST_FIELDS: Setting = Setting {
+    key: "limit_request_fields",
+    flag: "--limit-request-fields",
+    short: None,
+    alias: None,
+    value_name: "N",
+    default: "100",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Most header fields in one request, up to 32768; more is answered 431.",
+    doc: "The number of header fields in a request (more: 431), up to 32768.",
+    check: |s| v::fields(s).map(drop),
+};
+
+/// `limit_request_field_size`.
+pub static LIMIT_REQUEST_FIELD_SIZE: Setting = Setting {
+    key: "limit_request_field_size",
+    flag: "--limit-request-field-size",
+    short: None,
+    alias: Some("limit-request-field_size"),
+    value_name: "BYTES",
+    default: "8190",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Longest header field (name: value) in bytes; longer is answered 431 (0: no limit).",
+    doc: "The size of one header field, \"Name: value\", in bytes (longer: 431);\n0 lifts the limit.",
+    check: |s| v::size(s).map(drop),
+};
+
+/// `pidfile`.
+pub static PIDFILE: Setting = Setting {
+    key: "pidfile",
+    flag: "--pid",
+    short: Some('p'),
+    alias: None,
+    value_name: "FILE",
+    default: "",
+    alone: None,
+    kind: Kind::Text,
+    sides: MASTER,
+    help: "A file to write the master's pid to (removed on exit).",
+    doc: "A file to write the master's pid to; removed on exit.",
+    check: |_| Ok(()),
+};
+
+/// `user`.
+pub static USER: Setting = Setting {
+    key: "user",
+    flag: "--user",
+    short: Some('u'),
+    alias: None,
+    value_name: "USER",
+    default: "",
+    alone: None,
+    kind: Kind::Text,
+    sides: MASTER,
+    help: "Run the workers as this user (a name or a uid); rg serve must run as root.",
+    doc: "Run the workers as this user (a name or an id) while the master keeps\nits own identity; rg serve must then run as root. Unix socket files rg\ncreates are theirs.",
+    check: |_| Ok(()),
+};
+
+/// `group`.
+pub static GROUP: Setting = Setting {
+    key: "group",
+    flag: "--group",
+    short: Some('g'),
+    alias: None,
+    value_name: "GROUP",
+    default: "",
+    alone: None,
+    kind: Kind::Text,
+    sides: MASTER,
+    help: "Run the workers in this group (a name or a gid); empty: the user's own group.",
+    doc: "Run the workers in this group (a name or an id); empty: the user's own.",
+    check: |_| Ok(()),
+};
+
+/// `unix_socket_mode`.
+pub static UNIX_SOCKET_MODE: Setting = Setting {
+    key: "unix_socket_mode",
+    flag: "--unix-socket-mode",
+    short: None,
+    alias: None,
+    value_name: "MODE",
+    default: "0666",
+    alone: None,
+    kind: Kind::Text,
+    sides: MASTER,
+    help: "Permissions of unix sockets rg creates, in octal.",
+    doc: "Permissions of unix sockets rg creates, in octal.",
+    check: |s| v::octal_mode(s).map(drop),
+};
+
+/// `access_log`.
+pub static ACCESS_LOG: Setting = Setting {
+    key: "access_log",
+    flag: "--access-logfile",
+    short: None,
+    alias: None,
+    value_name: "FILE",
+    default: "-",
+    alone: None,
+    kind: Kind::Text,
+    sides: WORKER,
+    help: "Access log: - for stdout, a file path, or off.",
+    doc: "Access log: \"-\" for stdout, a file path, or \"off\".",
+    check: |_| Ok(()),
+};
+
+/// `access_log_format`.
+pub static ACCESS_LOG_FORMAT: Setting = Setting {
+    key: "access_log_format",
+    flag: "--access-logformat",
+    short: None,
+    alias: None,
+    value_name: "FORMAT",
+    default: "combined",
+    alone: None,
+    kind: Kind::Text,
+    sides: WORKER,
+    help: "combined, common, json, or an Apache-style format (%h %t \"%r\" %s %b %D ...).",
+    doc: "The access log's format: \"combined\", \"common\", \"json\", or an\nApache-style format string (%h %t \"%r\" %s %b %D %{Header}i ...).",
+    check: |s| v::access_format(s).map(drop),
+};
+
+/// `error_log`.
+pub static ERROR_LOG: Setting = Setting {
+    key: "error_log",
+    flag: "--error-logfile",
+    short: None,
+    alias: None,
+    value_name: "FILE",
+    default: "-",
+    alone: None,
+    kind: Kind::Text,
+    sides: BOTH,
+    help: "Error log: - for stderr, or a file path.",
+    doc: "Error log: \"-\" for stderr or a file path.",
+    check: |_| Ok(()),
+};
+
+/// `log_level`.
+pub static LOG_LEVEL: Setting = Setting {
+    key: "log_level",
+    flag: "--log-level",
+    short: None,
+    alias: None,
+    value_name: "LEVEL",
+    default: "info",
+    alone: None,
+    kind: Kind::Text,
+    sides: BOTH,
+    help: "error, warn, info, debug or trace.",
+    doc: "The error log's level: error, warn, info, debug or trace.",
+    check: |s| v::log_level(s).map(drop),
+};
+
+/// `log_format`.
+pub static LOG_FORMAT: Setting = Setting {
+    key: "log_format",
+    flag: "--log-format",
+    short: None,
+    alias: None,
+    value_name: "FORMAT",
+    default: "text",
+    alone: None,
+    kind: Kind::Text,
+    sides: BOTH,
+    help: "Error log format: text or json.",
+    doc: "The error log's format: text or json.",
+    check: |s| v::log_format(s).map(drop),
+};
+
+/// `forwarded_allow_ips`.
+pub static FORWARDED_ALLOW_IPS: Setting = Setting {
+    key: "forwarded_allow_ips",
+    flag: "--forwarded-allow-ips",
+    short: None,
+    alias: None,
+    value_name: "IPS",
+    default: "127.0.0.1,::1",
+    alone: None,
+    kind: Kind::List,
+    sides: WORKER,
+    help: "Proxies trusted to set X-Forwarded-For/-Proto, or \"*\"; unix socket peers always are.",
+    doc: "Proxies trusted to set X-Forwarded-For / X-Forwarded-Proto (\"*\" for any);\nunix socket peers always are.",
+    check: |s| v::forwarded_allow(s).map(drop),
+};
+
+/// `script_name`.
+pub static SCRIPT_NAME: Setting = Setting {
+    key: "script_name",
+    flag: "--script-name",
+    short: None,
+    alias: None,
+    value_name: "PATH",
+    default: "",
+    alone: None,
+    kind: Kind::Text,
+    sides: WORKER,
+    help: "The path prefix the application is mounted under behind a proxy, e.g. /app.",
+    doc: "The path prefix the application is mounted under behind a proxy.",
+    check: |s| v::script_name(s).map(drop),
+};

@@ -1,0 +1,244 @@
+//! The value parsers of the schema, and the types they produce.
+//!
+//! One parser per kind of value, used for every source (a default, a line
+//! of `rg.toml`, an `RG_*` variable, a flag), by `rg` and by the worker
+//! alike, so a value means the same everywhere and is refused with the same
+//! words. `Err` holds the reason, without the value or its origin: the
+//! caller knows those.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::access_log::AccessFormat;
+use crate::bind::Bind;
+
+use super::expr;
+
+/// Seconds, whole or fractional: `30`, `0.5`.
+pub fn seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => Err("expected a number of seconds, e.g. 30 or 0.5".into()),
+    }
+}
+
+/// A whole number from 0.
+pub fn whole(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| "expected a whole number, e.g. 30".into())
+}
+
+/// A size in bytes from 0 (0 usually meaning "no limit").
+pub fn size(s: &str) -> Result<usize, String> {
+    let n = whole(s)?;
+    usize::try_from(n).map_err(|_| "too large".into())
+}
+
+/// A whole number in `low..=high`, named in the message as `what`.
+fn bounded(s: &str, low: usize, high: usize, what: &str) -> Result<usize, String> {
+    match size(s) {
+        Ok(n) if (low..=high).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of {what} from {low} to {high}")),
+    }
+}
+
+/// A count of processes or threads: a number or an expression on
+/// `cpu_count`, from 1 to 1024.
+pub fn count(s: &str) -> Result<usize, String> {
+    const MAX: u64 = 1024;
+    let n = expr::eval(s, num_cpus::get() as u64)?;
+    if n == 0 || n > MAX {
+        return Err(format!("must be from 1 to {MAX}"));
+    }
+    usize::try_from(n).map_err(|_| "too large".into())
+}
+
+/// `worker_connections`.
+pub fn connections(s: &str) -> Result<usize, String> {
+    bounded(s, 1, 1_000_000, "connections")
+}
+
+/// `limit_request_fields`: hyper's header array holds at most 32768.
+pub fn fields(s: &str) -> Result<usize, String> {
+    bounded(s, 1, 32768, "fields")
+}
+
+/// A listen queue length.
+pub fn backlog(s: &str) -> Result<i32, String> {
+    s.trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|b| *b > 0)
+        .ok_or_else(|| "expected a whole number from 1 to 2147483647".into())
+}
+
+/// Comma-separated bind addresses.
+pub fn bind_list(s: &str) -> Result<Vec<Bind>, String> {
+    Bind::parse_list(s).map_err(|e| e.to_string())
+}
+
+/// A file mode in octal, at most 0777.
+pub fn octal_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim(), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| "expected an octal mode like 0660".into())
+}
+
+/// An access log format.
+pub fn access_format(s: &str) -> Result<AccessFormat, String> {
+    AccessFormat::parse(s)
+}
+
+/// A log level, as a `tracing` level name; Python's `warning` and
+/// `critical`, which a Gunicorn config may carry, are accepted.
+pub fn log_level(s: &str) -> Result<String, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        l @ ("error" | "warn" | "info" | "debug" | "trace") => Ok(l.to_string()),
+        "warning" => Ok("warn".into()),
+        "critical" => Ok("error".into()),
+        _ => Err("expected error, warn, info, debug or trace".into()),
+    }
+}
+
+/// The error log's format.
+pub fn log_format(s: &str) -> Result<LogFormat, String> {
+    match s.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected text or json".into()),
+    }
+}
+
+/// Trusted proxies: `*`, or comma-separated IP addresses.
+pub fn forwarded_allow(s: &str) -> Result<ForwardedAllow, String> {
+    if s.trim() == "*" {
+        return Ok(ForwardedAllow::All);
+    }
+    s.split(',')
+        .map(str::trim)
+        .filter(|ip| !ip.is_empty())
+        .map(|ip| {
+            ip.parse::<IpAddr>()
+                .map_err(|_| format!("{ip:?} is not an IP address"))
+        })
+        .collect::<Result<_, _>>()
+        .map(ForwardedAllow::Ips)
+}
+
+/// A mount prefix: empty, or starting with `/` (a trailing `/` is dropped).
+pub fn script_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || s.starts_with('/') {
+        Ok(s.trim_end_matches('/').to_string())
+    } else {
+        Err("must start with /, e.g. /app".into())
+    }
+}
+
+/// Where a log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Nowhere.
+    Off,
+    /// Standard output (`-` for the access log).
+    Stdout,
+    /// Standard error (`-` for the error log).
+    Stderr,
+    /// Appended to this file.
+    File(PathBuf),
+}
+
+impl LogTarget {
+    /// Parses `-` (meaning `dash`), `off`/`none`, or a path.
+    pub fn parse(s: &str, dash: LogTarget) -> LogTarget {
+        match s.trim() {
+            "-" => dash,
+            "off" | "none" => LogTarget::Off,
+            path => LogTarget::File(PathBuf::from(path)),
+        }
+    }
+}
+
+/// The format of the error log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which peers may tell us the real client address and scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardedAllow {
+    /// Every peer (`*`).
+    All,
+    /// These addresses.
+    Ips(Vec<IpAddr>),
+}
+
+impl ForwardedAllow {
+    /// Whether a peer at `ip` is trusted.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        match self {
+            ForwardedAllow::All => true,
+            ForwardedAllow::Ips(ips) => {
+                ips.contains(&ip) || ip.to_canonical() != ip && ips.contains(&ip.to_canonical())
+            }
+        }
+    }
+}
+
+/// Gunicorn's limits on a request's head. Zero means "no limit of rg's"
+/// for the two sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request line (`GET /path?query HTTP/1.1`), in bytes.
+    pub request_line: usize,
+    /// Most header fields in one request.
+    pub request_fields: usize,
+    /// Longest header field (`Name: value`), in bytes.
+    pub request_field_size: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_parser_refuses_with_a_reason() {
+        assert_eq!(seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(seconds("-1").unwrap_err().contains("seconds"));
+        assert!(whole("1.5").unwrap_err().contains("whole number"));
+        assert_eq!(count("cpu_count").ok(), Some(num_cpus::get()));
+        assert!(count("0").unwrap_err().contains("from 1 to 1024"));
+        assert!(count("many").is_err());
+        assert!(connections("0").unwrap_err().contains("from 1 to 1000000"));
+        assert!(fields("40000").unwrap_err().contains("from 1 to 32768"));
+        assert!(backlog("0").unwrap_err().contains("from 1"));
+        assert!(octal_mode("999").unwrap_err().contains("octal"));
+        assert_eq!(log_level("WARNING").as_deref(), Ok("warn"));
+        assert!(log_level("loud").unwrap_err().contains("expected error"));
+        assert!(log_format("xml").unwrap_err().contains("text or json"));
+        assert!(
+            forwarded_allow("10.0.0.1,proxy")
+                .unwrap_err()
+                .contains("not an IP")
+        );
+        assert_eq!(script_name("/app/").as_deref(), Ok("/app"));
+        assert!(script_name("app").unwrap_err().contains("must start with /"));
+        assert!(access_format("%Z").unwrap_err().contains("unknown directive %Z"));
+    }
+
+    #[test]
+    fn trusted_proxies_match_mapped_addresses() {
+        let allow = forwarded_allow("127.0.0.1").unwrap();
+        assert!(allow.trusts("127.0.0.1".parse().unwrap()));
+        assert!(allow.trusts("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!allow.trusts("10.0.0.1".parse().unwrap()));
+        assert!(forwarded_allow("*").unwrap().trusts("10.0.0.1".parse().unwrap()));
+    }
+}

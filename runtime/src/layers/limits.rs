@@ -1,0 +1,187 @@
+//! Limits on the size of a request's head, Gunicorn's `limit_request_line`,
+//! `limit_request_fields` and `limit_request_field_size`.
+//!
+//! A server on the internet meets clients that send a 100 KB URL or a
+//! thousand headers, by mistake or to probe. These limits answer them with
+//! a 4xx before the application sees anything, as Gunicorn does, so an
+//! application written behind Gunicorn keeps the protection it had.
+//!
+//! Who enforces what: hyper parses the head into a header array of fixed
+//! length, so the field count is hyper's to enforce (it answers `431`
+//! itself); the request line and each field's size are checked here, per
+//! request, and answered with `414` and `431` that go through the access
+//! log like any other response. Whatever the limits, hyper never buffers a
+//! head over its own bounds: about 400 KB in HTTP/1, and a 16 KB header
+//! list in HTTP/2 (which rg speaks only to clients that ask for it without
+//! TLS; proxies such as nginx talk HTTP/1.1 to it).
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use futures_util::future::{Either, Ready, ready};
+use http::{Request, Response, StatusCode, header};
+use rg_contract::settings::Limits;
+use tower::{Layer, Service};
+
+/// hyper's default header array length: asking for this many costs nothing,
+/// any other number makes hyper allocate the array per request.
+pub(crate) const HYPER_DEFAULT_FIELDS: usize = 100;
+
+/// Holds requests to [`Limits`] before the inner service sees them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LimitsLayer(pub(crate) Limits);
+
+impl<S> Layer<S> for LimitsLayer {
+    type Service = WithLimits<S>;
+    fn layer(&self, inner: S) -> WithLimits<S> {
+        WithLimits {
+            limits: self.0,
+            inner,
+        }
+    }
+}
+
+/// The service [`LimitsLayer`] makes.
+#[derive(Debug, Clone)]
+pub(crate) struct WithLimits<S> {
+    limits: Limits,
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for WithLimits<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        match check(&self.limits, &request) {
+            Some(refused) => Either::Left(ready(Ok(refused))),
+            None => Either::Right(self.inner.call(request)),
+        }
+    }
+}
+
+/// The response for a request over a limit, or `None` when it is within
+/// them all.
+pub(crate) fn check<B>(limits: &Limits, request: &Request<B>) -> Option<Response<Body>> {
+    if limits.request_line > 0 {
+        let target = request.uri().path_and_query().map_or(1, |p| p.as_str().len());
+        // METHOD SP target SP HTTP/1.1, as it came on the wire.
+        let line = request.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
+        if line > limits.request_line {
+            return Some(refuse(
+                StatusCode::URI_TOO_LONG,
+                format!(
+                    "Request line too long: {line} bytes, the limit is {}\n",
+                    limits.request_line
+                ),
+            ));
+        }
+    }
+    if limits.request_field_size > 0 {
+        let too_long = request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name, name.as_str().len() + 2 + value.len()))
+            .find(|(_, size)| *size > limits.request_field_size);
+        if let Some((name, size)) = too_long {
+            return Some(refuse(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!(
+                    "Header field {name} too long: {size} bytes, the limit is {}\n",
+                    limits.request_field_size
+                ),
+            ));
+        }
+    }
+    None
+}
+
+fn refuse(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    // The client is misbehaving or confused: do not keep its connection.
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUNICORN: Limits = Limits {
+        request_line: 4094,
+        request_fields: 100,
+        request_field_size: 8190,
+    };
+
+    fn request(uri: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut builder = Request::builder().uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn gunicorns_limits_are_the_schema_defaults() {
+        use rg_contract::settings::{LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_FIELDS, LIMIT_REQUEST_LINE};
+        assert_eq!(LIMIT_REQUEST_LINE.default, GUNICORN.request_line.to_string());
+        assert_eq!(LIMIT_REQUEST_FIELDS.default, GUNICORN.request_fields.to_string());
+        assert_eq!(
+            LIMIT_REQUEST_FIELD_SIZE.default,
+            GUNICORN.request_field_size.to_string()
+        );
+    }
+
+    #[test]
+    fn a_request_within_the_limits_passes() {
+        let limits = GUNICORN;
+        let path = format!("/{}", "a".repeat(4094 - "GET / HTTP/1.1".len()));
+        assert!(check(&limits, &request(&path, &[("x-a", "b")])).is_none());
+    }
+
+    #[test]
+    fn a_long_request_line_is_414() {
+        let limits = GUNICORN;
+        let path = format!("/{}", "a".repeat(4095 - "GET / HTTP/1.1".len()));
+        let response = check(&limits, &request(&path, &[])).unwrap();
+        assert_eq!(response.status(), StatusCode::URI_TOO_LONG);
+        assert_eq!(response.headers()[header::CONNECTION], "close");
+    }
+
+    #[test]
+    fn a_long_header_field_is_431_and_zero_lifts_the_limits() {
+        let limits = Limits {
+            request_field_size: 20,
+            ..GUNICORN
+        };
+        // "x-long: " is 8 bytes.
+        assert!(check(&limits, &request("/", &[("x-long", "123456789012")])).is_none());
+        let response = check(&limits, &request("/", &[("x-long", "1234567890123")])).unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+        let unlimited = Limits {
+            request_line: 0,
+            request_field_size: 0,
+            ..GUNICORN
+        };
+        let huge = format!("/{}", "a".repeat(60_000));
+        let value = "v".repeat(100_000);
+        assert!(check(&unlimited, &request(&huge, &[("x-long", &value)])).is_none());
+    }
+}

@@ -1,0 +1,50 @@
+//! What the runtime wraps around every application, as tower layers, from
+//! the outside in: the access log (so refusals are logged too), Gunicorn's
+//! request limits, and in dev mode live reload. Each is a layer of its own,
+//! so the serving loop knows nothing of them and each can be tested alone.
+
+mod access_log;
+pub(crate) mod limits;
+mod live_reload;
+
+use std::sync::Arc;
+
+use rg_contract::access_log::AccessFormat;
+use rg_contract::settings::Limits;
+use tokio::sync::watch;
+use tower::ServiceBuilder;
+use tower::util::Either;
+
+use crate::server::Stop;
+
+/// The layers around the application, as the serving loop's caller chose.
+#[derive(Debug, Clone)]
+pub(crate) struct Layers {
+    /// The access log format, when the access log is on.
+    pub(crate) access_log: Option<AccessFormat>,
+    /// Limits on a request's head.
+    pub(crate) limits: Limits,
+    /// Live reload's build id, in dev mode.
+    pub(crate) live_reload: Option<Arc<str>>,
+}
+
+/// The stack's type, for the serving loop to name.
+pub(crate) type Stacked<S> = Either<
+    access_log::AccessLog<limits::WithLimits<Either<live_reload::LiveReload<S>, S>>>,
+    limits::WithLimits<Either<live_reload::LiveReload<S>, S>>,
+>;
+
+impl Layers {
+    /// Wraps `app`; `stop` ends live reload's event streams.
+    pub(crate) fn around<S: Clone>(&self, app: S, stop: watch::Receiver<Option<Stop>>) -> Stacked<S> {
+        ServiceBuilder::new()
+            .option_layer(self.access_log.clone().map(access_log::AccessLogLayer::new))
+            .layer(limits::LimitsLayer(self.limits))
+            .option_layer(
+                self.live_reload
+                    .clone()
+                    .map(|build_id| live_reload::LiveReloadLayer { build_id, stop }),
+            )
+            .service(app)
+    }
+}

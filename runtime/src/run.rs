@@ -1,0 +1,215 @@
+//! [`run`]: the worker's side of the contract. It reads the environment
+//! (settings, inherited sockets, the notify socket), sets up the logs,
+//! builds the async runtime, turns signals into a [`Stop`], and hands all of
+//! that to the serving loop, which reads none of it itself.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rg_contract::listeners::{self, Activation, Listener};
+use rg_contract::logging::{self, Logs};
+use rg_contract::notify::{self, Notifier};
+use rg_contract::settings::{LogTarget, WorkerSettings, unknown_variables};
+use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{info, warn};
+
+use crate::application::IntoApplication;
+use crate::layers::Layers;
+use crate::server::{self, Reason, Stop};
+
+/// Serves `app` until the process is told to stop, and returns the exit
+/// code for `main`: 0 after a clean stop, 3 when the application could not
+/// start (the reason is printed on stderr, and sent as `STATUS=` to a
+/// supervisor), 1 when serving failed later.
+///
+/// Call it from `main` before starting threads of your own: it reads and
+/// then clears the socket-activation variables, which is only sound while
+/// the process has one thread.
+pub fn run<M>(app: impl IntoApplication<M>) -> ExitCode {
+    let app = app.into_application();
+    let notifier = Arc::new(Notifier::from_env().unwrap_or_default());
+    match start(app.into_router(), notifier.clone()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Start(e)) => {
+            eprintln!("error: {e}");
+            let _ = notifier.notify(&format!("STATUS=error: {e}"));
+            ExitCode::from(e.exit_code())
+        }
+        Err(Failure::Serve(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_RUNTIME_FAILURE)
+        }
+    }
+}
+
+enum Failure {
+    Start(Error),
+    Serve(std::io::Error),
+}
+
+fn start(app: axum::Router, notifier: Arc<Notifier>) -> Result<(), Failure> {
+    let settings = WorkerSettings::from_env().map_err(Failure::Start)?;
+    let activation =
+        Activation::from_lookup(|k| std::env::var(k).ok(), std::process::id()).map_err(Failure::Start)?;
+    for var in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
+        // SAFETY: `run` documents that it must be called while the process
+        // is single-threaded; no thread of ours exists yet.
+        unsafe { std::env::remove_var(var) };
+    }
+    let logs = logging::init(
+        &settings.log_level,
+        settings.log_format,
+        settings.error_log.clone(),
+        settings.access_log.clone(),
+        // In development every line shows at once; in production lines are
+        // batched (flushed every 200 ms and on exit).
+        !settings.dev,
+    )
+    .map_err(Failure::Start)?;
+    let env_keys: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    for var in unknown_variables(env_keys.iter().map(String::as_str)) {
+        warn!("ignoring unknown setting {var} (see the RG_* table in the rg book)");
+    }
+    let listeners = listeners(activation.as_ref(), &settings).map_err(Failure::Start)?;
+
+    let runtime = if settings.threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(settings.threads)
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| Failure::Start(Error::Runtime(e)))?;
+
+    let config = server::Config {
+        layers: Layers {
+            access_log: (settings.access_log != LogTarget::Off).then(|| settings.access_log_format.clone()),
+            limits: settings.limits,
+            live_reload: settings.dev.then(|| {
+                std::env::var("RG_INTERNAL_BUILD_ID")
+                    .unwrap_or_else(|_| format!("pid-{}", std::process::id()))
+                    .into()
+            }),
+        },
+        worker_connections: settings.worker_connections,
+        keepalive: settings.keepalive,
+        request_fields: settings.limits.request_fields,
+        graceful_timeout: settings.graceful_timeout,
+        recycle_after: settings.recycle_after(),
+        supervised: settings.master_pid.is_some(),
+        notifier: notifier.clone(),
+        script_name: settings.script_name.as_str().into(),
+        forwarded_allow_ips: settings.forwarded_allow_ips.clone(),
+        announce: settings.master_pid.is_none(),
+    };
+    let stop = runtime
+        .block_on(async {
+            let shutdown = stops(settings.master_pid, &notifier, &logs)?;
+            let stop = server::serve(app, listeners, config, shutdown).await;
+            logs.access.flush();
+            stop
+        })
+        .map_err(Failure::Serve)?;
+    tracing::debug!(?stop, "stopped");
+    // Connections still open after an immediate stop or the graceful timeout
+    // are abandoned here, not waited for.
+    runtime.shutdown_background();
+    Ok(())
+}
+
+/// The sockets to serve: those passed in, or those `RG_BIND` names.
+fn listeners(activation: Option<&Activation>, settings: &WorkerSettings) -> Result<Vec<Listener>, Error> {
+    let listeners: Vec<Listener> = match activation {
+        // SAFETY: LISTEN_FDS/LISTEN_PID say these descriptors were passed to
+        // this very process, and nothing else in it has claimed them.
+        Some(activation) => unsafe { activation.take() }?,
+        None => settings
+            .bind
+            .iter()
+            .map(|b| listeners::bind(b, settings.backlog))
+            .collect::<Result<_, _>>()?,
+    };
+    if listeners.is_empty() {
+        return Err(Error::Setting {
+            var: "LISTEN_FDS".into(),
+            value: "0".into(),
+            reason: "no sockets were passed".into(),
+        });
+    }
+    Ok(listeners)
+}
+
+/// Starts what runs beside the serving loop (the watchdog ping, the access
+/// log's flush, log reopening on USR1, the orphan check) and returns the
+/// future that says when and how to stop. Signal handlers are installed
+/// here, before the loop says READY.
+fn stops(
+    master: Option<u32>,
+    notifier: &Arc<Notifier>,
+    logs: &Logs,
+) -> std::io::Result<impl Future<Output = Stop> + use<>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut quit = signal(SignalKind::quit())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    if let Some(interval) = notify::watchdog_interval(
+        std::env::var("WATCHDOG_USEC").ok().as_deref(),
+        std::env::var("WATCHDOG_PID").ok().as_deref(),
+        std::process::id(),
+    ) {
+        let notifier = notifier.clone();
+        tokio::spawn(every(interval, move || {
+            let _ = notifier.notify("WATCHDOG=1");
+        }));
+    }
+    let access = logs.access.clone();
+    tokio::spawn(every(Duration::from_millis(200), move || access.flush()));
+    let logs = logs.clone();
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            match logs.reopen() {
+                Ok(()) => info!("Reopened the log files"),
+                Err(e) => warn!("{e}"),
+            }
+        }
+    });
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => Stop::Graceful(Reason::Signal("SIGTERM")),
+            _ = int.recv() => Stop::Immediate(Reason::Signal("SIGINT")),
+            _ = quit.recv() => Stop::Immediate(Reason::Signal("SIGQUIT")),
+            () = orphaned(master) => Stop::Graceful(Reason::Orphaned),
+        }
+    })
+}
+
+/// Completes when the `rg serve` master that started this worker is gone.
+/// The master sets a parent-death signal too; this also covers a master
+/// that died before the worker could arm it. Never completes without one.
+async fn orphaned(master: Option<u32>) {
+    let Some(master) = master else {
+        return std::future::pending().await;
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        // SAFETY: getppid(2) has no preconditions.
+        if unsafe { libc::getppid() } as u32 != master {
+            return;
+        }
+    }
+}
+
+async fn every(period: Duration, mut action: impl FnMut()) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        action();
+    }
+}

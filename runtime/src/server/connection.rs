@@ -1,0 +1,166 @@
+//! One connection: hyper serves it (HTTP/1.1 or HTTP/2), each request gets
+//! its [`Environ`] and goes through the layered application, and a stop is
+//! honoured without losing a request already on its way.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
+use tower::{Service, ServiceExt as _};
+use tracing::debug;
+
+use super::{Reason, Shared, Stop};
+use crate::environ::Environ;
+use crate::layers::limits::HYPER_DEFAULT_FIELDS;
+
+/// The layered application, as the connections call it.
+pub(super) trait Stack:
+    Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> Stack for S where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The facts about one connection every request on it shares.
+pub(super) struct Connection {
+    peer: Option<SocketAddr>,
+    server_addr: Arc<str>,
+    /// Set, and `first_request` notified, when the first request arrives.
+    started: AtomicBool,
+    first_request: Notify,
+}
+
+impl Connection {
+    pub(super) fn new(peer: Option<SocketAddr>, server_addr: Arc<str>) -> Connection {
+        Connection {
+            peer,
+            server_addr,
+            started: AtomicBool::new(false),
+            first_request: Notify::new(),
+        }
+    }
+}
+
+/// Serves one connection until it closes or the worker stops. `_open` and
+/// `_slot` are held for as long as the connection lives.
+pub(super) async fn serve<S, T>(
+    stream: T,
+    connection: Arc<Connection>,
+    shared: Arc<Shared<S>>,
+    mut stop: watch::Receiver<Option<Stop>>,
+    _open: mpsc::Sender<()>,
+    _slot: Option<OwnedSemaphorePermit>,
+) where
+    S: Stack,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &shared.config;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.keepalive);
+    if config.request_fields != HYPER_DEFAULT_FIELDS {
+        builder.http1().max_headers(config.request_fields);
+    }
+    let service = hyper::service::service_fn({
+        let shared = shared.clone();
+        let connection = connection.clone();
+        move |request| handle(shared.clone(), connection.clone(), request)
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        stopping = async { stop.wait_for(Option::is_some).await.ok().and_then(|s| *s) } => {
+            if matches!(stopping, Some(Stop::Immediate(_))) {
+                return;
+            }
+            // A connection accepted just before the stop has a request on
+            // its way: hyper would close it as idle, failing that request.
+            // Wait for it (bounded by the header timeout) before closing.
+            if !connection.started.load(Ordering::Acquire) {
+                tokio::select! {
+                    result = conn.as_mut() => return log_result(result),
+                    _ = connection.first_request.notified() => {}
+                    _ = tokio::time::sleep(config.keepalive) => {}
+                }
+            }
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    log_result(result);
+}
+
+fn log_result<E: std::fmt::Display>(result: Result<(), E>) {
+    if let Err(e) = result {
+        debug!("connection closed with an error: {e}");
+    }
+}
+
+/// One request: the environ in, the layered application called, the count
+/// towards max_requests kept.
+async fn handle<S: Stack>(
+    shared: Arc<Shared<S>>,
+    connection: Arc<Connection>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    if !connection.started.swap(true, Ordering::AcqRel) {
+        connection.first_request.notify_one();
+    }
+    let config = &shared.config;
+    let environ = Environ::new(
+        connection.peer,
+        connection.server_addr.clone(),
+        config.script_name.clone(),
+        request.headers(),
+        &config.forwarded_allow_ips,
+    );
+    let mut request = request.map(Body::new);
+    if let Some(peer) = connection.peer {
+        request.extensions_mut().insert(ConnectInfo(peer));
+    }
+    request.extensions_mut().insert(environ);
+    let Ok(response) = shared.service.clone().oneshot(request).await;
+
+    let served = shared.served.fetch_add(1, Ordering::Relaxed) + 1;
+    if shared.config.recycle_after == Some(served) {
+        if shared.config.supervised {
+            // Under `rg serve`, keep serving until the master has a
+            // replacement READY and sends SIGTERM, so capacity never dips.
+            let _ = shared.config.notifier.notify(&format!(
+                "X_RG_RECYCLE=1\nSTATUS=Served {served} requests (max_requests), waiting for a replacement"
+            ));
+        } else {
+            shared.stop.send_if_modified(|stop| {
+                let first = stop.is_none();
+                if first {
+                    *stop = Some(Stop::Graceful(Reason::MaxRequests));
+                }
+                first
+            });
+        }
+    }
+    Ok(response)
+}
