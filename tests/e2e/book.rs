@@ -48,6 +48,8 @@ const KEEPS_RUNNING: &str = "# keeps running";
 /// moved off 8000/8080 so the test cannot collide with anything.
 #[test]
 fn the_tutorial_runs_as_written() {
+    crate::tools::require("nginx");
+    crate::tools::require("curl");
     let lines = tutorial();
     assert!(lines.len() >= 8, "the tutorial path is missing: {lines:?}");
     let home = tempfile::tempdir().unwrap();

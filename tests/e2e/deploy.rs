@@ -43,6 +43,7 @@ fn systemd_accepts_the_service_and_socket_units() {
     for unit in ["deployed.service", "deployed.socket"] {
         std::fs::write(units.join(unit), localized(&dir, unit, &socket)).unwrap();
     }
+    crate::tools::require("systemd-analyze");
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
         .arg(units.join("deployed.socket"))
@@ -71,6 +72,7 @@ impl Drop for Supervisor {
 
 #[test]
 fn supervisord_runs_the_program_and_it_answers() {
+    crate::tools::require("supervisord");
     let (tmp, dir) = deployed();
     let socket = tmp.path().join("deployed.sock");
     let conf_d = tmp.path().join("conf.d");
@@ -113,6 +115,7 @@ fn supervisord_runs_the_program_and_it_answers() {
 
 #[test]
 fn nginx_proxies_to_rg_serve_over_the_unix_socket() {
+    crate::tools::require("nginx");
     let (tmp, dir) = deployed();
     let socket = tmp.path().join("deployed.sock");
     let mut cmd = rg();

@@ -11,5 +11,7 @@ mod deploy;
 mod new;
 mod runserver;
 mod serve;
+mod serve_config;
 mod support;
+mod tools;
 mod worker;

@@ -1,0 +1,98 @@
+//! The programs some tests drive (nginx, supervisord, systemd-analyze,
+//! curl) are not part of Rust. A test that needs one calls [`require`]
+//! first: a missing program is installed with apt-get when this machine
+//! can (root, Debian or Ubuntu), as `.ci/run` used to do before the tests;
+//! otherwise the test fails with a message that names the program and how
+//! to install it. It never skips: a test that did not run is not a pass.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// What is installed how: program, Debian package.
+const PACKAGES: &[(&str, &str)] = &[
+    ("nginx", "nginx"),
+    ("supervisord", "supervisor"),
+    ("systemd-analyze", "systemd"),
+    ("curl", "curl"),
+];
+
+/// Makes sure `program` is on PATH, installing its package if it can.
+pub fn require(program: &str) {
+    // One install at a time within this test process; apt-get's own lock
+    // serializes it against other processes.
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    if on_path(program) {
+        return;
+    }
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if on_path(program) {
+        return;
+    }
+    let package = PACKAGES
+        .iter()
+        .find(|(p, _)| *p == program)
+        .map_or(program, |(_, package)| package);
+    let how = format!(
+        "`{program}` is needed by this test and is not installed: install it with \
+         `apt-get install {package}` (Debian's package name) and run the tests again"
+    );
+    // SAFETY: geteuid(2) has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !on_path("apt-get") {
+        panic!("{how}");
+    }
+    eprintln!("installing {package} for the tests that need `{program}` (apt-get)...");
+    if let Err(e) = apt_install(package) {
+        panic!("{how} (the automatic install failed: {e})");
+    }
+    assert!(
+        on_path(program),
+        "{how} (apt-get installed {package} but `{program}` is still missing)"
+    );
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program))))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `apt-get install` without starting the package's service: Debian's
+/// `policy-rc.d` convention tells its maintainer scripts not to (nginx would
+/// otherwise start on port 80 and outlive the tests).
+fn apt_install(package: &str) -> Result<(), String> {
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let ours = !policy.exists();
+    if ours {
+        std::fs::write(policy, "#!/bin/sh\nexit 101\n").map_err(|e| e.to_string())?;
+        std::fs::set_permissions(policy, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    let run = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .map_err(|e| format!("apt-get: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    };
+    let result = run(&["install", "-y", "-qq", "--no-install-recommends", package]).or_else(|_| {
+        // The package lists may be missing or stale on a fresh machine.
+        run(&["update", "-qq"])?;
+        run(&["install", "-y", "-qq", "--no-install-recommends", package])
+    });
+    if ours {
+        let _ = std::fs::remove_file(policy);
+    }
+    result
+}
