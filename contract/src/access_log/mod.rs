@@ -8,9 +8,14 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, Method, StatusCode, Version};
+
+mod time;
+
+use time::civil;
+pub use time::{clf_time, rfc3339};
 
 /// Apache's "combined" format, Gunicorn's default.
 pub const COMBINED: &str = r#"%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-Agent}i""#;
@@ -333,62 +338,10 @@ fn render_json(r: &AccessRecord<'_>) -> String {
     .to_string()
 }
 
-/// Civil UTC date and time of `t`: (year, month, day, hour, minute, second).
-fn civil(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// `10/Oct/2000:13:55:36 +0000`, the common log format's time, in UTC.
-/// Formatted once per second per thread: a busy worker logs thousands of
-/// lines with the same time.
-pub fn clf_time(t: SystemTime) -> String {
-    thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
-    }
-    let second = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if last.0 != second {
-            *last = (second, format_clf_time(t));
-        }
-        last.1.clone()
-    })
-}
-
-fn format_clf_time(t: SystemTime) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, mo, d, h, mi, s) = civil(t);
-    let month = MONTHS[(mo as usize).saturating_sub(1) % 12];
-    format!("{d:02}/{month}/{y}:{h:02}:{mi:02}:{s:02} +0000")
-}
-
-/// `2000-10-10T13:55:36.123Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    let ms = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_millis())
-        .unwrap_or(0);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn record<'a>(
         req: &'a [(HeaderName, Option<http::HeaderValue>)],
