@@ -23,6 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Settings, Sources};
+use crate::master::exit::Exit;
 use crate::master::notifications::{Message, Receiver};
 use crate::master::owner::Owner;
 use crate::master::sockets::Sockets;
@@ -603,25 +604,6 @@ impl Arbiter {
                 signal_pid(*pid, Signal::SIGABRT);
                 worker.aborted = Some(now);
             }
-        }
-    }
-}
-
-/// How a process ended, in words (also `rg runserver`'s application).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// It exited with this code.
-    Code(i32),
-    /// A signal killed it.
-    Signal(Signal),
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Exit::Code(0) => write!(f, "exited cleanly"),
-            Exit::Code(c) => write!(f, "exited with code {c}"),
-            Exit::Signal(s) => write!(f, "was killed by {}", s.as_str()),
         }
     }
 }

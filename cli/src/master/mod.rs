@@ -2,6 +2,7 @@
 //! exec, and supervises them the way Gunicorn's arbiter does.
 
 pub mod arbiter;
+pub mod exit;
 pub mod notifications;
 pub mod owner;
 pub mod pidfile;
