@@ -19,6 +19,8 @@ use crate::master::exit::Exit;
 use crate::master::notifications::Message;
 
 mod step;
+#[cfg(test)]
+mod tests;
 
 /// Consecutive workers that may die before READY before the master gives up.
 pub const MAX_BOOT_FAILURES: u32 = 5;
