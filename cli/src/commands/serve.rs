@@ -1,6 +1,6 @@
 //! `rg serve`: the production server. A master binds the sockets, starts
 //! `workers` processes of the application, and supervises them (see
-//! `arbiter.rs`), the way `gunicorn project.wsgi:application` does.
+//! `master/driver.rs`), the way `gunicorn project.wsgi:application` does.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use rg_contract::settings::LogTarget;
 use crate::config::flags::SettingFlags;
 use crate::config::{self, Sources};
 use crate::dev::cargo::{self, Profile};
-use crate::master::arbiter::Arbiter;
+use crate::master::driver::Arbiter;
 use crate::master::owner::Owner;
 use crate::master::pidfile::Pidfile;
 use crate::master::sockets::Sockets;

@@ -2,8 +2,9 @@
 //! master's whole life, so workers come and go without the address ever
 //! refusing a connection.
 //!
-//! Binding itself is the runtime's (`rg_contract::listeners::bind`), so an
-//! address means the same to `rg serve` and to a worker run by hand. This
+//! Binding itself is the contract's (`rg_contract::listeners::bind`, which
+//! workers use too), so an address means the same to `rg serve` and to a
+//! worker run by hand. This
 //! module adds what only a long-lived master needs: socket files with a
 //! mode and removed on exit, sockets handed to `rg serve` by systemd, and
 //! a bind error that names who holds the port.

@@ -1,0 +1,278 @@
+//! The master's I/O, around the decisions of `policy.rs`: it turns signals,
+//! notifications, exited children and a 100 ms tick into [`Event`]s, and
+//! carries out the [`Action`]s the policy returns (spawning, kill(2),
+//! systemd notifications, closing the sockets, reopening the logs).
+//!
+//! It runs on one thread (a current-thread tokio runtime on `main`'s
+//! thread, which also makes the workers' parent-death signal reliable). It
+//! owns what the policy must not touch: the settings and the workers'
+//! owner, which a HUP re-reads, the sockets, and the systemd watchdog.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use rg_contract::logging::Logs;
+use rg_contract::notify::Notifier;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{debug, error, info, warn};
+
+use crate::config::{self, Settings, Sources};
+use crate::master::exit::Exit;
+use crate::master::notifications::Receiver;
+use crate::master::owner::Owner;
+use crate::master::policy::{Action, Config, Event, Policy, Request};
+use crate::master::sockets::Sockets;
+use crate::master::spawn::{WorkerSpec, spawn};
+
+/// The master of `rg serve`.
+pub struct Arbiter {
+    settings: Settings,
+    owner: Option<Owner>,
+    sources: Sources,
+    program: PathBuf,
+    sockets: Sockets,
+    receiver: Receiver,
+    systemd: Notifier,
+    logs: Logs,
+    /// systemd's watchdog: how often to ping it, and when we last did.
+    watchdog: Option<(Duration, Instant)>,
+    policy: Policy,
+}
+
+impl Arbiter {
+    /// A master for `program` serving `sockets`, configured by `settings`
+    /// (re-read from `sources` on HUP). Call inside a current-thread tokio
+    /// runtime; fails only if the notification socket cannot be bound.
+    pub fn new(
+        settings: Settings,
+        owner: Option<Owner>,
+        sources: Sources,
+        program: PathBuf,
+        sockets: Sockets,
+        logs: Logs,
+    ) -> Result<Arbiter> {
+        let receiver = Receiver::bind()?;
+        let systemd = Notifier::from_env().unwrap_or_default();
+        let watchdog = rg_contract::notify::watchdog_interval(
+            std::env::var("WATCHDOG_USEC").ok().as_deref(),
+            std::env::var("WATCHDOG_PID").ok().as_deref(),
+            std::process::id(),
+        )
+        .map(|every| (every, Instant::now()));
+        Ok(Arbiter {
+            policy: Policy::new(policy_config(&settings)),
+            settings,
+            owner,
+            sources,
+            program,
+            sockets,
+            receiver,
+            systemd,
+            logs,
+            watchdog,
+        })
+    }
+
+    /// Runs until the master stops (TERM, INT, QUIT, or a halt when workers
+    /// cannot start); returns its exit code.
+    pub async fn run(mut self) -> Result<ExitCode> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut quit = signal(SignalKind::quit())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut ttin = signal(SignalKind::from_raw(libc::SIGTTIN))?;
+        let mut ttou = signal(SignalKind::from_raw(libc::SIGTTOU))?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut chld = signal(SignalKind::child())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+
+        self.log_start();
+        let mut events = vec![Event::Tick];
+        loop {
+            self.ping_watchdog();
+            for event in events.drain(..) {
+                if let Some(code) = self.deliver(event) {
+                    return Ok(ExitCode::from(code));
+                }
+            }
+            let request = tokio::select! {
+                _ = term.recv() => Some(Request::Term),
+                _ = int.recv() => Some(Request::Int),
+                _ = quit.recv() => Some(Request::Quit),
+                _ = hup.recv() => self.reload(),
+                _ = ttin.recv() => Some(Request::Ttin),
+                _ = ttou.recv() => Some(Request::Ttou),
+                _ = usr1.recv() => Some(Request::Usr1),
+                _ = chld.recv() => None,
+                message = self.receiver.recv() => {
+                    match message {
+                        Ok(message) => events.push(Event::Notified(message)),
+                        Err(e) => warn!("notification socket: {e}"),
+                    }
+                    None
+                }
+                _ = tick.tick() => None,
+            };
+            events.extend(request.map(Event::Signal));
+            events.extend(reap());
+            if events.is_empty() {
+                events.push(Event::Tick);
+            }
+        }
+    }
+
+    fn log_start(&self) {
+        info!(
+            "Starting rg {} (master pid {})",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
+        for name in self.sockets.names() {
+            let shown = if name.starts_with("unix:") {
+                name
+            } else {
+                format!("http://{name}")
+            };
+            info!("Listening at: {shown} ({})", std::process::id());
+        }
+        info!("Using application: {}", self.program.display());
+    }
+
+    fn ping_watchdog(&mut self) {
+        let now = Instant::now();
+        if let Some((every, last)) = self.watchdog
+            && now.duration_since(last) >= every
+        {
+            let _ = self.systemd.notify("WATCHDOG=1");
+            self.watchdog = Some((every, now));
+        }
+    }
+
+    /// Gives `event` to the policy and carries out what it returns, the
+    /// answers to spawns included. Returns the exit code once it is time.
+    fn deliver(&mut self, event: Event) -> Option<u8> {
+        let mut actions: VecDeque<Action> = self.policy.on(event, Instant::now()).into();
+        while let Some(action) = actions.pop_front() {
+            match action {
+                Action::Spawn { id, .. } => {
+                    let answer = match self.spawn_worker(id) {
+                        Ok(pid) => Event::Spawned { id, pid },
+                        Err(e) => {
+                            error!("Could not start a worker from {}: {e}", self.program.display());
+                            Event::SpawnFailed {
+                                id,
+                                error: e.to_string(),
+                            }
+                        }
+                    };
+                    actions.extend(self.policy.on(answer, Instant::now()));
+                }
+                Action::Signal { pid, signal } => signal_pid(pid, signal),
+                Action::NotifySystemd(message) => {
+                    let _ = self.systemd.notify(&message);
+                }
+                Action::AnnounceReload { workers } => self.announce_reload(workers),
+                Action::CloseSockets => self.sockets.close(),
+                Action::ReopenLogs => match self.logs.reopen() {
+                    Ok(()) => info!("Reopened log files"),
+                    Err(e) => error!("{e}"),
+                },
+                Action::Exit(code) => return Some(code),
+            }
+        }
+        None
+    }
+
+    fn spawn_worker(&self, id: u64) -> std::io::Result<u32> {
+        let env = self.settings.worker_env();
+        let fds = self.sockets.fds();
+        let names = self.sockets.names();
+        let spec = WorkerSpec {
+            program: &self.program,
+            fds: &fds,
+            names: &names,
+            env: &env,
+            notify_socket: self.receiver.path(),
+            watchdog_usec: self.settings.timeout.as_micros() as u64,
+            owner: self.owner.as_ref(),
+        };
+        spawn(&spec, id)
+    }
+
+    /// HUP: re-reads the configuration. On success the new settings and
+    /// owner are the ones later workers get (but `bind` stays); either way
+    /// the policy is told. Nothing is read once the master is stopping.
+    fn reload(&mut self) -> Option<Request> {
+        if self.policy.phase().is_stopping() {
+            return None;
+        }
+        let loaded = config::load(&self.sources, |k| std::env::var(k).ok())
+            .and_then(|new| Owner::from_settings(&new).map(|owner| (new, owner)));
+        let (new, owner) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => return Some(Request::ReloadFailed(format!("{e:#}"))),
+        };
+        // New workers run as the new owner; socket files keep the owner
+        // they were given at start, like the addresses.
+        self.owner = owner;
+        if new.bind != self.settings.bind {
+            warn!("bind changed; the new addresses take effect when rg serve restarts");
+        }
+        self.settings = Settings {
+            bind: self.settings.bind.clone(),
+            ..new
+        };
+        Some(Request::Reloaded(policy_config(&self.settings)))
+    }
+
+    fn announce_reload(&self, workers: usize) {
+        info!(
+            "Reloading: rolling {workers} workers onto {}",
+            self.program.display()
+        );
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
+            .unwrap_or(0);
+        let _ = self
+            .systemd
+            .notify(&format!("RELOADING=1\nMONOTONIC_USEC={now}\nSTATUS=Reloading"));
+    }
+}
+
+/// What the policy needs from the settings.
+fn policy_config(settings: &Settings) -> Config {
+    Config {
+        workers: settings.workers,
+        timeout: settings.timeout,
+        graceful_timeout: settings.graceful_timeout,
+    }
+}
+
+/// Every child that has exited since the last call, without waiting.
+fn reap() -> Vec<Event> {
+    let mut exited = Vec::new();
+    loop {
+        let (pid, how) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig)),
+            Ok(WaitStatus::StillAlive) | Err(_) => return exited,
+            Ok(_) => continue,
+        };
+        exited.push(Event::Exited {
+            pid: pid.as_raw() as u32,
+            how,
+        });
+    }
+}
+
+fn signal_pid(pid: u32, sig: Signal) {
+    if let Err(e) = kill(Pid::from_raw(pid as i32), sig) {
+        debug!("kill({pid}, {sig}) failed: {e}");
+    }
+}

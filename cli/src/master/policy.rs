@@ -1,0 +1,407 @@
+//! What the master decides, without doing any of it: given an [`Event`]
+//! (a tick, a signal, a worker's notification or exit, the result of a
+//! spawn) and the time, [`Policy::on`] updates its view of the workers and
+//! returns the [`Action`]s to carry out. No processes, sockets or clocks:
+//! the driver (`driver.rs`) does the I/O, and tests drive the policy with a
+//! fake clock.
+//!
+//! After every event the policy takes one step towards the desired state:
+//! the right number of ready workers, each on the current configuration,
+//! none silent for longer than `timeout`; or, once stopping, no workers.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tracing::{debug, error, info, warn};
+
+use crate::master::exit::Exit;
+use crate::master::notifications::Message;
+
+mod step;
+#[cfg(test)]
+mod tests;
+
+/// Consecutive workers that may die before READY before the master gives up.
+pub const MAX_BOOT_FAILURES: u32 = 5;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// The settings the decisions depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// How many workers to keep.
+    pub workers: usize,
+    /// Silence after which a worker is aborted; zero: never.
+    pub timeout: Duration,
+    /// How long a leaving worker may drain; SIGKILL follows a second later.
+    pub graceful_timeout: Duration,
+}
+
+/// What the master is doing, as logged and as told to systemd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Starting the first workers.
+    Booting,
+    /// Every worker is up.
+    Running,
+    /// Rolling workers onto a new configuration or binary (HUP).
+    Reloading,
+    /// Shutting down; exit with `code` once the workers are gone, killing
+    /// what is left at `deadline`.
+    Stopping {
+        /// When remaining workers get SIGKILL.
+        deadline: Instant,
+        /// The master's exit code.
+        code: u8,
+    },
+}
+
+impl Phase {
+    /// True once a stop has begun; nothing but a faster stop changes that.
+    pub fn is_stopping(self) -> bool {
+        matches!(self, Phase::Stopping { .. })
+    }
+}
+
+/// What the operator asked for with a signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// TERM: stop gracefully.
+    Term,
+    /// INT: stop now.
+    Int,
+    /// QUIT: stop now.
+    Quit,
+    /// HUP, and the configuration was re-read: roll the workers onto it.
+    Reloaded(Config),
+    /// HUP, but the configuration is broken (the reason): change nothing.
+    ReloadFailed(String),
+    /// TTIN: one more worker.
+    Ttin,
+    /// TTOU: one fewer worker, never fewer than one.
+    Ttou,
+    /// USR1: reopen the log files.
+    Usr1,
+}
+
+/// Something that happened, for [`Policy::on`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Time passed (the driver ticks every 100 ms; its first event).
+    Tick,
+    /// A signal to the master.
+    Signal(Request),
+    /// A worker's sd_notify message.
+    Notified(Message),
+    /// A child process ended.
+    Exited {
+        /// Its pid.
+        pid: u32,
+        /// How.
+        how: Exit,
+    },
+    /// The answer to [`Action::Spawn`]: the worker runs as `pid`.
+    Spawned {
+        /// The `id` of the Spawn action.
+        id: u64,
+        /// The new process.
+        pid: u32,
+    },
+    /// The answer to [`Action::Spawn`]: the worker could not be started.
+    SpawnFailed {
+        /// The `id` of the Spawn action.
+        id: u64,
+        /// Why, in words.
+        error: String,
+    },
+}
+
+/// Something for the driver to do, in the order returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start worker `id` (taking over from `replaces` once READY). The
+    /// driver must answer with [`Event::Spawned`] or [`Event::SpawnFailed`]
+    /// before it delivers any other event.
+    Spawn {
+        /// The worker's number, counting from 1 for the master's life.
+        id: u64,
+        /// The pid of the worker it replaces, if any.
+        replaces: Option<u32>,
+    },
+    /// Send `signal` to `pid`.
+    Signal {
+        /// A worker.
+        pid: u32,
+        /// The signal.
+        signal: Signal,
+    },
+    /// Send this message to systemd's notify socket.
+    NotifySystemd(String),
+    /// A reload began, rolling this many workers: say so in the log and to
+    /// systemd (RELOADING=1 with MONOTONIC_USEC, a clock only the driver reads).
+    AnnounceReload {
+        /// Workers running when it began.
+        workers: usize,
+    },
+    /// Close the listening sockets, so new connections are refused.
+    CloseSockets,
+    /// Reopen the master's log files.
+    ReopenLogs,
+    /// The master is done: exit with this code.
+    Exit(u8),
+}
+
+impl Action {
+    /// `Action::Signal` to `pid`.
+    pub fn signal(pid: u32, signal: Signal) -> Action {
+        Action::Signal { pid, signal }
+    }
+}
+
+/// One worker, as the master sees it.
+#[derive(Debug)]
+struct Worker {
+    /// None between [`Action::Spawn`] and its answer.
+    pid: Option<u32>,
+    generation: u64,
+    ready: bool,
+    last_seen: Instant,
+    status: Option<String>,
+    /// The pid of the worker this one takes over from once READY.
+    replaces: Option<u32>,
+    /// When SIGTERM was sent to retire it.
+    retiring: Option<Instant>,
+    /// It served max_requests and asked to be replaced.
+    wants_recycle: bool,
+    /// When it was sent SIGABRT for silence.
+    aborted: Option<Instant>,
+}
+
+/// The master's decisions and the state they need.
+#[derive(Debug)]
+pub struct Policy {
+    config: Config,
+    target: usize,
+    /// By id: oldest first.
+    workers: BTreeMap<u64, Worker>,
+    next_id: u64,
+    generation: u64,
+    phase: Phase,
+    boot_failures: u32,
+    last_error: Option<String>,
+    actions: Vec<Action>,
+}
+
+impl Policy {
+    /// A master with no workers yet, booting; its first event (a tick)
+    /// asks for `config.workers` spawns.
+    pub fn new(config: Config) -> Policy {
+        Policy {
+            config,
+            target: config.workers,
+            workers: BTreeMap::new(),
+            next_id: 1,
+            generation: 0,
+            phase: Phase::Booting,
+            boot_failures: 0,
+            last_error: None,
+            actions: Vec::new(),
+        }
+    }
+
+    /// What the master is doing.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Takes in `event` at `now`, then one step towards the desired state;
+    /// returns what to do. `now` must not go backwards between calls.
+    pub fn on(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        match event {
+            Event::Tick => {}
+            Event::Signal(request) => self.on_request(request, now),
+            Event::Notified(message) => self.on_message(&message, now),
+            Event::Exited { pid, how } => self.on_exit(pid, how, now),
+            Event::Spawned { id, pid } => self.on_spawned(id, pid, now),
+            Event::SpawnFailed { id, error } => self.on_spawn_failed(id, error),
+        }
+        self.step(now);
+        std::mem::take(&mut self.actions)
+    }
+
+    fn on_request(&mut self, request: Request, now: Instant) {
+        match request {
+            Request::Term => self.stop(true, 0, now),
+            Request::Int | Request::Quit => self.stop(false, 0, now),
+            Request::Reloaded(config) => self.reload(config),
+            Request::ReloadFailed(why) => {
+                if !self.phase.is_stopping() {
+                    error!("Reload failed, keeping the current configuration: {why}");
+                }
+            }
+            Request::Ttin => self.resize(1),
+            Request::Ttou => self.resize(-1),
+            Request::Usr1 => {
+                self.actions.push(Action::ReopenLogs);
+                self.signal_all(Signal::SIGUSR1);
+            }
+        }
+    }
+
+    fn on_spawned(&mut self, id: u64, pid: u32, now: Instant) {
+        let Some(worker) = self.workers.get_mut(&id).filter(|w| w.pid.is_none()) else {
+            debug!("spawn result for unknown worker {id} (pid {pid})");
+            return;
+        };
+        worker.pid = Some(pid);
+        worker.last_seen = now;
+        match worker.replaces {
+            Some(old) => info!("Booting worker {id} with pid: {pid} (to replace pid {old})"),
+            None => info!("Booting worker {id} with pid: {pid}"),
+        }
+    }
+
+    fn on_spawn_failed(&mut self, id: u64, error: String) {
+        if self.workers.remove(&id).is_some() {
+            self.boot_failures += 1;
+            self.last_error = Some(error);
+        }
+    }
+
+    fn on_message(&mut self, message: &Message, now: Instant) {
+        let pid = message.pid;
+        let Some((&id, worker)) = self.workers.iter_mut().find(|(_, w)| w.pid == Some(pid)) else {
+            debug!("notification from unknown pid {pid}: {:?}", message.fields);
+            return;
+        };
+        worker.last_seen = now;
+        if let Some(status) = message.get("STATUS") {
+            worker.status = Some(status.to_string());
+        }
+        if message.get("X_RG_RECYCLE") == Some("1") && !worker.wants_recycle && worker.retiring.is_none() {
+            worker.wants_recycle = true;
+            info!("Worker {id} (pid {pid}) served max_requests; starting its replacement");
+        }
+        if message.get("READY") == Some("1") && !worker.ready {
+            worker.ready = true;
+            let replaces = worker.replaces.take();
+            self.boot_failures = 0;
+            info!("Worker {id} (pid {pid}) is ready");
+            if let Some(old) = replaces {
+                self.retire(old, now);
+            }
+            self.tell_systemd_status();
+        }
+    }
+
+    fn on_exit(&mut self, pid: u32, how: Exit, now: Instant) {
+        let Some((id, worker)) = self
+            .id_of(pid)
+            .and_then(|id| Some((id, self.workers.remove(&id)?)))
+        else {
+            return;
+        };
+        if worker.retiring.is_some() || self.phase.is_stopping() {
+            info!("Worker {id} (pid {pid}) {how}");
+            self.tell_systemd_status();
+        } else if worker.ready {
+            warn!("Worker {id} (pid {pid}) {how} unexpectedly; starting a replacement");
+            self.tell_systemd_status();
+        } else {
+            self.on_boot_failure(id, pid, worker.status, how, now);
+        }
+    }
+
+    /// A worker died before READY: quote its `STATUS=error: ...` (else how
+    /// it ended), and halt if the application cannot start (exit code 3) or
+    /// this is a crash loop. Otherwise the step starts another.
+    fn on_boot_failure(&mut self, id: u64, pid: u32, status: Option<String>, how: Exit, now: Instant) {
+        let quoted = status
+            .filter(|s| s.starts_with("error:"))
+            .unwrap_or_else(|| format!("it {how}"));
+        error!("Worker {id} (pid {pid}) failed to boot: {quoted}");
+        self.last_error = Some(quoted);
+        self.boot_failures += 1;
+        if how == Exit::Code(i32::from(rg_contract::EXIT_START_FAILURE)) {
+            self.halt("the application could not start", now);
+        } else if self.boot_failures >= MAX_BOOT_FAILURES {
+            self.halt(
+                &format!("{MAX_BOOT_FAILURES} workers in a row died before they were ready"),
+                now,
+            );
+        }
+    }
+
+    fn halt(&mut self, why: &str, now: Instant) {
+        let last = self.last_error.clone().unwrap_or_default();
+        error!("Shutting down: {why}. The last worker said: {last}");
+        self.stop(true, rg_contract::EXIT_START_FAILURE, now);
+    }
+
+    /// Starts a stop: graceful (SIGTERM, drain within graceful_timeout) or
+    /// fast (SIGQUIT). The sockets close at once, so new connections are
+    /// refused rather than queued for workers that are leaving.
+    fn stop(&mut self, graceful: bool, code: u8, now: Instant) {
+        if let Phase::Stopping { deadline, code: old } = self.phase {
+            if graceful {
+                return;
+            }
+            // A fast stop overrides a graceful one in progress.
+            self.phase = Phase::Stopping {
+                deadline: deadline.min(now + SECOND),
+                code: old,
+            };
+        } else {
+            let grace = if graceful {
+                self.config.graceful_timeout
+            } else {
+                Duration::ZERO
+            };
+            self.phase = Phase::Stopping {
+                deadline: now + grace + SECOND,
+                code,
+            };
+            info!(
+                "Stopping {} ({} workers)",
+                if graceful { "gracefully" } else { "now" },
+                self.workers.len()
+            );
+            self.actions.push(Action::NotifySystemd("STOPPING=1".into()));
+            self.actions.push(Action::CloseSockets);
+        }
+        self.signal_all(if graceful {
+            Signal::SIGTERM
+        } else {
+            Signal::SIGQUIT
+        });
+    }
+
+    /// HUP with a good configuration: every worker is rolled onto it (and
+    /// onto the binary now on disk), one at a time, by the steps that follow.
+    fn reload(&mut self, config: Config) {
+        if self.phase.is_stopping() {
+            return;
+        }
+        self.config = config;
+        self.target = config.workers;
+        self.generation += 1;
+        self.phase = Phase::Reloading;
+        self.actions.push(Action::AnnounceReload {
+            workers: self.workers.len(),
+        });
+    }
+
+    fn resize(&mut self, delta: i64) {
+        if self.phase.is_stopping() {
+            return;
+        }
+        let target = (self.target as i64 + delta).max(1) as usize;
+        if target == self.target {
+            info!("Keeping 1 worker: TTOU never removes the last one");
+            return;
+        }
+        self.target = target;
+        info!("Number of workers: {target}");
+    }
+}
