@@ -9,7 +9,8 @@ use std::fmt;
 use std::io;
 
 /// Exit code of a worker that could not start: bad settings, an address it
-/// could not bind, an inherited descriptor that is not a listening socket.
+/// could not bind, an inherited descriptor that is not a listening socket,
+/// an application whose setup failed.
 ///
 /// `rg serve` treats repeated exits with this code as a crash loop and stops
 /// instead of respawning. The value matches Gunicorn's `WORKER_BOOT_ERROR`.
@@ -55,6 +56,9 @@ pub enum Error {
     },
     /// The async runtime could not be built.
     Runtime(io::Error),
+    /// The application's own setup failed, panicked or took too long; the
+    /// words are the application's error.
+    Setup(String),
     /// The log file could not be opened.
     LogFile {
         /// The path that was given.
@@ -88,6 +92,7 @@ impl fmt::Display for Error {
                 write!(f, "inherited file descriptor {fd}: {reason}")
             }
             Error::Runtime(e) => write!(f, "could not start the async runtime: {e}"),
+            Error::Setup(why) => write!(f, "the application's setup failed: {why}"),
             Error::LogFile { path, source } => {
                 write!(f, "could not open log file {path}: {}", describe_io(source))
             }

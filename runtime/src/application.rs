@@ -2,12 +2,18 @@
 //!
 //! WSGI's answer was "a callable". Ours is "anything that turns a request
 //! into a response": a plain `async fn(Request) -> impl IntoResponse`, an
-//! axum `Router`, or any `tower::Service<Request>`. [`IntoApplication`]
-//! accepts all three and turns each into one [`Application`], so the server
-//! has a single type to drive.
+//! axum `Router`, or any `tower::Service<Request>`; or, for applications
+//! that must build themselves first (open a database pool, read
+//! templates), an `async fn() -> Router` or `async fn() -> Result<Router, E>`
+//! that runs inside each worker's runtime before the worker says it is
+//! ready. [`IntoApplication`] accepts all of them and turns each into one
+//! [`Application`], so the server has a single type to drive.
 
 use std::convert::Infallible;
+use std::fmt::Display;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 
 use axum::Router;
 use axum::extract::Request;
@@ -15,17 +21,36 @@ use axum::handler::Handler;
 use axum::response::IntoResponse;
 use tower::Service;
 
-/// An application, ready to serve.
-#[derive(Debug, Clone)]
+type SetupFuture = Pin<Box<dyn Future<Output = Result<Router, String>> + Send>>;
+
+/// An application: ready to serve, or a setup that builds it.
 pub struct Application {
-    router: Router,
+    build: Build,
+}
+
+enum Build {
+    Ready(Router),
+    Setup(Box<dyn FnOnce() -> SetupFuture + Send>),
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.build {
+            Build::Ready(router) => f.debug_tuple("Application").field(router).finish(),
+            Build::Setup(_) => f.write_str("Application(setup)"),
+        }
+    }
 }
 
 impl Application {
-    /// The application as an axum router (a `tower::Service`), e.g. to test
-    /// it with `oneshot`.
-    pub fn into_router(self) -> Router {
-        self.router
+    /// Runs the setup, if there is one, and returns the application as an
+    /// axum router (a `tower::Service`), e.g. to test it with `oneshot`.
+    /// `Err` holds the setup's error in words.
+    pub async fn build(self) -> Result<Router, String> {
+        match self.build {
+            Build::Ready(router) => Ok(router),
+            Build::Setup(setup) => setup().await,
+        }
     }
 }
 
@@ -36,6 +61,44 @@ impl Application {
 pub trait IntoApplication<M> {
     /// Converts `self`.
     fn into_application(self) -> Application;
+}
+
+/// What an application's setup may return: a `Router`, or a `Result` whose
+/// error says in words why the application cannot start.
+pub trait SetupOutput: Send + 'static {
+    /// The router, or the error's `Display`.
+    fn into_router(self) -> Result<Router, String>;
+}
+
+impl SetupOutput for Router {
+    fn into_router(self) -> Result<Router, String> {
+        Ok(self)
+    }
+}
+
+impl<E: Display + Send + 'static> SetupOutput for Result<Router, E> {
+    fn into_router(self) -> Result<Router, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Marker for setups: `async fn() -> Router` or `async fn() -> Result<Router, E>`.
+#[derive(Debug)]
+pub struct ViaSetup<O>(PhantomData<fn() -> O>);
+
+impl<F, Fut> IntoApplication<ViaSetup<Fut::Output>> for F
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: SetupOutput,
+{
+    fn into_application(self) -> Application {
+        Application {
+            build: Build::Setup(Box::new(move || {
+                Box::pin(async move { self().await.into_router() })
+            })),
+        }
+    }
 }
 
 /// Marker for handlers: `async fn(Request) -> impl IntoResponse`, or any
@@ -54,7 +117,7 @@ where
 {
     fn into_application(self) -> Application {
         Application {
-            router: Router::new().fallback(self),
+            build: Build::Ready(Router::new().fallback(self)),
         }
     }
 }
@@ -67,7 +130,7 @@ where
 {
     fn into_application(self) -> Application {
         Application {
-            router: Router::new().fallback_service(self),
+            build: Build::Ready(Router::new().fallback_service(self)),
         }
     }
 }
@@ -84,7 +147,9 @@ mod tests {
         let request = Request::builder().uri(path).body(Body::empty()).unwrap();
         let response = app
             .into_application()
-            .into_router()
+            .build()
+            .await
+            .unwrap()
             .oneshot(request)
             .await
             .unwrap();
@@ -115,6 +180,29 @@ mod tests {
             Ok::<_, Infallible>(format!("service saw {}", request.method()))
         });
         assert_eq!(call(service, "/").await, (200, "service saw GET".into()));
+    }
+
+    #[tokio::test]
+    async fn an_async_setup_is_an_application() {
+        async fn setup() -> Router {
+            let greeting = tokio::task::yield_now().await;
+            Router::new().route("/", get(move || async move { format!("set up{greeting:?}") }))
+        }
+        assert_eq!(call(setup, "/").await, (200, "set up()".into()));
+
+        async fn fallible() -> Result<Router, std::io::Error> {
+            Ok(Router::new().route("/", get(|| async { "ok" })))
+        }
+        assert_eq!(call(fallible, "/").await, (200, "ok".into()));
+    }
+
+    #[tokio::test]
+    async fn a_failing_setup_says_why() {
+        async fn broken() -> Result<Router, std::io::Error> {
+            Err(std::io::Error::other("unable to open database file"))
+        }
+        let err = broken.into_application().build().await.unwrap_err();
+        assert_eq!(err, "unable to open database file");
     }
 
     #[tokio::test]

@@ -29,11 +29,13 @@ mod environ;
 mod layers;
 mod run;
 mod server;
+mod shutdown;
 
-pub use application::{Application, IntoApplication, ViaHandler, ViaService};
+pub use application::{Application, IntoApplication, SetupOutput, ViaHandler, ViaService, ViaSetup};
 pub use axum;
 pub use axum::extract::Request;
 pub use axum::response::{IntoResponse, Response};
 pub use environ::{Environ, Scheme};
 pub use run::run;
+pub use shutdown::{Shutdown, on_shutdown, shutdown};
 pub use tokio;

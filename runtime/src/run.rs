@@ -1,7 +1,9 @@
 //! [`run`]: the worker's side of the contract. It reads the environment
 //! (settings, inherited sockets, the notify socket), sets up the logs,
-//! builds the async runtime, turns signals into a [`Stop`], and hands all of
-//! that to the serving loop, which reads none of it itself.
+//! builds the async runtime, runs the application's setup in it, turns
+//! signals into a [`Stop`], and hands all of that to the serving loop,
+//! which reads none of it itself; after the loop, the application's
+//! cleanups run and the application is dropped, inside the runtime.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -16,9 +18,12 @@ use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
-use crate::application::IntoApplication;
+use futures_util::FutureExt as _;
+
+use crate::application::{Application, IntoApplication};
 use crate::layers::Layers;
 use crate::server::{self, Reason, Stop};
+use crate::shutdown;
 
 /// Serves `app` until the process is told to stop, and returns the exit
 /// code for `main`: 0 after a clean stop, 3 when the application could not
@@ -31,7 +36,7 @@ use crate::server::{self, Reason, Stop};
 pub fn run<M>(app: impl IntoApplication<M>) -> ExitCode {
     let app = app.into_application();
     let notifier = Arc::new(Notifier::from_env().unwrap_or_default());
-    match start(app.into_router(), notifier.clone()) {
+    match start(app, notifier.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Start(e)) => {
             eprintln!("error: {e}");
@@ -50,7 +55,7 @@ enum Failure {
     Serve(std::io::Error),
 }
 
-fn start(app: axum::Router, notifier: Arc<Notifier>) -> Result<(), Failure> {
+fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     let settings = WorkerSettings::from_env().map_err(Failure::Start)?;
     let activation =
         Activation::from_lookup(|k| std::env::var(k).ok(), std::process::id()).map_err(Failure::Start)?;
@@ -108,19 +113,76 @@ fn start(app: axum::Router, notifier: Arc<Notifier>) -> Result<(), Failure> {
         forwarded_allow_ips: settings.forwarded_allow_ips.clone(),
         announce: settings.master_pid.is_none(),
     };
-    let stop = runtime
-        .block_on(async {
-            let shutdown = stops(settings.master_pid, &notifier, &logs)?;
-            let stop = server::serve(app, listeners, config, shutdown).await;
-            logs.access.flush();
-            stop
-        })
-        .map_err(Failure::Serve)?;
+    let graceful_timeout = settings.graceful_timeout;
+    let setup_timeout = settings.timeout;
+    let outcome = runtime.block_on(async {
+        let shutdown = stops(settings.master_pid, &notifier, &logs).map_err(Failure::Serve)?;
+        let app = set_up(app, setup_timeout).await.map_err(Failure::Start)?;
+        let started = tokio::time::Instant::now();
+        let stop = server::serve(app, listeners, config, shutdown).await;
+        logs.access.flush();
+        let stop = stop.map_err(Failure::Serve)?;
+        // What is left of the graceful timeout, and at least half a second.
+        let left = graceful_timeout.saturating_sub(started.elapsed().min(graceful_timeout));
+        clean_up(left.max(Duration::from_millis(500))).await;
+        Ok(stop)
+    });
+    let stop = outcome?;
     tracing::debug!(?stop, "stopped");
-    // Connections still open after an immediate stop or the graceful timeout
-    // are abandoned here, not waited for.
-    runtime.shutdown_background();
+    // The application and its state were dropped with the serving loop;
+    // connections still open after an immediate stop or the graceful
+    // timeout are dropped here, inside the runtime, not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(())
+}
+
+/// Runs the application's setup, bounded by `timeout` (zero: unbounded),
+/// inside the worker's runtime; an error, a panic and a timeout are all one
+/// line saying why.
+async fn set_up(app: Application, timeout: Duration) -> Result<axum::Router, Error> {
+    let setup = std::panic::AssertUnwindSafe(app.build()).catch_unwind();
+    let built = if timeout.is_zero() {
+        setup.await
+    } else {
+        match tokio::time::timeout(timeout, setup).await {
+            Ok(built) => built,
+            Err(_) => {
+                return Err(Error::Setup(format!(
+                    "it did not finish within {:.1}s (the `timeout` setting)",
+                    timeout.as_secs_f64()
+                )));
+            }
+        }
+    };
+    match built {
+        Ok(result) => result.map_err(Error::Setup),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(Error::Setup(format!("it panicked: {what}")))
+        }
+    }
+}
+
+/// Runs the cleanups the application registered, together, for at most
+/// `within`.
+async fn clean_up(within: Duration) {
+    let cleanups = shutdown::take_cleanups();
+    if cleanups.is_empty() {
+        return;
+    }
+    if tokio::time::timeout(within, futures_util::future::join_all(cleanups))
+        .await
+        .is_err()
+    {
+        warn!(
+            "Shutdown cleanup did not finish within {:.1}s; exiting without it",
+            within.as_secs_f64()
+        );
+    }
 }
 
 /// The sockets to serve: those passed in, or those `RG_BIND` names.

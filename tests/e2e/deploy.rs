@@ -171,4 +171,7 @@ fn nginx_proxies_to_rg_serve_over_the_unix_socket() {
         environ.contains(&format!("server=unix:{}", socket.display())),
         "{environ}"
     );
+    // WebSockets pass through: the site carries the Upgrade headers.
+    let mut ws = crate::websocket::connect(port);
+    assert!(crate::websocket::echo(&mut ws, "through nginx").starts_with("through nginx from "));
 }

@@ -14,4 +14,5 @@ mod serve;
 mod serve_config;
 mod support;
 mod tools;
+mod websocket;
 mod worker;

@@ -131,6 +131,16 @@ pub fn app_exited(project: &str, how: &str) -> String {
     )
 }
 
+/// The page for an application that could not start and said why (its
+/// setup failed: a database it cannot open, say).
+pub fn app_failed(project: &str, error: &str) -> String {
+    page(
+        &format!("{} could not start", escape(project)),
+        "The application built, but its setup failed. Fix the cause and save a file: rg starts it again, and this page reloads itself.",
+        &format!("<pre>{}</pre>", escape(error)),
+    )
+}
+
 fn page(title: &str, explanation: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>\

@@ -117,6 +117,8 @@ struct App {
     pid: u32,
     /// When the save that led to this process was seen (None: first start).
     since: Option<Instant>,
+    /// Why it could not start, as it told rg (`STATUS=error: ...`).
+    error: Option<String>,
 }
 
 struct Dev {
@@ -209,6 +211,12 @@ impl Dev {
                     }
                     message = self.receiver.recv() => {
                         let message = message?;
+                        if let Some(app) = &mut self.app
+                            && app.pid == message.pid
+                            && let Some(error) = message.get("STATUS").and_then(|s| s.strip_prefix("error: "))
+                        {
+                            app.error = Some(error.to_string());
+                        }
                         if let Some(app) = &self.app
                             && app.pid == message.pid
                             && message.get("READY") == Some("1")
@@ -225,14 +233,25 @@ impl Dev {
                             Ok(s) => describe_status(s),
                             Err(e) => format!("could not be waited for ({e})"),
                         };
-                        self.app = None;
-                        eprintln!("{} the application {how}", style("Stopped:").red().bold());
+                        let error = self.app.take().and_then(|app| app.error);
+                        match &error {
+                            // The application said why (its setup failed, say).
+                            Some(error) => eprintln!(
+                                "{} the application could not start: {error}",
+                                style("Stopped:").red().bold()
+                            ),
+                            None => eprintln!("{} the application {how}", style("Stopped:").red().bold()),
+                        }
                         if watcher.is_none() {
                             self.shutdown().await;
                             return Ok(ExitCode::FAILURE);
                         }
                         eprintln!("Waiting for a change; {} explains meanwhile.", self.url);
-                        self.show_page(error_page::app_exited(&self.name, &how)).await?;
+                        let page = match &error {
+                            Some(error) => error_page::app_failed(&self.name, error),
+                            None => error_page::app_exited(&self.name, &how),
+                        };
+                        self.show_page(page).await?;
                     }
                     _ = int.recv() => return Ok(self.shutdown().await),
                     _ = term.recv() => return Ok(self.shutdown().await),
@@ -275,7 +294,12 @@ impl Dev {
             .spawn()
             .with_context(|| format!("could not start `{}`", exe.display()))?;
         let pid = child.id().unwrap_or_default();
-        self.app = Some(App { child, pid, since });
+        self.app = Some(App {
+            child,
+            pid,
+            since,
+            error: None,
+        });
         Ok(())
     }
 

@@ -106,9 +106,9 @@ pub static TIMEOUT: Setting = Setting {
     default: "30",
     alone: None,
     kind: Kind::Number,
-    sides: MASTER,
-    help: "Seconds without a heartbeat after which a worker is killed and replaced; 0 disables.",
-    doc: "Seconds without a heartbeat after which a worker is killed (SIGABRT, then\nSIGKILL) and replaced; 0 disables the check.",
+    sides: BOTH,
+    help: "Seconds without a heartbeat after which a worker is killed and replaced, and the longest an application's setup may take; 0 disables both.",
+    doc: "Seconds without a heartbeat after which a worker is killed (SIGABRT, then\nSIGKILL) and replaced, and the longest the application's own setup\n(opening a database pool, say) may take; 0 disables both.",
     check: |s| v::seconds(s).map(drop),
 };
 

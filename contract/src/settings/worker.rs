@@ -49,6 +49,8 @@ pub struct WorkerSettings {
     pub threads: usize,
     /// Connections served at once, at most.
     pub worker_connections: usize,
+    /// The longest the application's setup may take; zero: no bound.
+    pub timeout: Duration,
     /// Time in-flight requests get after SIGTERM.
     pub graceful_timeout: Duration,
     /// Header read timeout, including keep-alive idle time.
@@ -108,6 +110,7 @@ impl WorkerSettings {
             backlog: read.get(&BACKLOG, v::backlog)?,
             threads: read.get(&THREADS, v::count)?,
             worker_connections: read.get(&WORKER_CONNECTIONS, v::connections)?,
+            timeout: read.get(&TIMEOUT, v::seconds)?,
             graceful_timeout: read.get(&GRACEFUL_TIMEOUT, v::seconds)?,
             keepalive: read.get(&KEEPALIVE, v::seconds)?,
             max_requests: read.get(&MAX_REQUESTS, v::whole)?,

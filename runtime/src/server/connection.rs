@@ -4,8 +4,10 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -13,7 +15,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
@@ -61,15 +63,15 @@ impl Connection {
     }
 }
 
-/// Serves one connection until it closes or the worker stops. `_open` and
-/// `_slot` are held for as long as the connection lives.
+/// Serves one connection until it closes or the worker stops. `open` and
+/// `slot` are held for as long as the connection's socket lives.
 pub(super) async fn serve<S, T>(
     stream: T,
     connection: Arc<Connection>,
     shared: Arc<Shared<S>>,
     mut stop: watch::Receiver<Option<Stop>>,
-    _open: mpsc::Sender<()>,
-    _slot: Option<OwnedSemaphorePermit>,
+    open: mpsc::Sender<()>,
+    slot: Option<OwnedSemaphorePermit>,
 ) where
     S: Stack,
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -88,6 +90,14 @@ pub(super) async fn serve<S, T>(
         let connection = connection.clone();
         move |request| handle(shared.clone(), connection.clone(), request)
     });
+    // The stream carries the connection's place in the drain and its slot:
+    // a connection upgraded to a WebSocket leaves hyper with them, and they
+    // are released only when the application drops the socket.
+    let stream = Held {
+        inner: stream,
+        _open: open,
+        _slot: slot,
+    };
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let result = tokio::select! {
@@ -163,4 +173,51 @@ async fn handle<S: Stack>(
         }
     }
     Ok(response)
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's stream with what it holds: its place in the drain
+    /// (`open`) and its slot of `worker_connections`.
+    struct Held<T> {
+        #[pin]
+        inner: T,
+        _open: mpsc::Sender<()>,
+        _slot: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl<T: AsyncRead> AsyncRead for Held<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.project().inner.poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite> AsyncWrite for Held<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }

@@ -7,6 +7,9 @@
 //! loops see it and close their listeners; each open connection sees it and
 //! finishes its in-flight request before closing; `serve` waits for the
 //! last connection or the graceful timeout, whichever comes first.
+//! Connections upgraded to WebSockets are counted too (their socket carries
+//! the count with it, see `connection.rs`): they may stay until the graceful
+//! timeout, when `rg::shutdown().deadline()` tells them to close.
 //!
 //! hyper-util's `GracefulShutdown` would count the connections for us, but
 //! it tells each one to shut down the moment the stop comes: a connection
@@ -33,6 +36,13 @@ use tower::Service;
 use tracing::{debug, info, warn};
 
 use crate::layers::Layers;
+use crate::shutdown::{self, Phase};
+
+/// How long connections still open at the graceful timeout get to close
+/// themselves (a WebSocket's close frame) before the worker goes on
+/// without them. `rg serve` kills a worker a second after its graceful
+/// timeout; this stays well inside that.
+pub(crate) const CLOSE_WINDOW: Duration = Duration::from_millis(500);
 
 /// Why and how the worker stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,13 +178,17 @@ where
         }
     };
     let _ = notifier.notify("STOPPING=1");
+    shutdown::advance(Phase::Draining);
     shared.stop.send_replace(Some(stop));
     // The accept loops return as soon as they see the stop; their listeners
     // close with them.
     while accepting.join_next().await.is_some() {}
 
     match stop {
-        Stop::Immediate(reason) => info!("Stopping now ({reason})"),
+        Stop::Immediate(reason) => {
+            info!("Stopping now ({reason})");
+            shutdown::advance(Phase::Closing);
+        }
         Stop::Graceful(reason) => {
             let timeout = shared.config.graceful_timeout;
             info!(
@@ -182,10 +196,15 @@ where
                 timeout.as_secs_f64()
             );
             if tokio::time::timeout(timeout, open_rx.recv()).await.is_err() {
-                warn!(
-                    "Graceful timeout of {:.1}s passed with requests still open; closing them",
-                    timeout.as_secs_f64()
-                );
+                // Upgraded connections (WebSockets) are told to close, and
+                // get a moment to send their close frames.
+                shutdown::advance(Phase::Closing);
+                if tokio::time::timeout(CLOSE_WINDOW, open_rx.recv()).await.is_err() {
+                    warn!(
+                        "Graceful timeout of {:.1}s passed with connections still open; closing them",
+                        timeout.as_secs_f64()
+                    );
+                }
             }
         }
     }
