@@ -7,6 +7,7 @@
 
 mod book;
 mod cli;
+mod database;
 mod deploy;
 mod new;
 mod runserver;

@@ -84,6 +84,44 @@ pub fn hello_binary() -> &'static Path {
     BIN.get_or_init(|| build_project("hello", |_| {}))
 }
 
+/// The guestbook of the book's database chapter (`tests/e2e/guestbook/`):
+/// SQLite or PostgreSQL through sqlx, set up asynchronously in each worker.
+pub fn guestbook_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_project("guestbook", make_guestbook))
+}
+
+/// Generates project `name` with the guestbook's code, unbuilt, for
+/// `rg runserver` to build.
+pub fn guestbook_project(name: &str) -> PathBuf {
+    let dir = dev_project(name);
+    make_guestbook(&dir);
+    dir
+}
+
+fn make_guestbook(dir: &Path) {
+    let source = workspace().join("tests/e2e/guestbook/application.rs");
+    std::fs::copy(source, dir.join("src/application.rs")).unwrap();
+    let fixture_main = workspace().join("templates/project/src/main.rs");
+    let main = std::fs::read_to_string(fixture_main)
+        .unwrap()
+        .replace("{{name}}", "the guestbook");
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace(
+        "\n[profile.release]",
+        &format!("{GUESTBOOK_DEPENDENCIES}\n[profile.release]"),
+    );
+    std::fs::write(&manifest, text).unwrap();
+}
+
+/// What the book's database chapter adds with `cargo add`.
+pub const GUESTBOOK_DEPENDENCIES: &str = r#"sqlx = { version = "0.9", default-features = false, features = ["runtime-tokio", "any", "sqlite", "postgres", "derive"] }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+"#;
+
 /// The directory of the `hello` project (generated and built on first use).
 pub fn hello_project() -> PathBuf {
     hello_binary();
@@ -363,10 +401,20 @@ pub struct LoadReport {
 
 impl Load {
     pub fn start(addr: &Addr, path: &str, clients: usize) -> Load {
+        let path = path.to_string();
+        Load::each(addr, clients, move |addr| get(addr, &path))
+    }
+
+    /// A load of `send`'s requests; 2xx answers count as served.
+    pub fn each(
+        addr: &Addr,
+        clients: usize,
+        send: impl Fn(&Addr) -> std::io::Result<Response> + Clone + Send + 'static,
+    ) -> Load {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let threads = (0..clients)
             .map(|_| {
-                let (addr, path, stop) = (addr.clone(), path.to_string(), stop.clone());
+                let (addr, send, stop) = (addr.clone(), send.clone(), stop.clone());
                 std::thread::spawn(move || {
                     let started = Instant::now();
                     let mut report = LoadReport {
@@ -377,8 +425,8 @@ impl Load {
                     while !stop.load(std::sync::atomic::Ordering::Relaxed)
                         && started.elapsed() < Duration::from_secs(60)
                     {
-                        match get(&addr, &path) {
-                            Ok(r) if r.status == 200 => {
+                        match send(&addr) {
+                            Ok(r) if (200..300).contains(&r.status) => {
                                 report.ok += 1;
                                 report.bodies.insert(r.body);
                             }

@@ -1,0 +1,159 @@
+//! A real application: the book's guestbook (`tests/e2e/guestbook/`),
+//! SQLite through sqlx, its pool opened by the async setup of each worker.
+//! Writes survive reloads and recycling with no failed request and no
+//! lost row; a database that cannot be opened stops `rg serve` with exit 3
+//! quoting sqlx, and shows in the browser under `rg runserver`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::{
+    Addr, Load, Running, e2e_target, eventually, free_port, get, guestbook_binary, guestbook_project,
+    request, rg,
+};
+
+/// `rg serve` of the guestbook in `dir`, on `port`, with `DATABASE_URL`.
+fn serve(dir: &Path, port: u16, url: &str, args: &[&str]) -> Running {
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(guestbook_binary())
+        .args(["-b", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .env("DATABASE_URL", url)
+        .current_dir(dir);
+    Running::spawn(&mut cmd)
+}
+
+/// Signs the guestbook through the JSON API; `Connection: close` so the
+/// answer ends with the connection.
+pub fn sign(addr: &Addr, name: &str, message: &str) -> std::io::Result<crate::support::Response> {
+    let body = format!(r#"{{"name":"{name}","message":"{message}"}}"#);
+    request(
+        addr,
+        &format!(
+            "POST /entries HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn writes_through_two_hups_and_a_recycle_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("sqlite:{}?mode=rwc", tmp.path().join("guestbook.db").display());
+    let master = serve(tmp.path(), port, &url, &["-w", "2", "--max-requests", "150"]);
+    assert!(
+        master.wait_for_output("Booted", Duration::from_secs(30)),
+        "{}",
+        master.stderr()
+    );
+    let addr = Addr::tcp(port);
+    assert_eq!(get(&addr, "/entries/count").unwrap().body, "0\n");
+
+    let load = Load::each(&addr, 4, |addr| sign(addr, "load", "hello"));
+    std::thread::sleep(Duration::from_millis(500));
+    for n in 1..=2 {
+        master.signal(libc::SIGHUP);
+        assert!(
+            eventually(Duration::from_secs(20), || master
+                .stderr()
+                .matches("Reload complete")
+                .count()
+                >= n),
+            "{}",
+            master.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Keep writing until max_requests has recycled a worker too.
+    assert!(
+        eventually(Duration::from_secs(30), || master
+            .stderr()
+            .contains("served max_requests")),
+        "{}",
+        master.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let report = load.stop();
+    assert!(
+        report.failures.is_empty(),
+        "{} of {} writes failed: {:?}",
+        report.failures.len(),
+        report.ok + report.failures.len() as u64,
+        &report.failures[..report.failures.len().min(5)]
+    );
+    assert!(report.ok > 150, "too few writes to prove anything: {}", report.ok);
+    let rows: u64 = get(&addr, "/entries/count").unwrap().body.trim().parse().unwrap();
+    assert_eq!(
+        rows, report.ok,
+        "every 2xx answer is one row, and every row one 2xx"
+    );
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_stops_rg_serve_quoting_sqlx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = "sqlite:/nonexistent-rg-dir/guestbook.db?mode=rwc";
+    let mut master = serve(tmp.path(), free_port(), url, &["-w", "2"]);
+    let status = master
+        .wait_timeout(Duration::from_secs(30))
+        .expect("rg serve should stop by itself");
+    assert_eq!(status.code(), Some(3), "{}", master.stderr());
+    let log = master.stderr();
+    assert!(log.contains("the application could not start"), "{log}");
+    assert!(log.contains("unable to open database file"), "{log}");
+}
+
+#[test]
+fn a_setup_error_shows_in_the_browser_under_runserver_until_a_save_retries() {
+    let dir = guestbook_project("guestbook_dev");
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let missing = data.path().join("missing");
+    let mut cmd = rg();
+    cmd.args(["runserver", &port.to_string()])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite:{}/guestbook.db?mode=rwc", missing.display()),
+        );
+    let server = Running::spawn(&mut cmd);
+    let addr = Addr::tcp(port);
+    assert!(
+        eventually(Duration::from_secs(300), || get(&addr, "/")
+            .is_ok_and(|r| r.status == 500 && r.body.contains("could not start"))),
+        "{}{}",
+        server.stdout(),
+        server.stderr()
+    );
+    let page = get(&addr, "/").unwrap();
+    assert!(
+        page.body.contains("unable to open database file"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("data-rg-live-reload"), "{}", page.body);
+    assert!(
+        server.stderr().contains("the application could not start"),
+        "{}",
+        server.stderr()
+    );
+
+    // Fix the cause, save a file: rg starts the application again.
+    std::fs::create_dir(&missing).unwrap();
+    let readme = dir.join("README.md");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    std::fs::write(&readme, format!("{text}\nSaved.\n")).unwrap();
+    assert!(
+        eventually(Duration::from_secs(120), || get(&addr, "/entries/count")
+            .is_ok_and(|r| r.status == 200)),
+        "{}{}",
+        server.stdout(),
+        server.stderr()
+    );
+    assert_eq!(sign(&addr, "dev", "works").unwrap().status, 201);
+    assert_eq!(get(&addr, "/entries/count").unwrap().body, "1\n");
+}
