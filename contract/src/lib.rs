@@ -6,8 +6,8 @@
 //! schema ([`settings::SETTINGS`]) from which flags, `rg.toml`, the book's
 //! reference and the worker's `RG_*` reader are all derived; bind addresses;
 //! systemd's socket activation (`LISTEN_FDS`) and notification (`sd_notify`)
-//! protocols; the log formats; exit codes. It has no web framework in it, so
-//! the `rg` binary does not link one.
+//! protocols; the log formats; exit codes. It has no web framework in it:
+//! the `rg` binary needs this crate, not the runtime an application links.
 //!
 //! This crate is rg's plumbing, not an application's API: applications use
 //! the runtime (`rg::run`).

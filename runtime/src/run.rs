@@ -118,12 +118,11 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     let outcome = runtime.block_on(async {
         let shutdown = stops(settings.master_pid, &notifier, &logs).map_err(Failure::Serve)?;
         let app = set_up(app, setup_timeout).await.map_err(Failure::Start)?;
-        let started = tokio::time::Instant::now();
-        let stop = server::serve(app, listeners, config, shutdown).await;
+        let served = server::serve(app, listeners, config, shutdown).await;
         logs.access.flush();
-        let stop = stop.map_err(Failure::Serve)?;
+        let (stop, stopped_at) = served.map_err(Failure::Serve)?;
         // What is left of the graceful timeout, and at least half a second.
-        let left = graceful_timeout.saturating_sub(started.elapsed().min(graceful_timeout));
+        let left = graceful_timeout.saturating_sub(stopped_at.elapsed());
         clean_up(left.max(Duration::from_millis(500))).await;
         Ok(stop)
     });

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use rg_contract::EXIT_START_FAILURE;
-use rg_contract::settings::{INTERNAL, SETTINGS};
+use rg_contract::settings::{INTERNAL, SETTINGS, Sides};
 
 /// Print the reference chapter of the book (settings, signals, exit codes) as Markdown.
 #[derive(Debug, clap::Args)]
@@ -50,6 +50,21 @@ pub fn run(_args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Who reads a setting, in words.
+fn readers(sides: Sides) -> String {
+    let mut who = Vec::new();
+    if sides.master {
+        who.push("master");
+    }
+    if sides.worker {
+        who.push("workers");
+    }
+    if sides.dev {
+        who.push("runserver");
+    }
+    who.join(", ")
+}
+
 fn default(value: &str) -> String {
     if value.is_empty() {
         "(none)".to_string()
@@ -70,16 +85,19 @@ pub fn markdown() -> String {
          ## Settings\n\n\
          Each setting can be given in `rg.toml` (the key), as an environment variable, or as a flag of \
          `rg serve`. Later sources win: default < `rg.toml` < environment < flags. \
-         `rg serve --print-config` shows the effective values and where each came from.\n\n\
-         | `rg.toml` key | flag | environment | default | meaning |\n| --- | --- | --- | --- | --- |\n",
+         `rg serve --print-config` shows the effective values and where each came from. \
+         \"Read by\" says which process uses it: `rg serve`'s master, the workers (as the `RG_*` \
+         variable the master sets), or `rg runserver` itself.\n\n\
+         | `rg.toml` key | flag | environment | default | read by | meaning |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     for setting in SETTINGS {
         out.push_str(&format!(
-            "| `{}` | `{}` | `{}` | {} | {} |\n",
+            "| `{}` | `{}` | `{}` | {} | {} | {} |\n",
             setting.key,
             setting.flag,
             setting.var(),
             default(setting.default),
+            readers(setting.sides),
             cell(setting.help)
         ));
     }

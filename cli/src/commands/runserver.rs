@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use rg_contract::Bind;
 
+use rg_contract::settings::MAX_REQUESTS;
+
 use crate::config::{self, Origin, Sources};
 use crate::dev;
 
@@ -64,7 +66,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         flags: vec![("bind", addr.to_string())],
     };
     let settings = config::load(&sources, |k| std::env::var(k).ok())?;
-    let mut env = settings.worker_env();
+    config::warn_unknown_variables();
+    // Recycling is for production's slow leaks; in development every save
+    // starts a fresh process anyway, and no master would start the
+    // replacement a recycling worker waits for.
+    let mut env: Vec<(String, String)> = settings
+        .worker_env()
+        .into_iter()
+        .filter(|(k, _)| k != &MAX_REQUESTS.var())
+        .collect();
     env.push(("RG_DEV".into(), "1".into()));
     if settings.values["access_log_format"].1 == Origin::Default {
         env.retain(|(k, _)| k != "RG_ACCESS_LOG_FORMAT");

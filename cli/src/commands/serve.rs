@@ -74,6 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         flags: args.settings.0.clone(),
     };
     let settings = config::load(&sources, |k| std::env::var(k).ok())?;
+    config::warn_unknown_variables();
     if args.print_config {
         print!("{}", settings.render());
         return Ok(ExitCode::SUCCESS);

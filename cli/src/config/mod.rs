@@ -163,6 +163,29 @@ fn typed<T>(
     parse(entry.0.trim()).map_err(|reason| invalid_value(setting.key, entry, &reason))
 }
 
+/// Warns, on stderr, about `RG_*` variables in the environment that are no
+/// setting: a typo (`RG_THRAEDS`) would otherwise be ignored in silence,
+/// because workers are only given the variables they read.
+pub fn warn_unknown_variables() {
+    let vars: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    for var in schema::unknown_to_rg(vars.iter().map(String::as_str)) {
+        let near = SETTINGS
+            .iter()
+            .map(|s| s.var())
+            .map(|known| (strsim::levenshtein(var, &known), known))
+            .filter(|(d, _)| *d <= 3)
+            .min()
+            .map(|(_, known)| format!("; did you mean {known}?"))
+            .unwrap_or_default();
+        eprintln!(
+            "{} ignoring unknown setting {var}{near} (`rg serve --help` lists them)",
+            console::style("warning:").yellow().bold()
+        );
+    }
+}
+
 /// The error for `key`'s value: `rg.toml:3: invalid workers = "0": reason`.
 fn invalid_value(key: &str, (value, origin): &(String, Origin), reason: &str) -> anyhow::Error {
     anyhow!("{origin}: invalid {key} = {:?}: {reason}", value.trim())

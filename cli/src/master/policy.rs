@@ -224,7 +224,7 @@ impl Policy {
             Event::Notified(message) => self.on_message(&message, now),
             Event::Exited { pid, how } => self.on_exit(pid, how, now),
             Event::Spawned { id, pid } => self.on_spawned(id, pid, now),
-            Event::SpawnFailed { id, error } => self.on_spawn_failed(id, error),
+            Event::SpawnFailed { id, error } => self.on_spawn_failed(id, error, now),
         }
         self.step(now);
         std::mem::take(&mut self.actions)
@@ -262,10 +262,27 @@ impl Policy {
         }
     }
 
-    fn on_spawn_failed(&mut self, id: u64, error: String) {
-        if self.workers.remove(&id).is_some() {
-            self.boot_failures += 1;
-            self.last_error = Some(error);
+    /// A worker that could not even be exec'd. Five in a row with nothing
+    /// serving is a start that cannot succeed (a binary deleted or not
+    /// executable): halt, as for a crash loop. With workers still serving,
+    /// keep them, and say so: stopping would only make it worse.
+    fn on_spawn_failed(&mut self, id: u64, error: String, now: Instant) {
+        if self.workers.remove(&id).is_none() {
+            return;
+        }
+        self.boot_failures += 1;
+        self.last_error = Some(error);
+        if self.boot_failures >= MAX_BOOT_FAILURES && !self.phase.is_stopping() {
+            if self.workers.values().any(|w| w.ready) {
+                error!(
+                    "{MAX_BOOT_FAILURES} workers in a row could not be started; serving with those left (HUP retries)"
+                );
+            } else {
+                self.halt(
+                    &format!("{MAX_BOOT_FAILURES} workers in a row could not be started"),
+                    now,
+                );
+            }
         }
     }
 
@@ -386,6 +403,8 @@ impl Policy {
         self.config = config;
         self.target = config.workers;
         self.generation += 1;
+        // A reload is a new attempt: a deploy may have fixed what failed.
+        self.boot_failures = 0;
         self.phase = Phase::Reloading;
         self.actions.push(Action::AnnounceReload {
             workers: self.workers.len(),

@@ -15,7 +15,7 @@ mod worker;
 
 pub use table::*;
 pub use values::{ForwardedAllow, Limits, LogFormat, LogTarget};
-pub use worker::{INTERNAL, WorkerSettings, unknown_variables, worker_reads};
+pub use worker::{INTERNAL, WorkerSettings, unknown_to_rg, unknown_variables, worker_reads};
 
 /// How a value is written in `rg.toml` and `--print-config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

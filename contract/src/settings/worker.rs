@@ -4,8 +4,8 @@
 //! Environment variables are the whole settings channel between `rg` and
 //! an application process (and between systemd and one): `rg serve` turns
 //! `rg.toml` and its flags into these variables; a unit file can set them
-//! directly. `rg` also runs this reader over the variables it is about to
-//! give its workers, so a value a worker would refuse is refused first.
+//! directly. `rg` checks every value with the same parsers before it gives
+//! it to a worker, so a value a worker would refuse is refused first.
 
 use std::time::Duration;
 
@@ -188,6 +188,20 @@ pub fn worker_reads(name: &str) -> bool {
     name == "RG_DEV" || SETTINGS.iter().any(|s| s.sides.worker && s.var() == name)
 }
 
+/// The `RG_*` variables in `vars` that `rg` itself does not know: neither
+/// a setting's, nor internal, nor `rg new`'s `RG_RUNTIME_PATH`.
+pub fn unknown_to_rg<'a>(vars: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    vars.into_iter()
+        .filter(|k| {
+            k.starts_with("RG_")
+                && !k.starts_with("RG_INTERNAL_")
+                && *k != "RG_RUNTIME_PATH"
+                && !worker_reads(k)
+                && !SETTINGS.iter().any(|s| s.var() == *k)
+        })
+        .collect()
+}
+
 /// The `RG_*` variables in `vars` that are neither a worker's setting nor
 /// internal, so a typo can be warned about instead of silently ignored.
 pub fn unknown_variables<'a>(vars: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
@@ -278,5 +292,9 @@ mod tests {
     fn flags_unknown_rg_variables() {
         let unknown = unknown_variables(["RG_BIND", "RG_THRAEDS", "PATH", "RG_INTERNAL_X", "RG_DEV"]);
         assert_eq!(unknown, ["RG_THRAEDS"]);
+        // rg serve reads RG_WORKERS itself; a worker alone does not.
+        assert_eq!(unknown_variables(["RG_WORKERS"]), ["RG_WORKERS"]);
+        assert!(unknown_to_rg(["RG_WORKERS", "RG_RUNTIME_PATH"]).is_empty());
+        assert_eq!(unknown_to_rg(["RG_WOKRERS"]), ["RG_WOKRERS"]);
     }
 }

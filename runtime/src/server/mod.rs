@@ -32,6 +32,7 @@ use rg_contract::listeners::Listener;
 use rg_contract::notify::Notifier;
 use rg_contract::settings::ForwardedAllow;
 use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
 use tower::Service;
 use tracing::{debug, info, warn};
 
@@ -113,13 +114,13 @@ struct Shared<S> {
 
 /// Serves `app` on `listeners` until `shutdown` completes (or max_requests
 /// stops the worker). Sends `READY=1` once every listener is accepting and
-/// `STOPPING=1` when it stops; returns how it stopped.
+/// `STOPPING=1` when it stops; returns how it stopped, and when.
 pub(crate) async fn serve<S>(
     app: S,
     listeners: Vec<Listener>,
     config: Config,
     shutdown: impl Future<Output = Stop>,
-) -> std::io::Result<Stop>
+) -> std::io::Result<(Stop, Instant)>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
@@ -177,6 +178,7 @@ where
             stop.unwrap_or(Stop::Graceful(Reason::MaxRequests))
         }
     };
+    let stopped_at = Instant::now();
     let _ = notifier.notify("STOPPING=1");
     shutdown::advance(Phase::Draining);
     shared.stop.send_replace(Some(stop));
@@ -208,5 +210,5 @@ where
             }
         }
     }
-    Ok(stop)
+    Ok((stop, stopped_at))
 }

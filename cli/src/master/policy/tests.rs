@@ -234,7 +234,7 @@ fn a_worker_that_gets_ready_resets_the_count_of_boot_failures() {
 }
 
 #[test]
-fn spawns_that_fail_are_retried_until_five_in_a_row_then_the_master_waits() {
+fn spawns_that_fail_five_times_in_a_row_with_nothing_serving_halt_the_master() {
     let mut policy = Policy::new(config(1));
     let now = Instant::now();
     assert_eq!(policy.on(Event::Tick, now), [spawn(1, None)]);
@@ -249,9 +249,58 @@ fn spawns_that_fail_are_retried_until_five_in_a_row_then_the_master_waits() {
         id: 5,
         error: "Permission denied (os error 13)".into(),
     };
-    assert_eq!(policy.on(failed, now), []);
-    assert_eq!(policy.on(Event::Tick, now + SECOND), []);
-    assert_eq!(policy.phase(), Phase::Booting);
+    assert_eq!(
+        policy.on(failed, now),
+        [
+            Action::NotifySystemd("STOPPING=1".into()),
+            Action::CloseSockets,
+            Action::Exit(3)
+        ]
+    );
+}
+
+#[test]
+fn spawns_that_fail_with_workers_still_serving_keep_them_until_a_hup_retries() {
+    let mut policy = Policy::new(config(2));
+    let now = Instant::now();
+    assert_eq!(policy.on(Event::Tick, now), [spawn(1, None), spawn(2, None)]);
+    for (id, pid) in [(1, 100), (2, 101)] {
+        policy.on(Event::Spawned { id, pid }, now);
+        policy.on(
+            Event::Notified(Message {
+                pid,
+                fields: parse("READY=1"),
+            }),
+            now,
+        );
+    }
+    let mut next = policy.on(
+        Event::Exited {
+            pid: 100,
+            how: Exit::Signal(Signal::SIGKILL),
+        },
+        now,
+    );
+    for _ in 0..super::MAX_BOOT_FAILURES {
+        let Some(Action::Spawn { id, .. }) = next.last().cloned() else {
+            panic!("expected a spawn, got {next:?}");
+        };
+        next = policy.on(
+            Event::SpawnFailed {
+                id,
+                error: "No such file or directory (os error 2)".into(),
+            },
+            now,
+        );
+    }
+    assert_eq!(next, [], "the worker left keeps serving");
+    assert_eq!(policy.phase(), Phase::Running);
+    // A HUP (a fixed deploy, say) tries again.
+    let retry = policy.on(Event::Signal(Request::Reloaded(config(2))), now);
+    assert!(
+        retry.iter().any(|a| matches!(a, Action::Spawn { .. })),
+        "{retry:?}"
+    );
 }
 
 #[test]
