@@ -41,6 +41,11 @@ impl BuildBar {
     /// Takes one piece of cargo's stderr (a line, or a `\r`-ended progress
     /// update). Returns false when it is not progress: a message to show.
     pub fn update(&self, piece: &str) -> bool {
+        if let Some(crates) = downloading(piece) {
+            self.bar
+                .set_message(format!("Building ({}): downloading {crates}", self.what));
+            return true;
+        }
         let Some((done, total, names)) = parse(piece) else {
             return false;
         };
@@ -68,6 +73,15 @@ impl BuildBar {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// Cargo's download progress as it reaches a pipe under `--quiet`: the
+/// count alone (`3 crates`, `1 crate`, `0 crates`). Taken for a message,
+/// it printed as stray lines on a new project's first build.
+fn downloading(piece: &str) -> Option<&str> {
+    let piece = piece.trim();
+    let (count, unit) = piece.split_once(' ')?;
+    (count.parse::<u64>().is_ok() && matches!(unit, "crate" | "crates")).then_some(piece)
 }
 
 /// `(done, total, names)` from a progress line such as
@@ -99,6 +113,15 @@ mod tests {
             Some((12, 89, "hyper, tokio, serde_json"))
         );
         assert_eq!(parse("[      ] 0/89"), Some((0, 89, "")));
+    }
+
+    #[test]
+    fn reads_cargos_download_count() {
+        use super::downloading;
+        assert_eq!(downloading("3 crates          "), Some("3 crates"));
+        assert_eq!(downloading("1 crate"), Some("1 crate"));
+        assert_eq!(downloading("0 crates"), Some("0 crates"));
+        assert_eq!(downloading("3 crates failed to download"), None);
     }
 
     #[test]

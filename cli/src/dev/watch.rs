@@ -47,8 +47,10 @@ impl Root {
         };
         let mut parts = relative.components();
         let first = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned());
-        if matches!(first.as_deref(), Some("target" | ".git") | None) {
-            return false;
+        match first.as_deref() {
+            Some("target" | ".git") | None => return false,
+            Some(name) if is_cargo_temp_target(name) => return false,
+            _ => {}
         }
         let name = path
             .file_name()
@@ -62,6 +64,14 @@ impl Root {
             .matched_path_or_any_parents(relative, path.is_dir())
             .is_ignore()
     }
+}
+
+/// Cargo makes `target/` atomically: it creates `target` plus six random
+/// characters beside it, then renames it. Seen by the watcher, that
+/// directory looked like a save on a new project's first build.
+fn is_cargo_temp_target(name: &str) -> bool {
+    name.strip_prefix("target")
+        .is_some_and(|rest| rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 fn is_editor_temp(name: &str) -> bool {
@@ -247,6 +257,11 @@ mod tests {
         assert!(root.wants(&p("Cargo.toml")));
         assert!(root.wants(&p("templates/index.html")));
         assert!(!root.wants(&p("target/debug/app")));
+        assert!(
+            !root.wants(&p("targetTGrB80/CACHEDIR.TAG")),
+            "cargo's temporary target"
+        );
+        assert!(root.wants(&p("targets.rs")));
         assert!(!root.wants(&p(".git/index")));
         assert!(!root.wants(&p("Cargo.lock")));
         assert!(!root.wants(&p("server.log")));
