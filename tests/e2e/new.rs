@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Command;
 
-use crate::support::{rg_in, workspace};
+use crate::support::{e2e_target, rg_in, workspace};
 
 fn tree(dir: &Path) -> BTreeSet<String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
@@ -47,12 +48,17 @@ fn writes_the_project_and_says_what_next() {
 
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(manifest.contains("name = \"mysite\""), "{manifest}");
-    let runtime = std::fs::canonicalize(workspace().join("runtime")).unwrap();
-    let dependency = format!(
-        "rg = {{ package = \"rg-runtime\", path = \"{}\" }}",
-        runtime.display()
+    // The runtime rg carries, written to the user's data directory.
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("rg = { package = \"rg-runtime\", path = \""))
+        .unwrap_or_else(|| panic!("no rg dependency by path:\n{manifest}"));
+    let path = line.split('"').nth(3).unwrap();
+    assert!(
+        path.contains(&format!("/rg/runtime-{}-", env!("CARGO_PKG_VERSION"))),
+        "{path}"
     );
-    assert!(manifest.contains(&dependency), "{manifest}");
+    assert!(Path::new(path).join("src/lib.rs").is_file(), "{path}");
     let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
     assert!(main.contains("rg::run(application::application)"), "{main}");
 
@@ -210,4 +216,46 @@ fn every_setting_agrees_in_help_reference_and_rg_toml() {
             "rg.toml lacks {key}"
         );
     }
+}
+
+/// A generated project lives on its own: `rg` carries the runtime's
+/// sources, so a copy of the binary far from this source tree makes a
+/// project that refers to nothing here, and it builds.
+#[test]
+fn a_project_builds_without_the_rg_source_it_came_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let alone = tmp.path().join("bin/rg");
+    std::fs::create_dir_all(alone.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_rg"), &alone).unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = Command::new(&alone)
+        .args(["new", "island"])
+        .current_dir(tmp.path())
+        .env("HOME", &home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RG_RUNTIME_PATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let project = tmp.path().join("island");
+    let source = workspace().display().to_string();
+    for file in tree(&project) {
+        let text = std::fs::read_to_string(project.join(&file)).unwrap_or_default();
+        assert!(
+            !text.contains(&source),
+            "{file} refers to the rg source tree:\n{text}"
+        );
+    }
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(&home.display().to_string()), "{manifest}");
+    // Same dependency versions as the suite, built in its target directory.
+    std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the project did not build on its own");
 }

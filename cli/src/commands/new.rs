@@ -7,11 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use crate::scaffold::{names, templates};
-
-/// Where the runtime crate was when this `rg` was built: the default source
-/// of the `rg` dependency in new projects.
-const BUILT_RUNTIME_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime");
+use crate::scaffold::{names, runtime, templates};
 
 /// Create a new rg project: the application, its main, rg.toml, a README.
 #[derive(Debug, clap::Args)]
@@ -22,7 +18,7 @@ pub struct Args {
     /// Where to create it [default: ./NAME]. It may exist if it is empty.
     directory: Option<PathBuf>,
 
-    /// The rg runtime crate the project depends on [default: the source this rg was built from].
+    /// The rg runtime crate the project depends on, e.g. a checkout's `runtime/` [default: the copy rg carries, written to ~/.local/share/rg]
     #[arg(long, env = "RG_RUNTIME_PATH", value_name = "PATH")]
     runtime_path: Option<PathBuf>,
 }
@@ -99,9 +95,12 @@ fn check_target(dir: &Path) -> Result<bool> {
     }
 }
 
-/// The runtime crate's directory, checked to be the runtime.
+/// The runtime crate's directory: the one given, checked to be the
+/// runtime, or the copy `rg` carries.
 fn runtime_path(given: Option<&Path>) -> Result<PathBuf> {
-    let path = given.unwrap_or(Path::new(BUILT_RUNTIME_PATH));
+    let Some(path) = given else {
+        return runtime::install(&runtime::home()?);
+    };
     let hint =
         "pass --runtime-path PATH (or set RG_RUNTIME_PATH) to the `runtime` directory of an rg source tree";
     let canonical = fs::canonicalize(path)

@@ -25,6 +25,8 @@ const RESERVED: &[&str] = &[
     "rg",
     "rg-runtime",
     "rg_runtime",
+    "rg-contract",
+    "rg_contract",
 ];
 
 /// Windows device names, which Cargo refuses so a project can be checked out there.
