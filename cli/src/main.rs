@@ -12,6 +12,7 @@ mod commands;
 mod config;
 mod dev;
 mod master;
+mod ripgrep;
 mod scaffold;
 
 use std::process::ExitCode;
@@ -38,7 +39,26 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(error) = ripgrep::hand_over(&args) {
+        report(&anyhow::Error::new(error).context("could not run ripgrep (the other `rg` on PATH)"));
+        return ExitCode::FAILURE;
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            if error.use_stderr() && ripgrep::meant_for_ripgrep(&args) {
+                eprintln!(
+                    "\nThis `rg` is the rg web toolkit (`rg new`, `rg runserver`, `rg serve`). \
+                     If you meant ripgrep, no other `rg` is on PATH: install ripgrep \
+                     (e.g. `apt install ripgrep`) in a directory on PATH, and this `rg` hands \
+                     such command lines over to it."
+                );
+            }
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
     let result = match cli.command {
         Command::New(args) => new::run(args),
         Command::Runserver(args) => runserver::run(args),
