@@ -51,7 +51,10 @@ fn ripgrep_command_lines_go_to_ripgrep() {
     };
     let out = run(&["-i", "needle", "src/"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "ripgrep searched: -i needle src/\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ripgrep searched: -i needle src/\n"
+    );
     let out = run(&["new", "--help"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Create a new rg project"));
     // A typo of ours is ours to explain.

@@ -17,3 +17,4 @@ mod support;
 mod tools;
 mod websocket;
 mod worker;
+mod workspace;

@@ -12,6 +12,7 @@ use rg_contract::settings::MAX_REQUESTS;
 
 use crate::config::{self, Origin, Sources};
 use crate::dev;
+use crate::dev::project::{Choice, Project, Unreadable};
 
 /// Run the development server: rebuild and restart on every save.
 #[derive(Debug, clap::Args)]
@@ -28,9 +29,12 @@ pub struct Args {
     #[arg(long)]
     poll: bool,
 
-    /// The config file [default: rg.toml in the project directory]
+    /// The config file [default: rg.toml in the package's directory, else the workspace's]
     #[arg(short = 'c', long, value_name = "PATH")]
     config: Option<PathBuf>,
+
+    #[command(flatten)]
+    choice: Choice,
 }
 
 /// Parses ADDRPORT: `8080`, `0.0.0.0:8080`, `[::1]:8080`, `localhost:8080`.
@@ -49,20 +53,32 @@ pub fn parse_addrport(text: &str) -> Result<SocketAddr, String> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let project = std::env::current_dir().context("the current directory")?;
-    if !project.join("Cargo.toml").exists() {
+    let cwd = std::env::current_dir().context("the current directory")?;
+    if !cwd.ancestors().any(|d| d.join("Cargo.toml").is_file()) {
         bail!(
             "no Cargo.toml in `{}`: run rg runserver in a project directory (`rg new NAME` makes one)",
-            project.display()
+            cwd.display()
         );
     }
+    // A project cargo cannot read yet (a broken Cargo.toml) is a build
+    // error: shown in the terminal and the browser until a save fixes it.
+    // A choice that names nothing is the user's to fix now.
+    let project = match Project::find(&cwd, &args.choice) {
+        Ok(project) => Ok(project),
+        Err(e) if e.downcast_ref::<Unreadable>().is_some() => Err(format!("{e:#}")),
+        Err(e) => return Err(e),
+    };
+    let config_file = match &project {
+        Ok(project) => project.config_file(),
+        Err(_) => cwd.join("rg.toml"),
+    };
     let addr = match &args.addrport {
         None => SocketAddr::from(([127, 0, 0, 1], 8000)),
         Some(text) => parse_addrport(text).map_err(|e| anyhow!(e))?,
     };
     let sources = Sources {
         explicit_file: args.config.clone(),
-        default_file: Some(project.join("rg.toml")),
+        default_file: Some(config_file),
         flags: vec![("bind", addr.to_string())],
     };
     let settings = config::load(&sources, |k| std::env::var(k).ok())?;
@@ -81,6 +97,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         env.push(("RG_ACCESS_LOG_FORMAT".into(), "dev".into()));
     }
     dev::server::run(dev::server::Options {
+        cwd,
+        choice: args.choice,
         project,
         addr,
         bind: settings.bind,

@@ -13,6 +13,7 @@ use rg_contract::settings::LogTarget;
 use crate::config::flags::SettingFlags;
 use crate::config::{self, Sources};
 use crate::dev::cargo::{self, Profile};
+use crate::dev::project::{Choice, Project, ServeChoice};
 use crate::master::driver::Arbiter;
 use crate::master::owner::Owner;
 use crate::master::pidfile::Pidfile;
@@ -35,6 +36,9 @@ pub struct Args {
     config: Option<PathBuf>,
 
     #[command(flatten)]
+    choice: ServeChoice,
+
+    #[command(flatten)]
     settings: SettingFlags,
 
     /// Check the configuration and exit
@@ -48,14 +52,22 @@ pub struct Args {
 
 /// What APP names.
 enum App {
-    Project(PathBuf),
+    /// A directory cargo builds (a package or a workspace); `None` when it
+    /// has no manifest, which only `--print-config` can still use.
+    Project(PathBuf, Option<Project>),
     Executable(PathBuf),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let given = args.app.clone().unwrap_or_else(|| PathBuf::from("."));
     let app = if given.is_dir() {
-        App::Project(given.clone())
+        let manifest = given
+            .canonicalize()?
+            .ancestors()
+            .any(|d| d.join("Cargo.toml").is_file());
+        let choice = Choice::from(args.choice.clone());
+        let project = manifest.then(|| Project::find(&given, &choice)).transpose()?;
+        App::Project(given.clone(), project)
     } else if given.is_file() {
         App::Executable(given.clone())
     } else {
@@ -65,7 +77,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     };
     let default_file = match &app {
-        App::Project(dir) => dir.join("rg.toml"),
+        App::Project(_, Some(project)) => project.config_file(),
+        App::Project(dir, None) => dir.join("rg.toml"),
         App::Executable(_) => PathBuf::from("rg.toml"),
     };
     let sources = Sources {
@@ -96,16 +109,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .build()
         .context("could not start the master's event loop")?;
     let program = match &app {
-        App::Project(dir) => match runtime.block_on(cargo::build(dir, Profile::Release, false))? {
-            cargo::Outcome::Built(exe) => exe,
-            cargo::Outcome::Failed(diagnostics) => {
-                bail!(
-                    "the build of `{}` failed ({} above)",
-                    dir.display(),
-                    cargo::error_summary(&diagnostics)
-                )
+        App::Project(dir, None) => bail!(
+            "no Cargo.toml in `{}`: give a project directory or an executable",
+            dir.display()
+        ),
+        App::Project(dir, Some(project)) => {
+            match runtime.block_on(cargo::build(project, Profile::Release, false))? {
+                cargo::Outcome::Built(exe) => exe,
+                cargo::Outcome::Failed(diagnostics) => {
+                    bail!(
+                        "the build of `{}` failed ({} above)",
+                        dir.display(),
+                        cargo::error_summary(&diagnostics)
+                    )
+                }
             }
-        },
+        }
         App::Executable(path) => check_executable(path)?,
     };
     let program = std::fs::canonicalize(&program).with_context(|| format!("`{}`", program.display()))?;

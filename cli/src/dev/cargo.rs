@@ -7,15 +7,16 @@
 //! build that a newer save made stale is cancelled by dropping its future:
 //! cargo and every rustc it started are killed together.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cargo_metadata::diagnostic::DiagnosticLevel;
-use cargo_metadata::{Message, MetadataCommand, TargetKind};
+use cargo_metadata::{Message, TargetKind};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 use crate::dev::progress::{self, BuildBar};
+use crate::dev::project::Project;
 
 /// A build profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,19 @@ pub struct Diagnostic {
     pub location: Option<String>,
     /// The full text as the terminal shows it, without colour codes.
     pub rendered: String,
+}
+
+impl Diagnostic {
+    /// Cargo's own complaint, when it could not even read the project
+    /// (a broken `Cargo.toml`, an ambiguous package).
+    pub fn cargo(text: &str) -> Diagnostic {
+        Diagnostic {
+            level: "error".into(),
+            message: "cargo could not read the project".into(),
+            location: None,
+            rendered: console::strip_ansi_codes(text).into_owned(),
+        }
+    }
 }
 
 /// How a build ended.
@@ -61,21 +75,19 @@ impl Drop for Group {
     }
 }
 
-/// Builds the package in `dir`, printing diagnostics as they arrive.
+/// Builds `project`'s binary, printing diagnostics as they arrive.
 /// An `Err` means cargo could not be run at all.
 ///
 /// `cancellable` puts cargo in a process group of its own, killed when the
 /// returned future is dropped; the caller then owns Ctrl-C. Otherwise cargo
 /// stays in the terminal's group and Ctrl-C reaches it directly.
-pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Outcome> {
-    let manifest = dir.join("Cargo.toml");
-    if !manifest.exists() {
-        bail!("`{}` has no Cargo.toml: not a project directory", dir.display());
-    }
+pub async fn build(project: &Project, profile: Profile, cancellable: bool) -> Result<Outcome> {
+    let manifest = project.dir.join("Cargo.toml");
     let mut cmd = tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(&manifest)
+        .args(["--package", &project.package, "--bin", &project.bin])
         .arg("--message-format=json-diagnostic-rendered-ansi")
         .arg("--quiet")
         .stdin(Stdio::null())
@@ -152,7 +164,16 @@ pub async fn build(dir: &Path, profile: Profile, cancellable: bool) -> Result<Ou
         }
         return Ok(Outcome::Failed(diagnostics));
     }
-    pick(executables, dir).map(Outcome::Built)
+    executables
+        .into_iter()
+        .find(|(name, _)| *name == project.bin)
+        .map(|(_, exe)| Outcome::Built(exe))
+        .with_context(|| {
+            format!(
+                "the build of `{}` produced no executable `{}`",
+                project.package, project.bin
+            )
+        })
 }
 
 /// Reads cargo's stderr to its end: the progress line (`\r`-ended)
@@ -202,48 +223,6 @@ fn level_name(level: &DiagnosticLevel) -> &'static str {
         DiagnosticLevel::Note | DiagnosticLevel::FailureNote => "note",
         DiagnosticLevel::Help => "help",
         _ => "error",
-    }
-}
-
-/// The name of the package whose manifest is in `dir`, as cargo reads it
-/// (`cargo metadata`, so workspace inheritance and renames are cargo's).
-pub fn package_name(dir: &Path) -> Option<String> {
-    let manifest = dir.join("Cargo.toml");
-    let metadata = MetadataCommand::new()
-        .manifest_path(&manifest)
-        .no_deps()
-        .exec()
-        .ok()?;
-    let manifest = std::fs::canonicalize(&manifest).ok()?;
-    metadata
-        .packages
-        .into_iter()
-        .find(|p| p.manifest_path.as_std_path() == manifest)
-        .map(|p| p.name.to_string())
-}
-
-/// The project's binary: the only one, or the one named after the package.
-fn pick(mut executables: Vec<(String, PathBuf)>, dir: &Path) -> Result<PathBuf> {
-    match executables.len() {
-        0 => bail!(
-            "the build of `{}` produced no executable (is there a src/main.rs?)",
-            dir.display()
-        ),
-        1 => Ok(executables.remove(0).1),
-        _ => {
-            let package = package_name(dir).unwrap_or_default();
-            let names: Vec<String> = executables.iter().map(|(n, _)| n.clone()).collect();
-            executables
-                .into_iter()
-                .find(|(n, _)| n.replace('-', "_") == package.replace('-', "_"))
-                .map(|(_, p)| p)
-                .with_context(|| {
-                    format!(
-                        "several binaries ({}); none is named after the package",
-                        names.join(", ")
-                    )
-                })
-        }
     }
 }
 

@@ -4,5 +4,6 @@
 pub mod cargo;
 pub mod error_page;
 pub mod progress;
+pub mod project;
 pub mod server;
 pub mod watch;

@@ -22,6 +22,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::dev::cargo::{self, Outcome, Profile};
 use crate::dev::error_page::{self, ErrorPage};
+use crate::dev::project::{Choice, Project};
 use crate::dev::watch::Watcher;
 use crate::master::notifications::Receiver;
 use crate::master::sockets::Sockets;
@@ -30,8 +31,12 @@ use crate::master::spawn::{self, WorkerSpec};
 /// What `rg runserver` was asked to do, settings already read.
 #[derive(Debug)]
 pub struct Options {
-    /// The project directory.
-    pub project: PathBuf,
+    /// Where rg runserver was started.
+    pub cwd: PathBuf,
+    /// `-p` / `--bin`.
+    pub choice: Choice,
+    /// The project as first found there, or why cargo could not read it.
+    pub project: Result<Project, String>,
     /// The address to serve (TCP).
     pub addr: SocketAddr,
     /// The addresses to bind (the address above).
@@ -49,6 +54,8 @@ pub struct Options {
 /// Binds the address, then builds, serves and rebuilds until Ctrl-C.
 pub fn run(options: Options) -> Result<ExitCode> {
     let Options {
+        cwd,
+        choice,
         project,
         addr,
         bind,
@@ -64,7 +71,17 @@ pub fn run(options: Options) -> Result<ExitCode> {
         Some(Listener::Tcp(l, _)) => l.try_clone().context("duplicating the listening socket")?,
         _ => bail!("rg runserver needs a TCP address"),
     };
-    let name = package_name(&project);
+    let name = match &project {
+        Ok(project) => project.package.clone(),
+        Err(_) => cwd
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let watched = match &project {
+        Ok(project) => project.sources.clone(),
+        Err(_) => vec![cwd.clone()],
+    };
     let url = Bind::Tcp(addr).url().unwrap_or_default();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -72,7 +89,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         .build()
         .context("could not start the event loop")?;
     runtime.block_on(async move {
-        let watcher = if !watch { None } else { Some(Watcher::start(&project, poll)?) };
+        let watcher = if !watch { None } else { Some(Watcher::start(&watched, poll)?) };
         println!(
             "rg {} runserver: project `{name}`, {}",
             env!("CARGO_PKG_VERSION"),
@@ -86,7 +103,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
                 .yellow()
         );
         let dev = Dev {
+            cwd,
+            choice,
             project,
+            stale: false,
             name,
             url,
             sockets,
@@ -102,13 +122,14 @@ pub fn run(options: Options) -> Result<ExitCode> {
     })
 }
 
-fn package_name(project: &Path) -> String {
-    cargo::package_name(project).unwrap_or_else(|| {
-        project
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    })
+/// The project in `cwd`, asked of cargo off the event loop (it runs
+/// `cargo metadata`); an error is cargo's words, for the terminal and the
+/// error page.
+async fn find(cwd: &Path, choice: &Choice) -> Result<Project, String> {
+    let (cwd, choice) = (cwd.to_path_buf(), choice.clone());
+    tokio::task::spawn_blocking(move || Project::find(&cwd, &choice).map_err(|e| format!("{e:#}")))
+        .await
+        .unwrap_or_else(|e| Err(format!("looking for the project failed: {e}")))
 }
 
 /// The running application process.
@@ -122,7 +143,12 @@ struct App {
 }
 
 struct Dev {
-    project: PathBuf,
+    cwd: PathBuf,
+    choice: Choice,
+    /// What to build, or why cargo could not say.
+    project: Result<Project, String>,
+    /// A manifest changed: ask cargo again before the next build.
+    stale: bool,
     name: String,
     url: String,
     sockets: Sockets,
@@ -161,8 +187,19 @@ impl Dev {
             let outcome = loop {
                 self.builds += 1;
                 let started = Instant::now();
+                if self.stale || self.project.is_err() {
+                    self.project = find(&self.cwd, &self.choice).await;
+                    self.stale = false;
+                }
+                let project = match &self.project {
+                    Ok(project) => project.clone(),
+                    Err(why) => {
+                        eprintln!("{why}");
+                        break Outcome::Failed(vec![cargo::Diagnostic::cargo(why)]);
+                    }
+                };
                 tokio::select! {
-                    outcome = cargo::build(&self.project, Profile::Dev, true) => {
+                    outcome = cargo::build(&project, Profile::Dev, true) => {
                         let outcome = outcome?;
                         if matches!(outcome, Outcome::Built(_)) {
                             println!("Built in {:.2}s", started.elapsed().as_secs_f64());
@@ -171,6 +208,7 @@ impl Dev {
                     }
                     (paths, seen) = next_save(&mut watcher) => {
                         since = Some(seen);
+                        self.note_manifests(&paths);
                         println!("{} changed during the build; building again", self.describe(&paths));
                     }
                     _ = int.recv() => return Ok(self.shutdown().await),
@@ -205,6 +243,7 @@ impl Dev {
                 tokio::select! {
                     (paths, seen) = next_save(&mut watcher) => {
                         since = Some(seen);
+                        self.note_manifests(&paths);
                         println!("{} changed, rebuilding", self.describe(&paths));
                         self.stop_app();
                         break;
@@ -260,10 +299,21 @@ impl Dev {
         }
     }
 
+    /// A saved manifest may change what cargo builds (a new binary, a new
+    /// member): ask cargo again before the next build.
+    fn note_manifests(&mut self, paths: &[PathBuf]) {
+        if paths
+            .iter()
+            .any(|p| p.file_name().is_some_and(|n| n == "Cargo.toml"))
+        {
+            self.stale = true;
+        }
+    }
+
     fn describe(&self, paths: &[PathBuf]) -> String {
         let first = paths
             .first()
-            .map(|p| p.strip_prefix(&self.project).unwrap_or(p).display().to_string())
+            .map(|p| p.strip_prefix(&self.cwd).unwrap_or(p).display().to_string())
             .unwrap_or_default();
         match paths.len() {
             0 | 1 => first,

@@ -1,8 +1,9 @@
 //! Watching a project for saves: native file events (or polling), a filter
 //! that keeps builds from triggering themselves, and a debounce.
 //!
-//! Watched: the project directory and every path dependency in its
-//! `Cargo.toml`. Ignored: `target/`, `.git/`, `Cargo.lock`, what the
+//! Watched: the directory of every local package the binary is built
+//! from (its own, workspace libraries, path dependencies; `project.rs`
+//! finds them with cargo metadata). Ignored: `target/`, `.git/`, `Cargo.lock`, what the
 //! root's `.gitignore` ignores, and editors' temporary files. The project's
 //! top-level directories are watched one by one (all but the ignored ones),
 //! so a large `target/` never costs a watch or an event.
@@ -104,11 +105,11 @@ impl std::fmt::Debug for Watcher {
 }
 
 impl Watcher {
-    /// Watches `project` and its path dependencies; `poll` uses polling
-    /// instead of native events (for file systems that have none).
-    pub fn start(project: &Path, poll: bool) -> Result<Watcher> {
-        let mut dirs = vec![project.to_path_buf()];
-        dirs.extend(path_dependencies(project));
+    /// Watches `dirs` (the project's local packages, from cargo metadata);
+    /// `poll` uses polling instead of native events (for file systems that
+    /// have none).
+    pub fn start(dirs: &[PathBuf], poll: bool) -> Result<Watcher> {
+        let dirs = dirs.to_vec();
         // One set of roots (each with its parsed .gitignore), shared by the
         // event handler and the loop that adds the watches.
         let roots: Arc<Vec<Root>> = Arc::new(dirs.into_iter().map(Root::new).collect());
@@ -225,24 +226,6 @@ impl Watcher {
     }
 }
 
-/// The directories of `[dependencies]` and `[build-dependencies]` given by
-/// path in the project's `Cargo.toml`.
-pub fn path_dependencies(project: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(project.join("Cargo.toml")) else {
-        return Vec::new();
-    };
-    let Ok(manifest) = text.parse::<toml::Table>() else {
-        return Vec::new();
-    };
-    ["dependencies", "build-dependencies"]
-        .iter()
-        .filter_map(|section| manifest.get(*section)?.as_table())
-        .flat_map(|deps| deps.values())
-        .filter_map(|dep| dep.get("path")?.as_str())
-        .filter_map(|p| std::fs::canonicalize(project.join(p)).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +257,7 @@ mod tests {
     async fn a_burst_survives_a_dropped_wait() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
-        let mut watcher = Watcher::start(dir.path(), false).unwrap();
+        let mut watcher = Watcher::start(&[dir.path().to_path_buf()], false).unwrap();
         std::fs::write(dir.path().join("src/lib.rs"), "// saved\n").unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         // The save is taken in, then the wait is dropped before the burst
@@ -285,20 +268,5 @@ mod tests {
             .await
             .expect("the save was lost with the dropped wait");
         assert_eq!(paths, [dir.path().join("src/lib.rs")]);
-    }
-
-    #[test]
-    fn finds_path_dependencies() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("lib")).unwrap();
-        std::fs::write(
-            dir.path().join("Cargo.toml"),
-            "[package]\nname='a'\n[dependencies]\nx = { path = \"lib\" }\ny = \"1\"\n",
-        )
-        .unwrap();
-        assert_eq!(
-            path_dependencies(dir.path()),
-            [std::fs::canonicalize(dir.path().join("lib")).unwrap()]
-        );
     }
 }
