@@ -2,11 +2,13 @@
 //! process (dev mode) and rg's own error page.
 //!
 //! Every HTML page gets [`SCRIPT`], which listens on [`PATH`]: an event
-//! stream that sends the serving process's build id once ([`first_event`])
-//! and then stays open until that process stops. When `rg runserver`
-//! replaces the process, the stream ends, the browser reconnects (to the new
-//! process, or to the error page while the build is broken), sees a
-//! different id, and reloads.
+//! stream that sends an id for what is being served ([`event`]) and then
+//! stays open until that process stops. When `rg runserver` replaces the
+//! process, the stream ends, the browser reconnects (to the new process, or
+//! to the error page while the build is broken), sees a different id, and
+//! reloads. When only a file the binary reads at run time changed (a
+//! template, a stylesheet), rg sends the process [`RELOAD_SIGNAL`] instead
+//! of rebuilding it, and the process sends a new id on the streams it has.
 
 /// The event stream's path.
 pub const PATH: &str = "/__rg/reload";
@@ -14,10 +16,14 @@ pub const PATH: &str = "/__rg/reload";
 /// The script injected into HTML pages: reload once the build id changes.
 pub const SCRIPT: &str = r#"<script data-rg-live-reload>(function(){var seen=null;function connect(){var s=new EventSource("/__rg/reload");s.onmessage=function(e){if(seen===null){seen=e.data}else if(e.data!==seen){s.close();location.reload()}};}connect();})();</script>"#;
 
-/// The stream's first (and only) event: `retry` short, so the browser
-/// reconnects within 100 ms of a restart, then the build id.
-pub fn first_event(build_id: &str) -> String {
-    format!("retry: 100\ndata: {build_id}\n\n")
+/// The signal that asks a dev-mode process to reload the browsers that
+/// show its pages, without a restart.
+pub const RELOAD_SIGNAL: i32 = libc::SIGUSR2;
+
+/// One event of the stream: `retry` short, so the browser reconnects
+/// within 100 ms of a restart, then the id of what is served.
+pub fn event(id: &str) -> String {
+    format!("retry: 100\ndata: {id}\n\n")
 }
 
 /// `html` with the script inserted before the last `</body>`, or appended.

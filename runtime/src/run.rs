@@ -117,6 +117,9 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     let setup_timeout = settings.timeout;
     let outcome = runtime.block_on(async {
         let shutdown = stops(settings.master_pid, &notifier, &logs).map_err(Failure::Serve)?;
+        if settings.dev {
+            reload_on_request().map_err(Failure::Serve)?;
+        }
         let app = set_up(app, setup_timeout).await.map_err(Failure::Start)?;
         let served = server::serve(app, listeners, config, shutdown).await;
         logs.access.flush();
@@ -248,6 +251,18 @@ fn stops(
             () = orphaned(master) => Stop::Graceful(Reason::Orphaned),
         }
     })
+}
+
+/// In dev mode, `rg runserver` asks for a browser reload with a signal
+/// when a file the binary reads at run time was saved.
+fn reload_on_request() -> std::io::Result<()> {
+    let mut asked = signal(SignalKind::from_raw(rg_contract::live_reload::RELOAD_SIGNAL))?;
+    tokio::spawn(async move {
+        while asked.recv().await.is_some() {
+            crate::layers::live_reload::reload_browsers();
+        }
+    });
+    Ok(())
 }
 
 /// Completes when the `rg serve` master that started this worker is gone.

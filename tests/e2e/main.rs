@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod book;
+mod browser;
 mod cli;
 mod database;
 mod deploy;

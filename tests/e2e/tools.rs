@@ -15,6 +15,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("supervisord", "supervisor"),
     ("systemd-analyze", "systemd"),
     ("curl", "curl"),
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
 ];
 
 /// Makes sure `program` is on PATH, installing its package if it can.

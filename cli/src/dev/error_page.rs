@@ -79,7 +79,7 @@ impl ErrorPage {
 /// then nothing until the page stops, which ends the stream and sends the
 /// browser to whatever serves next.
 fn reload_events(build_id: &str, mut stopped: watch::Receiver<bool>) -> impl IntoResponse + use<> {
-    let first = Bytes::from(live_reload::first_event(build_id));
+    let first = Bytes::from(live_reload::event(build_id));
     let end = futures_util::stream::once(async move {
         let _ = stopped.wait_for(|s| *s).await;
     })

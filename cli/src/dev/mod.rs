@@ -2,6 +2,7 @@
 //! showing the build's progress, and the error page served while it is broken.
 
 pub mod cargo;
+pub mod depinfo;
 pub mod error_page;
 pub mod progress;
 pub mod project;

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use console::style;
-use rg_contract::Bind;
 use rg_contract::listeners::Listener;
+use rg_contract::{Bind, live_reload};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::dev::cargo::{self, Outcome, Profile};
+use crate::dev::depinfo::Inputs;
 use crate::dev::error_page::{self, ErrorPage};
 use crate::dev::project::{Choice, Project};
 use crate::dev::watch::Watcher;
@@ -107,6 +108,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             choice,
             project,
             stale: false,
+            inputs: None,
             name,
             url,
             sockets,
@@ -140,6 +142,8 @@ struct App {
     since: Option<Instant>,
     /// Why it could not start, as it told rg (`STATUS=error: ...`).
     error: Option<String>,
+    /// It said READY=1 (so it handles the reload signal).
+    ready: bool,
 }
 
 struct Dev {
@@ -149,6 +153,9 @@ struct Dev {
     project: Result<Project, String>,
     /// A manifest changed: ask cargo again before the next build.
     stale: bool,
+    /// What the running build read, to tell a save that needs a rebuild
+    /// from one that needs a browser reload.
+    inputs: Option<Inputs>,
     name: String,
     url: String,
     sockets: Sockets,
@@ -220,6 +227,7 @@ impl Dev {
                     if let Some(page) = self.page.take() {
                         page.stop().await;
                     }
+                    self.inputs = Inputs::of(&exe);
                     self.start_app(&exe, since)?;
                 }
                 Outcome::Failed(diagnostics) => {
@@ -242,6 +250,9 @@ impl Dev {
             loop {
                 tokio::select! {
                     (paths, seen) = next_save(&mut watcher) => {
+                        if self.reload_only(&paths) {
+                            continue;
+                        }
                         since = Some(seen);
                         self.note_manifests(&paths);
                         println!("{} changed, rebuilding", self.describe(&paths));
@@ -256,10 +267,11 @@ impl Dev {
                         {
                             app.error = Some(error.to_string());
                         }
-                        if let Some(app) = &self.app
+                        if let Some(app) = &mut self.app
                             && app.pid == message.pid
                             && message.get("READY") == Some("1")
                         {
+                            app.ready = true;
                             let when = match app.since {
                                 Some(save) => format!("{} ms after the save", save.elapsed().as_millis()),
                                 None => format!("{:.2}s after rg started", started.elapsed().as_secs_f64()),
@@ -297,6 +309,29 @@ impl Dev {
                 }
             }
         }
+    }
+
+    /// A save of files the build did not read (templates, static files),
+    /// with the application up: its pages reload, nothing is rebuilt.
+    /// Returns whether that was all the save needed.
+    fn reload_only(&self, paths: &[PathBuf]) -> bool {
+        let (Some(app), None, Some(inputs)) = (&self.app, &self.page, &self.inputs) else {
+            return false;
+        };
+        // Before READY the signal's handler may not be installed yet.
+        if !app.ready {
+            return false;
+        }
+        if !inputs.runtime_only(paths) {
+            return false;
+        }
+        println!(
+            "{} changed; reloading the browser (the build does not read it)",
+            self.describe(paths)
+        );
+        // SAFETY: kill(2) on our own child, with a signal it handles.
+        unsafe { libc::kill(app.pid as i32, live_reload::RELOAD_SIGNAL) };
+        true
     }
 
     /// A saved manifest may change what cargo builds (a new binary, a new
@@ -349,6 +384,7 @@ impl Dev {
             pid,
             since,
             error: None,
+            ready: false,
         });
         Ok(())
     }

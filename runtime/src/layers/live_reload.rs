@@ -3,14 +3,16 @@
 //!
 //! HTML responses (uncompressed `text/html`) get the script of
 //! [`rg_contract::live_reload`] before `</body>`; the reload path is served
-//! here as an event stream that sends this process's build id once and ends
-//! when the process starts to stop. Non-HTML responses are never touched.
-//! The layer is only in the stack in dev mode, so production pays nothing.
+//! here as an event stream that sends this process's build id, a new id
+//! each time `rg runserver` asks for a reload (a saved template: see
+//! [`reload_browsers`]), and ends when the process starts to stop.
+//! Non-HTML responses are never touched. The layer is only in the stack in
+//! dev mode, so production pays nothing.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
@@ -81,17 +83,39 @@ where
     }
 }
 
-/// The event stream: the first event, then nothing until `until`
-/// completes, which ends the stream (and lets a graceful stop finish).
+fn reloads() -> &'static watch::Sender<u64> {
+    static RELOADS: OnceLock<watch::Sender<u64>> = OnceLock::new();
+    RELOADS.get_or_init(|| watch::channel(0).0)
+}
+
+/// Tells every open page to reload (`rg runserver` asks with
+/// `live_reload::RELOAD_SIGNAL` when a file the binary reads at run time
+/// was saved).
+pub(crate) fn reload_browsers() {
+    reloads().send_modify(|n| *n += 1);
+}
+
+/// The event stream: the current id, a new one at each reload, until
+/// `until` completes, which ends the stream (and lets a graceful stop
+/// finish).
 fn events(build_id: &str, until: impl Future<Output = ()> + Send + 'static) -> Response<Body> {
-    let first = Bytes::from(live_reload::first_event(build_id));
+    let build_id: Arc<str> = build_id.into();
+    let mut generation = reloads().subscribe();
+    let first = current(&build_id, &mut generation);
     let until: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(until);
-    let stream = futures_util::stream::unfold((Some(first), until), |(first, mut until)| async move {
-        match first {
-            Some(first) => Some((Ok::<_, Infallible>(first), (None, until))),
-            None => {
-                until.as_mut().await;
-                None
+    let state = (Some(first), until, generation, build_id);
+    let stream = futures_util::stream::unfold(state, |(next, mut until, mut generation, id)| async move {
+        if let Some(event) = next {
+            return Some((Ok::<_, Infallible>(event), (None, until, generation, id)));
+        }
+        tokio::select! {
+            () = until.as_mut() => None,
+            changed = generation.changed() => {
+                if changed.is_err() {
+                    return None;
+                }
+                let event = current(&id, &mut generation);
+                Some((Ok(event), (None, until, generation, id)))
             }
         }
     });
@@ -100,6 +124,12 @@ fn events(build_id: &str, until: impl Future<Output = ()> + Send + 'static) -> R
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The event for the build and reload count seen now.
+fn current(build_id: &str, generation: &mut watch::Receiver<u64>) -> Bytes {
+    let n = *generation.borrow_and_update();
+    Bytes::from(live_reload::event(&format!("{build_id}.{n}")))
 }
 
 /// Adds the script to an uncompressed HTML response; anything else is

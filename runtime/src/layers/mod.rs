@@ -5,7 +5,7 @@
 
 mod access_log;
 pub(crate) mod limits;
-mod live_reload;
+pub(crate) mod live_reload;
 
 use std::sync::Arc;
 
