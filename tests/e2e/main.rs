@@ -5,6 +5,7 @@
 // In tests a panic is the failure report, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adopt;
 mod book;
 mod browser;
 mod cli;

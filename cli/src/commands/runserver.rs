@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         env.retain(|(k, _)| k != "RG_ACCESS_LOG_FORMAT");
         env.push(("RG_ACCESS_LOG_FORMAT".into(), "dev".into()));
     }
-    dev::server::run(dev::server::Options {
+    dev::start::run(dev::start::Options {
         cwd,
         choice: args.choice,
         project,
@@ -106,6 +106,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         env,
         watch: !args.noreload,
         poll: args.poll,
+        ready_timeout: settings.timeout,
     })
 }
 

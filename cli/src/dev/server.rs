@@ -9,120 +9,24 @@
 //! finishes what it was doing, while new connections wait in the socket's
 //! backlog for the next process (or the error page) to take them.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use console::style;
-use rg_contract::listeners::Listener;
-use rg_contract::{Bind, live_reload};
+use rg_contract::live_reload;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::dev::app::{App, app_exit, describe_status, sleep_until, unready_at};
 use crate::dev::cargo::{self, Outcome, Profile};
 use crate::dev::depinfo::Inputs;
 use crate::dev::error_page::{self, ErrorPage};
 use crate::dev::project::{Choice, Project};
 use crate::dev::watch::Watcher;
-use crate::master::notifications::Receiver;
+use crate::master::notifications::{Message, Receiver};
 use crate::master::sockets::Sockets;
 use crate::master::spawn::{self, WorkerSpec};
-
-/// What `rg runserver` was asked to do, settings already read.
-#[derive(Debug)]
-pub struct Options {
-    /// Where rg runserver was started.
-    pub cwd: PathBuf,
-    /// `-p` / `--bin`.
-    pub choice: Choice,
-    /// The project as first found there, or why cargo could not read it.
-    pub project: Result<Project, String>,
-    /// The address to serve (TCP).
-    pub addr: SocketAddr,
-    /// The addresses to bind (the address above).
-    pub bind: Vec<Bind>,
-    /// The listen queue length.
-    pub backlog: i32,
-    /// The application process's `RG_*` environment.
-    pub env: Vec<(String, String)>,
-    /// Rebuild on save.
-    pub watch: bool,
-    /// Poll the file system instead of native events.
-    pub poll: bool,
-}
-
-/// Binds the address, then builds, serves and rebuilds until Ctrl-C.
-pub fn run(options: Options) -> Result<ExitCode> {
-    let Options {
-        cwd,
-        choice,
-        project,
-        addr,
-        bind,
-        backlog,
-        env,
-        watch,
-        poll,
-    } = options;
-    // The development server runs as whoever starts it: `user` and `group`
-    // are for rg serve.
-    let sockets = Sockets::open(&bind, backlog, 0o666, None)?;
-    let listener = match sockets.listeners.first() {
-        Some(Listener::Tcp(l, _)) => l.try_clone().context("duplicating the listening socket")?,
-        _ => bail!("rg runserver needs a TCP address"),
-    };
-    let name = match &project {
-        Ok(project) => project.package.clone(),
-        Err(_) => cwd
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    let watched = match &project {
-        Ok(project) => project.sources.clone(),
-        Err(_) => vec![cwd.clone()],
-    };
-    let url = Bind::Tcp(addr).url().unwrap_or_default();
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the event loop")?;
-    runtime.block_on(async move {
-        let watcher = if !watch { None } else { Some(Watcher::start(&watched, poll)?) };
-        println!(
-            "rg {} runserver: project `{name}`, {}",
-            env!("CARGO_PKG_VERSION"),
-            watcher.as_ref().map_or("not watching for changes".to_string(), |w| format!("watching for changes ({})", w.mode))
-        );
-        println!("Starting development server at {}", style(&url).bold().underlined());
-        println!("Quit the server with CONTROL-C.");
-        println!(
-            "{}",
-            style("WARNING: This is a development server. Do not use it in a production deployment. Use `rg serve` instead.")
-                .yellow()
-        );
-        let dev = Dev {
-            cwd,
-            choice,
-            project,
-            stale: false,
-            inputs: None,
-            name,
-            url,
-            sockets,
-            listener,
-            receiver: Receiver::bind()?,
-            env,
-            app: None,
-            leaving: Vec::new(),
-            page: None,
-            builds: 0,
-        };
-        dev.run(watcher).await
-    })
-}
 
 /// The project in `cwd`, asked of cargo off the event loop (it runs
 /// `cargo metadata`); an error is cargo's words, for the terminal and the
@@ -134,39 +38,30 @@ async fn find(cwd: &Path, choice: &Choice) -> Result<Project, String> {
         .unwrap_or_else(|e| Err(format!("looking for the project failed: {e}")))
 }
 
-/// The running application process.
-struct App {
-    child: tokio::process::Child,
-    pid: u32,
-    /// When the save that led to this process was seen (None: first start).
-    since: Option<Instant>,
-    /// Why it could not start, as it told rg (`STATUS=error: ...`).
-    error: Option<String>,
-    /// It said READY=1 (so it handles the reload signal).
-    ready: bool,
-}
-
-struct Dev {
-    cwd: PathBuf,
-    choice: Choice,
+/// The loop's state: what it builds, what runs, what is shown.
+pub(super) struct Dev {
+    pub(super) cwd: PathBuf,
+    pub(super) choice: Choice,
+    /// How long to wait for READY before explaining.
+    pub(super) ready_timeout: Duration,
     /// What to build, or why cargo could not say.
-    project: Result<Project, String>,
+    pub(super) project: Result<Project, String>,
     /// A manifest changed: ask cargo again before the next build.
-    stale: bool,
+    pub(super) stale: bool,
     /// What the running build read, to tell a save that needs a rebuild
     /// from one that needs a browser reload.
-    inputs: Option<Inputs>,
-    name: String,
-    url: String,
-    sockets: Sockets,
-    listener: std::net::TcpListener,
-    receiver: Receiver,
-    env: Vec<(String, String)>,
-    app: Option<App>,
+    pub(super) inputs: Option<Inputs>,
+    pub(super) name: String,
+    pub(super) url: String,
+    pub(super) sockets: Sockets,
+    pub(super) listener: std::net::TcpListener,
+    pub(super) receiver: Receiver,
+    pub(super) env: Vec<(String, String)>,
+    pub(super) app: Option<App>,
     /// Processes told to stop that may still be finishing requests.
-    leaving: Vec<tokio::process::Child>,
-    page: Option<ErrorPage>,
-    builds: u64,
+    pub(super) leaving: Vec<tokio::process::Child>,
+    pub(super) page: Option<ErrorPage>,
+    pub(super) builds: u64,
 }
 
 async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
@@ -176,15 +71,10 @@ async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
     }
 }
 
-async fn app_exit(app: &mut Option<App>) -> std::io::Result<std::process::ExitStatus> {
-    match app {
-        Some(app) => app.child.wait().await,
-        None => std::future::pending().await,
-    }
-}
-
 impl Dev {
-    async fn run(mut self, mut watcher: Option<Watcher>) -> Result<ExitCode> {
+    /// Builds, serves and rebuilds until Ctrl-C (or, without a watcher,
+    /// until the application stops).
+    pub(super) async fn run(mut self, mut watcher: Option<Watcher>) -> Result<ExitCode> {
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
         let started = Instant::now();
@@ -222,32 +112,14 @@ impl Dev {
                     _ = term.recv() => return Ok(self.shutdown().await),
                 }
             };
-            match outcome {
-                Outcome::Built(exe) => {
-                    if let Some(page) = self.page.take() {
-                        page.stop().await;
-                    }
-                    self.inputs = Inputs::of(&exe);
-                    self.start_app(&exe, since)?;
-                }
-                Outcome::Failed(diagnostics) => {
-                    let errors = cargo::error_summary(&diagnostics);
-                    if watcher.is_none() {
-                        self.shutdown().await;
-                        bail!("the build failed ({errors} above)");
-                    }
-                    eprintln!(
-                        "{} {errors}; the browser shows them at {} until the next save",
-                        style("Build failed:").red().bold(),
-                        self.url
-                    );
-                    self.show_page(error_page::build_failed(&self.name, &diagnostics))
-                        .await?;
-                }
+            if let Err(e) = self.after_build(outcome, since, watcher.is_some()).await {
+                self.shutdown().await;
+                return Err(e);
             }
 
             // Serve until the next save.
             loop {
+                let unready_at = unready_at(&self.app, self.ready_timeout);
                 tokio::select! {
                     (paths, seen) = next_save(&mut watcher) => {
                         if self.reload_only(&paths) {
@@ -259,56 +131,112 @@ impl Dev {
                         self.stop_app();
                         break;
                     }
-                    message = self.receiver.recv() => {
-                        let message = message?;
-                        if let Some(app) = &mut self.app
-                            && app.pid == message.pid
-                            && let Some(error) = message.get("STATUS").and_then(|s| s.strip_prefix("error: "))
-                        {
-                            app.error = Some(error.to_string());
-                        }
-                        if let Some(app) = &mut self.app
-                            && app.pid == message.pid
-                            && message.get("READY") == Some("1")
-                        {
-                            app.ready = true;
-                            let when = match app.since {
-                                Some(save) => format!("{} ms after the save", save.elapsed().as_millis()),
-                                None => format!("{:.2}s after rg started", started.elapsed().as_secs_f64()),
-                            };
-                            println!("{} (pid {}), {when}", style("Application ready").green(), app.pid);
-                        }
-                    }
+                    message = self.receiver.recv() => self.on_message(&message?, started),
+                    () = sleep_until(unready_at) => self.warn_unready(),
                     status = app_exit(&mut self.app) => {
-                        let how = match status {
-                            Ok(s) => describe_status(s),
-                            Err(e) => format!("could not be waited for ({e})"),
-                        };
-                        let error = self.app.take().and_then(|app| app.error);
-                        match &error {
-                            // The application said why (its setup failed, say).
-                            Some(error) => eprintln!(
-                                "{} the application could not start: {error}",
-                                style("Stopped:").red().bold()
-                            ),
-                            None => eprintln!("{} the application {how}", style("Stopped:").red().bold()),
-                        }
-                        if watcher.is_none() {
+                        if !self.on_app_exit(status, watcher.is_some()).await? {
                             self.shutdown().await;
                             return Ok(ExitCode::FAILURE);
                         }
-                        eprintln!("Waiting for a change; {} explains meanwhile.", self.url);
-                        let page = match &error {
-                            Some(error) => error_page::app_failed(&self.name, error),
-                            None => error_page::app_exited(&self.name, &how),
-                        };
-                        self.show_page(page).await?;
                     }
                     _ = int.recv() => return Ok(self.shutdown().await),
                     _ = term.recv() => return Ok(self.shutdown().await),
                 }
             }
         }
+    }
+
+    /// Starts the application a build made, or shows why there is none.
+    async fn after_build(&mut self, outcome: Outcome, since: Option<Instant>, watching: bool) -> Result<()> {
+        match outcome {
+            Outcome::Built(exe) => {
+                if let Some(page) = self.page.take() {
+                    page.stop().await;
+                }
+                self.inputs = Inputs::of(&exe);
+                self.start_app(&exe, since)
+            }
+            Outcome::Failed(diagnostics) => {
+                let errors = cargo::error_summary(&diagnostics);
+                if !watching {
+                    bail!("the build failed ({errors} above)");
+                }
+                eprintln!(
+                    "{} {errors}; the browser shows them at {} until the next save",
+                    style("Build failed:").red().bold(),
+                    self.url
+                );
+                self.show_page(error_page::build_failed(&self.name, &diagnostics))
+                    .await
+            }
+        }
+    }
+
+    /// A notification: the application's READY, or why it cannot start.
+    fn on_message(&mut self, message: &Message, started: Instant) {
+        let Some(app) = self.app.as_mut().filter(|app| app.pid == message.pid) else {
+            return;
+        };
+        if let Some(error) = message.get("STATUS").and_then(|s| s.strip_prefix("error: ")) {
+            app.error = Some(error.to_string());
+        }
+        if message.get("READY") == Some("1") {
+            app.ready = true;
+            let when = match app.since {
+                Some(save) => format!("{} ms after the save", save.elapsed().as_millis()),
+                None => format!("{:.2}s after rg started", started.elapsed().as_secs_f64()),
+            };
+            println!("{} (pid {}), {when}", style("Application ready").green(), app.pid);
+        }
+    }
+
+    /// Says, once, what rg waits for from an application that serves
+    /// without ever saying READY.
+    fn warn_unready(&mut self) {
+        if let Some(app) = &mut self.app {
+            app.warned = true;
+            eprintln!(
+                "{} the application (pid {}) has run for {:.0}s without saying it is ready. \
+                 rg waits for READY=1 on NOTIFY_SOCKET (sd_notify), which the rg runtime sends. \
+                 An application that serves the inherited socket (LISTEN_FDS, e.g. with the listenfd \
+                 crate) without it works, but rg cannot tell when it is up, nor reload its pages \
+                 without a rebuild.",
+                style("Note:").yellow().bold(),
+                app.pid,
+                self.ready_timeout.as_secs_f64()
+            );
+        }
+    }
+
+    /// The application exited by itself: say how (or why it could not
+    /// start) and show it in the browser. Returns false when there is no
+    /// save to wait for (`--noreload`).
+    async fn on_app_exit(
+        &mut self,
+        status: std::io::Result<std::process::ExitStatus>,
+        watching: bool,
+    ) -> Result<bool> {
+        let how = match status {
+            Ok(s) => describe_status(s),
+            Err(e) => format!("could not be waited for ({e})"),
+        };
+        let error = self.app.take().and_then(|app| app.error);
+        let stopped = style("Stopped:").red().bold();
+        match &error {
+            // The application said why (its setup failed, say).
+            Some(error) => eprintln!("{stopped} the application could not start: {error}"),
+            None => eprintln!("{stopped} the application {how}"),
+        }
+        if !watching {
+            return Ok(false);
+        }
+        eprintln!("Waiting for a change; {} explains meanwhile.", self.url);
+        let page = match &error {
+            Some(error) => error_page::app_failed(&self.name, error),
+            None => error_page::app_exited(&self.name, &how),
+        };
+        self.show_page(page).await?;
+        Ok(true)
     }
 
     /// A save of files the build did not read (templates, static files),
@@ -385,6 +313,8 @@ impl Dev {
             since,
             error: None,
             ready: false,
+            started: Instant::now(),
+            warned: false,
         });
         Ok(())
     }
@@ -437,19 +367,5 @@ impl Dev {
             }
         }
         ExitCode::SUCCESS
-    }
-}
-
-fn describe_status(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (
-        status.code(),
-        status
-            .signal()
-            .and_then(|s| nix::sys::signal::Signal::try_from(s).ok()),
-    ) {
-        (Some(code), _) => crate::master::exit::Exit::Code(code).to_string(),
-        (None, Some(sig)) => crate::master::exit::Exit::Signal(sig).to_string(),
-        _ => "exited".into(),
     }
 }
