@@ -15,6 +15,7 @@ mod new;
 mod runserver;
 mod serve;
 mod serve_config;
+mod serve_recycle;
 mod support;
 mod tools;
 mod websocket;

@@ -62,6 +62,12 @@ pub struct Settings {
     pub graceful_timeout: Duration,
     /// Listen queue length.
     pub backlog: i32,
+    /// Age after which a worker is replaced; zero: never.
+    pub max_worker_lifetime: Duration,
+    /// Up to this much more lifetime, spread over the workers.
+    pub max_worker_lifetime_jitter: Duration,
+    /// Resident memory in bytes over which a worker is replaced; zero: never.
+    pub max_worker_rss: u64,
     /// The master's pid file.
     pub pidfile: Option<PathBuf>,
     /// Mode of unix socket files.
@@ -141,6 +147,9 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
         timeout: typed(&values, &schema::TIMEOUT, values::seconds)?,
         graceful_timeout: typed(&values, &schema::GRACEFUL_TIMEOUT, values::seconds)?,
         backlog: typed(&values, &schema::BACKLOG, values::backlog)?,
+        max_worker_lifetime: typed(&values, &schema::MAX_WORKER_LIFETIME, values::seconds)?,
+        max_worker_lifetime_jitter: typed(&values, &schema::MAX_WORKER_LIFETIME_JITTER, values::seconds)?,
+        max_worker_rss: typed(&values, &schema::MAX_WORKER_RSS, values::whole)?.saturating_mul(1024 * 1024),
         pidfile: Some(text(&schema::PIDFILE))
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),

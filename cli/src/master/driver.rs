@@ -91,6 +91,7 @@ impl Arbiter {
         let mut usr1 = signal(SignalKind::user_defined1())?;
         let mut chld = signal(SignalKind::child())?;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut sample = tokio::time::interval(Duration::from_secs(1));
 
         self.log_start();
         let mut events = vec![Event::Tick];
@@ -118,6 +119,14 @@ impl Arbiter {
                     None
                 }
                 _ = tick.tick() => None,
+                _ = sample.tick() => {
+                    if self.settings.max_worker_rss > 0 {
+                        events.extend(self.policy.pids().into_iter().filter_map(|pid| {
+                            rss(pid).map(|bytes| Event::Rss { pid, bytes })
+                        }));
+                    }
+                    None
+                }
             };
             events.extend(request.map(Event::Signal));
             events.extend(reap());
@@ -251,7 +260,19 @@ fn policy_config(settings: &Settings) -> Config {
         workers: settings.workers,
         timeout: settings.timeout,
         graceful_timeout: settings.graceful_timeout,
+        max_lifetime: settings.max_worker_lifetime,
+        lifetime_jitter: settings.max_worker_lifetime_jitter,
+        max_rss: settings.max_worker_rss,
     }
+}
+
+/// A process's resident memory in bytes, from `/proc/PID/statm`.
+fn rss(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf(3) has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
 }
 
 /// Every child that has exited since the last call, without waiting.

@@ -18,7 +18,10 @@ use tracing::{debug, error, info, warn};
 use crate::master::exit::Exit;
 use crate::master::notifications::Message;
 
+mod recycle;
 mod step;
+
+pub use recycle::Recycle;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +39,13 @@ pub struct Config {
     pub timeout: Duration,
     /// How long a leaving worker may drain; SIGKILL follows a second later.
     pub graceful_timeout: Duration,
+    /// Age after which a worker is replaced; zero: never.
+    pub max_lifetime: Duration,
+    /// Up to this much more, spread over the workers.
+    pub lifetime_jitter: Duration,
+    /// Resident memory, in bytes, over which a worker is replaced once
+    /// several samples in a row say so; zero: never.
+    pub max_rss: u64,
 }
 
 /// What the master is doing, as logged and as told to systemd.
@@ -108,6 +118,13 @@ pub enum Event {
         /// The new process.
         pid: u32,
     },
+    /// A sample of a worker's resident memory, in bytes.
+    Rss {
+        /// The worker.
+        pid: u32,
+        /// Its resident set size.
+        bytes: u64,
+    },
     /// The answer to [`Action::Spawn`]: the worker could not be started.
     SpawnFailed {
         /// The `id` of the Spawn action.
@@ -172,8 +189,14 @@ struct Worker {
     replaces: Option<u32>,
     /// When SIGTERM was sent to retire it.
     retiring: Option<Instant>,
-    /// It served max_requests and asked to be replaced.
-    wants_recycle: bool,
+    /// Why it is to be replaced once its replacement is READY.
+    recycle: Option<Recycle>,
+    /// When it was asked for (its age).
+    born: Instant,
+    /// RSS samples taken since READY.
+    rss_samples: u32,
+    /// RSS samples in a row over `max_rss`.
+    rss_over: u32,
     /// When it was sent SIGABRT for silence.
     aborted: Option<Instant>,
 }
@@ -215,6 +238,11 @@ impl Policy {
         self.phase
     }
 
+    /// The pids of the workers, for the driver's memory samples.
+    pub fn pids(&self) -> Vec<u32> {
+        self.workers.values().filter_map(|w| w.pid).collect()
+    }
+
     /// Takes in `event` at `now`, then one step towards the desired state;
     /// returns what to do. `now` must not go backwards between calls.
     pub fn on(&mut self, event: Event, now: Instant) -> Vec<Action> {
@@ -225,6 +253,7 @@ impl Policy {
             Event::Exited { pid, how } => self.on_exit(pid, how, now),
             Event::Spawned { id, pid } => self.on_spawned(id, pid, now),
             Event::SpawnFailed { id, error } => self.on_spawn_failed(id, error, now),
+            Event::Rss { pid, bytes } => self.on_rss(pid, bytes),
         }
         self.step(now);
         std::mem::take(&mut self.actions)
@@ -296,9 +325,8 @@ impl Policy {
         if let Some(status) = message.get("STATUS") {
             worker.status = Some(status.to_string());
         }
-        if message.get("X_RG_RECYCLE") == Some("1") && !worker.wants_recycle && worker.retiring.is_none() {
-            worker.wants_recycle = true;
-            info!("Worker {id} (pid {pid}) served max_requests; starting its replacement");
+        if message.get("X_RG_RECYCLE") == Some("1") {
+            Policy::ask_recycle(id, worker, Recycle::MaxRequests);
         }
         if message.get("READY") == Some("1") && !worker.ready {
             worker.ready = true;

@@ -16,6 +16,9 @@ pub static SETTINGS: &[&Setting] = &[
     &BACKLOG,
     &MAX_REQUESTS,
     &MAX_REQUESTS_JITTER,
+    &MAX_WORKER_LIFETIME,
+    &MAX_WORKER_LIFETIME_JITTER,
+    &MAX_WORKER_RSS,
     &LIMIT_REQUEST_LINE,
     &LIMIT_REQUEST_FIELDS,
     &LIMIT_REQUEST_FIELD_SIZE,
@@ -189,6 +192,54 @@ pub static MAX_REQUESTS_JITTER: Setting = Setting {
     sides: WORKER,
     help: "A random 0..=N added to max_requests per worker.",
     doc: "A random 0..=max_requests_jitter added to max_requests, so workers do\nnot all restart at once.",
+    check: |s| v::whole(s).map(drop),
+};
+
+/// `max_worker_lifetime`.
+pub static MAX_WORKER_LIFETIME: Setting = Setting {
+    key: "max_worker_lifetime",
+    flag: "--max-worker-lifetime",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "0",
+    alone: None,
+    kind: Kind::Number,
+    sides: MASTER,
+    help: "Seconds after which a worker is replaced, its replacement ready first (0: never).",
+    doc: "Seconds after which a worker is replaced (0: never), plus a share of\nmax_worker_lifetime_jitter so workers do not all go at once. The\nreplacement is ready before the old worker stops.",
+    check: |s| v::seconds(s).map(drop),
+};
+
+/// `max_worker_lifetime_jitter`.
+pub static MAX_WORKER_LIFETIME_JITTER: Setting = Setting {
+    key: "max_worker_lifetime_jitter",
+    flag: "--max-worker-lifetime-jitter",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "0",
+    alone: None,
+    kind: Kind::Number,
+    sides: MASTER,
+    help: "Up to this many seconds more of lifetime, spread over the workers.",
+    doc: "Up to this many seconds added to max_worker_lifetime, spread over the\nworkers.",
+    check: |s| v::seconds(s).map(drop),
+};
+
+/// `max_worker_rss`.
+pub static MAX_WORKER_RSS: Setting = Setting {
+    key: "max_worker_rss",
+    flag: "--max-worker-rss",
+    short: None,
+    alias: None,
+    value_name: "MB",
+    default: "0",
+    alone: None,
+    kind: Kind::Number,
+    sides: MASTER,
+    help: "Megabytes of resident memory over which a worker is replaced, after 3 samples a second apart (0: never).",
+    doc: "Megabytes of resident memory over which a worker is replaced (0: never).\nThe master samples each worker once a second; three samples in a row\nover the limit recycle it, so a spike does not. The replacement is ready\nbefore the old worker stops.",
     check: |s| v::whole(s).map(drop),
 };
 

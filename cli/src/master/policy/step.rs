@@ -20,6 +20,7 @@ impl Policy {
             return;
         }
         self.check_heartbeats(now);
+        self.check_lifetimes(now);
         self.recycle(now);
         self.roll(now);
         let counted = self.counted();
@@ -101,13 +102,14 @@ impl Policy {
         }
     }
 
-    /// Replaces workers that served max_requests, each as soon as asked.
+    /// Replaces workers that are to be recycled (max_requests, lifetime,
+    /// memory), each as soon as asked, the replacement READY first.
     fn recycle(&mut self, now: Instant) {
         let replaced = self.replaced();
         let recycle: Vec<u32> = self
             .workers
             .values()
-            .filter(|w| w.wants_recycle && w.retiring.is_none())
+            .filter(|w| w.recycle.is_some() && w.retiring.is_none())
             .filter_map(|w| w.pid)
             .filter(|pid| !replaced.contains(pid))
             .collect();
@@ -194,7 +196,10 @@ impl Policy {
                 status: None,
                 replaces,
                 retiring: None,
-                wants_recycle: false,
+                recycle: None,
+                born: now,
+                rss_samples: 0,
+                rss_over: 0,
                 aborted: None,
             },
         );

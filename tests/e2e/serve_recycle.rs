@@ -1,0 +1,106 @@
+//! Recycling by age and by memory, under load: the replacement is ready
+//! before the old worker goes, so no request fails, and the log says why.
+
+use std::time::Duration;
+
+use crate::support::{Addr, Load, Running, children, eventually, fixture_binary, free_port, get, rg};
+
+fn serve(args: &[&str]) -> (Running, Addr, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-b", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .current_dir(tmp.path());
+    let master = Running::spawn(&mut cmd);
+    assert!(
+        master.wait_for_output("Booted", Duration::from_secs(15)),
+        "{}",
+        master.stderr()
+    );
+    (master, Addr::tcp(port), tmp)
+}
+
+#[test]
+fn workers_past_their_lifetime_are_replaced_without_a_failed_request() {
+    let (master, addr, _tmp) = serve(&["-w", "2", "--max-worker-lifetime", "1.5"]);
+    let before = children(master.pid());
+    let load = Load::start(&addr, "/pid", 4);
+    assert!(
+        eventually(Duration::from_secs(20), || master
+            .stderr()
+            .matches("reached max_worker_lifetime")
+            .count()
+            >= 3),
+        "{}",
+        master.stderr()
+    );
+    let report = load.stop();
+    assert!(
+        report.failures.is_empty(),
+        "{} failed of {}: {:?}",
+        report.failures.len(),
+        report.ok,
+        &report.failures[..report.failures.len().min(5)]
+    );
+    let after = children(master.pid());
+    assert!(
+        after.iter().all(|pid| !before.contains(pid)),
+        "{before:?} -> {after:?}"
+    );
+}
+
+#[test]
+fn a_worker_that_grows_past_max_worker_rss_is_replaced_without_a_failed_request() {
+    let (master, addr, _tmp) = serve(&["-w", "1", "--max-worker-rss", "150"]);
+    let first = children(master.pid());
+    let load = Load::start(&addr, "/pid", 2);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        master.stderr().matches("grew past").count() == 0,
+        "{}",
+        master.stderr()
+    );
+    assert_eq!(get(&addr, "/grow?mb=300").unwrap().status, 200);
+    assert!(
+        eventually(Duration::from_secs(20), || master
+            .stderr()
+            .contains("grew past max_worker_rss")),
+        "{}",
+        master.stderr()
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let now = children(master.pid());
+            now.len() == 1 && now != first
+        }),
+        "{}",
+        master.stderr()
+    );
+    let report = load.stop();
+    assert!(
+        report.failures.is_empty(),
+        "{} failed of {}: {:?}",
+        report.failures.len(),
+        report.ok,
+        &report.failures[..report.failures.len().min(5)]
+    );
+}
+
+#[test]
+fn a_memory_limit_below_a_new_worker_is_said_and_not_obeyed_forever() {
+    let (master, addr, _tmp) = serve(&["-w", "1", "--max-worker-rss", "1"]);
+    let first = children(master.pid());
+    assert!(
+        eventually(Duration::from_secs(10), || master
+            .stderr()
+            .contains("is below what a new worker holds")),
+        "{}",
+        master.stderr()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(children(master.pid()), first, "{}", master.stderr());
+    assert_eq!(get(&addr, "/").unwrap().status, 200);
+}
