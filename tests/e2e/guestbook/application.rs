@@ -1,6 +1,7 @@
 //! A guestbook: entries in a database (SQLite by default, PostgreSQL when
-//! `DATABASE_URL` says so), a JSON API, an HTML page with a form, and a
-//! WebSocket that pushes new entries as they arrive.
+//! `DATABASE_URL` says so), a JSON API, an HTML page with a form, a
+//! WebSocket that pushes new entries as they arrive, and the files of
+//! `static/`.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use rg::axum::response::{Html, IntoResponse, Redirect};
 use rg::axum::routing::get;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use tower_http::services::ServeDir;
 
 /// One entry of the guestbook.
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -46,6 +48,7 @@ pub async fn application() -> Result<Router, sqlx::Error> {
         .route("/entries", get(list).post(add))
         .route("/entries/count", get(count))
         .route("/live", get(live))
+        .nest_service("/static", ServeDir::new("static"))
         .with_state(pool))
 }
 
@@ -128,7 +131,8 @@ async fn page(State(pool): State<AnyPool>) -> Result<Html<String>, (StatusCode, 
         .map(|e| format!("<li><b>{}</b>: {}</li>", escape(&e.name), escape(&e.message)))
         .collect();
     Ok(Html(format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>Guestbook</title></head><body>
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Guestbook</title>
+<link rel="stylesheet" href="/static/style.css"></head><body>
 <h1>Guestbook</h1>
 <form method="post"><input name="name" placeholder="Name"> <input name="message" placeholder="Message"> <button>Sign</button></form>
 <ul id="entries">{items}</ul>
@@ -143,6 +147,8 @@ live.onmessage = (event) => {{
   item.append(entry.message);
   list.append(item);
 }};
+// Closed by a reload of the server: come back to a new worker.
+live.onclose = () => setTimeout(() => location.reload(), 1000);
 </script>
 </body></html>"#
     )))
