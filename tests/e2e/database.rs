@@ -4,8 +4,12 @@
 //! lost row; a database that cannot be opened stops `rg serve` with exit 3
 //! quoting sqlx, and shows in the browser under `rg runserver`.
 
+use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::postgres::Postgres;
 use crate::support::{
@@ -214,4 +218,68 @@ fn on_postgresql_writes_through_a_hup_lose_nothing() {
     // And the database says so itself.
     let out = postgres.psql("guestbook", "SELECT COUNT(*) FROM entries");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), rows.to_string());
+}
+
+/// The page's WebSocket, `/live`: each new entry arrives on it as JSON,
+/// whichever worker wrote it. Across a HUP, the old worker keeps pushing
+/// (entries written through the new workers included) until the graceful
+/// timeout, then closes it with 1001, "server restarting".
+#[test]
+fn the_live_socket_pushes_every_entry_and_closes_at_the_graceful_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("sqlite:{}?mode=rwc", tmp.path().join("guestbook.db").display());
+    let master = serve(tmp.path(), port, &url, &["-w", "2", "--graceful-timeout", "2"]);
+    assert!(
+        master.wait_for_output("Booted", Duration::from_secs(30)),
+        "{}",
+        master.stderr()
+    );
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (mut socket, response) = tungstenite::client(format!("ws://127.0.0.1:{port}/live"), stream).unwrap();
+    assert_eq!(response.status(), 101);
+    let next = |socket: &mut tungstenite::WebSocket<TcpStream>| match socket.read() {
+        Ok(Message::Text(json)) => json.to_string(),
+        other => panic!("expected an entry, got {other:?}"),
+    };
+    let addr = Addr::tcp(port);
+    for n in 1..=4 {
+        assert_eq!(sign(&addr, "live", &format!("entry {n}")).unwrap().status, 201);
+    }
+    for n in 1..=4 {
+        let json = next(&mut socket);
+        assert_eq!(
+            json,
+            format!(r#"{{"id":{n},"name":"live","message":"entry {n}"}}"#)
+        );
+    }
+
+    master.signal(libc::SIGHUP);
+    let hup = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(15), || master
+            .stderr()
+            .contains("Reload complete")),
+        "{}",
+        master.stderr()
+    );
+    // Written through a new worker, pushed by the old one, still draining.
+    assert_eq!(sign(&addr, "live", "entry 5").unwrap().status, 201);
+    assert!(next(&mut socket).contains(r#""message":"entry 5""#));
+    let frame = loop {
+        match socket.read() {
+            Ok(Message::Close(frame)) => break frame,
+            Ok(_) => continue,
+            Err(e) => panic!("the connection ended without a close frame: {e}"),
+        }
+    };
+    let waited = hup.elapsed();
+    let frame = frame.expect("a close frame with a code");
+    assert_eq!(frame.code, CloseCode::Away);
+    assert_eq!(frame.reason, "server restarting");
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "closed after {waited:?}, before the graceful timeout"
+    );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rg::axum::Router;
 use rg::axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use rg::axum::extract::{Form, Json, State};
+use rg::axum::extract::{Form, Json, Query, State};
 use rg::axum::http::StatusCode;
 use rg::axum::response::{Html, IntoResponse, Redirect};
 use rg::axum::routing::get;
@@ -28,6 +28,14 @@ struct Entry {
 struct NewEntry {
     name: String,
     message: String,
+}
+
+/// `?after=ID`: where a WebSocket's entries start (after the last entry
+/// the page shows; from the first without it).
+#[derive(Debug, Deserialize)]
+struct After {
+    #[serde(default)]
+    after: i64,
 }
 
 /// Builds the application, once per worker, inside the worker's runtime:
@@ -126,6 +134,7 @@ async fn sign(State(pool): State<AnyPool>, Form(entry): Form<NewEntry>) -> impl 
 /// `GET /`: the guestbook, with a form and live updates.
 async fn page(State(pool): State<AnyPool>) -> Result<Html<String>, (StatusCode, String)> {
     let entries = entries_after(&pool, 0).await.map_err(failed)?;
+    let last = entries.last().map_or(0, |e| e.id);
     let items: String = entries
         .iter()
         .map(|e| format!("<li><b>{}</b>: {}</li>", escape(&e.name), escape(&e.message)))
@@ -138,7 +147,8 @@ async fn page(State(pool): State<AnyPool>) -> Result<Html<String>, (StatusCode, 
 <ul id="entries">{items}</ul>
 <script>
 const list = document.getElementById("entries");
-const live = new WebSocket(`ws://${{location.host}}/live`);
+const scheme = location.protocol === "https:" ? "wss" : "ws";
+const live = new WebSocket(`${{scheme}}://${{location.host}}/live?after={last}`);
 live.onmessage = (event) => {{
   const entry = JSON.parse(event.data);
   const item = document.createElement("li");
@@ -154,20 +164,20 @@ live.onclose = () => setTimeout(() => location.reload(), 1000);
     )))
 }
 
-/// `GET /live`: a WebSocket that sends each new entry as JSON. Workers are
-/// separate processes that share only the database, so each socket asks
-/// the database for what is new, four times a second.
-async fn live(upgrade: WebSocketUpgrade, State(pool): State<AnyPool>) -> impl IntoResponse {
-    upgrade.on_upgrade(move |socket| push(socket, pool))
+/// `GET /live?after=ID`: a WebSocket that sends each entry after ID as
+/// JSON, and each new one as it arrives. Workers are separate processes
+/// that share only the database, so each socket asks the database for what
+/// is new, four times a second.
+async fn live(
+    upgrade: WebSocketUpgrade,
+    State(pool): State<AnyPool>,
+    Query(After { after }): Query<After>,
+) -> impl IntoResponse {
+    upgrade.on_upgrade(move |socket| push(socket, pool, after))
 }
 
-async fn push(mut socket: WebSocket, pool: AnyPool) {
+async fn push(mut socket: WebSocket, pool: AnyPool, mut last: i64) {
     let shutdown = rg::shutdown();
-    let mut last = entries_after(&pool, 0)
-        .await
-        .ok()
-        .and_then(|all| all.last().map(|e| e.id))
-        .unwrap_or(0);
     let mut tick = rg::tokio::time::interval(Duration::from_millis(250));
     loop {
         rg::tokio::select! {
