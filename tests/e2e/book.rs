@@ -139,9 +139,11 @@ fn include(dir: &Path, spec: &str) -> String {
         _ => panic!("{{{{#include {spec}}}}}: too many parts"),
     };
     let start = start.unwrap_or(1).max(1);
+    let end = end.unwrap_or(usize::MAX);
     text.lines()
         .enumerate()
-        .filter(|(i, _)| i + 1 >= start && end.is_none_or(|end| i + 1 <= end))
+        .map(|(i, line)| (i + 1, line))
+        .filter(|(number, _)| (start..=end).contains(number))
         .map(|(_, line)| format!("{line}\n"))
         .collect()
 }
@@ -385,6 +387,25 @@ fn the_guestbook_chapter_runs_as_written() {
     assert!(
         reloads >= 2,
         "the chapter reloads rg serve under writes, on SQLite and on PostgreSQL:\n{logs}"
+    );
+}
+
+#[test]
+fn an_include_is_what_mdbook_puts_in_the_chapter() {
+    let dir = workspace().join("book/src");
+    let spec = "../../tests/e2e/guestbook/application.rs";
+    let whole = std::fs::read_to_string(workspace().join("tests/e2e/guestbook/application.rs")).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(include(&dir, spec), whole);
+    assert_eq!(include(&dir, &format!("{spec}:2")), format!("{}\n", lines[1]));
+    assert_eq!(
+        include(&dir, &format!("{spec}:2:3")),
+        format!("{}\n{}\n", lines[1], lines[2])
+    );
+    assert_eq!(include(&dir, &format!("{spec}::1")), format!("{}\n", lines[0]));
+    assert_eq!(
+        include(&dir, &format!("{spec}:{}:", lines.len())),
+        format!("{}\n", lines[lines.len() - 1])
     );
 }
 
