@@ -1,11 +1,21 @@
-//! The book is tested: its tutorial path runs, command by command, against
+//! The book is tested: its tutorial paths run, command by command, against
 //! the real `rg`, and its reference chapter is what the code says.
+//!
+//! A path is the fenced blocks whose info string names it, in reading
+//! order: `sh,tutorial` is the main one (from `rg new mysite` to nginx),
+//! `sh,tutorial-guestbook` the database chapter's. A `sh` block is typed a
+//! line at a time; a block with `file=PATH` is a file the reader writes,
+//! saved when the path reaches it, with mdBook's `{{#include}}` resolved.
+//! A comment closing a command says more: `# keeps running` (a server, left
+//! running as in a second terminal) and `# expect: TEXT` (what it prints
+//! must contain TEXT).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Running, e2e_target, free_port, workspace};
+use crate::postgres::Postgres;
+use crate::support::{Running, e2e_target, eventually, free_port, workspace};
 
 /// The chapters, in the order of SUMMARY.md.
 fn chapters() -> Vec<PathBuf> {
@@ -21,58 +31,243 @@ fn chapters() -> Vec<PathBuf> {
         .collect()
 }
 
-/// The lines of every ```sh,tutorial block, in reading order.
-fn tutorial() -> Vec<String> {
-    let mut lines = Vec::new();
+/// One step of a tutorial path.
+#[derive(Debug)]
+enum Step {
+    /// A line the reader types.
+    Command(String),
+    /// A file the reader writes: `path` (from the current directory) and
+    /// its text, `{{#include}}` resolved.
+    File { path: String, text: String },
+}
+
+/// A fenced block of a chapter, while it is being read.
+struct Block {
+    /// Whether its info string names the path (` ```sh,tutorial `).
+    on_path: bool,
+    /// The language, first in the info string.
+    language: String,
+    /// `file=PATH` in the info string: a file the reader writes.
+    file: Option<String>,
+    lines: Vec<String>,
+}
+
+/// The steps of the path named `tag`, in reading order: every fenced block
+/// whose info string lists `tag` (` ```sh,tutorial `,
+/// ` ```rust,ignore,tutorial-guestbook,file=src/application.rs `).
+fn tutorial(tag: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
     for chapter in chapters() {
         let text = std::fs::read_to_string(&chapter).unwrap();
-        let mut inside = false;
+        let mut block: Option<Block> = None;
         for line in text.lines() {
             if line.starts_with("```") {
-                inside = !inside && line.trim() == "```sh,tutorial";
+                match block.take() {
+                    None => {
+                        let mut info = line.trim_start_matches('`').trim().split(',');
+                        let language = info.next().unwrap_or_default().to_string();
+                        let info: Vec<&str> = info.collect();
+                        block = Some(Block {
+                            on_path: info.contains(&tag),
+                            language,
+                            file: info
+                                .iter()
+                                .find_map(|attribute| attribute.strip_prefix("file="))
+                                .map(str::to_string),
+                            lines: Vec::new(),
+                        });
+                    }
+                    Some(done) if done.on_path => steps.extend(done.steps(&chapter)),
+                    Some(_) => {}
+                }
                 continue;
             }
-            if inside && !line.trim().is_empty() {
-                lines.push(line.to_string());
+            if let Some(block) = &mut block {
+                block.lines.push(line.to_string());
             }
         }
     }
-    lines
+    steps
+}
+
+impl Block {
+    fn steps(self, chapter: &Path) -> Vec<Step> {
+        if let Some(path) = self.file {
+            let dir = chapter.parent().unwrap();
+            let text = self
+                .lines
+                .iter()
+                .map(|line| match line.trim().strip_prefix("{{#include ") {
+                    Some(spec) => include(dir, spec.trim_end_matches("}}").trim()),
+                    None => format!("{line}\n"),
+                })
+                .collect();
+            return vec![Step::File { path, text }];
+        }
+        assert_eq!(
+            self.language,
+            "sh",
+            "{}: a tutorial block is commands (sh) or a file (file=PATH)",
+            chapter.display()
+        );
+        self.lines
+            .into_iter()
+            .filter(|line| !line.trim().is_empty())
+            .map(Step::Command)
+            .collect()
+    }
+}
+
+/// What mdBook's `{{#include FILE}}` (or `FILE:LINE`, `FILE:START:END`,
+/// lines counted from 1, either end may be left out) puts in the chapter.
+fn include(dir: &Path, spec: &str) -> String {
+    let mut parts = spec.split(':');
+    let file = dir.join(parts.next().unwrap());
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{{{{#include {spec}}}}}: {}: {e}", file.display()));
+    let bound = |part: Option<&str>| -> Option<usize> {
+        part.filter(|p| !p.is_empty()).map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("{{{{#include {spec}}}}}: only line numbers are understood"))
+        })
+    };
+    let rest: Vec<&str> = parts.collect();
+    let (start, end) = match rest.as_slice() {
+        [] => (None, None),
+        [line] => (bound(Some(line)), bound(Some(line))),
+        [start, end] => (bound(Some(start)), bound(Some(end))),
+        _ => panic!("{{{{#include {spec}}}}}: too many parts"),
+    };
+    let start = start.unwrap_or(1).max(1);
+    let end = end.unwrap_or(usize::MAX);
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line))
+        .filter(|(number, _)| (start..=end).contains(number))
+        .map(|(_, line)| format!("{line}\n"))
+        .collect()
 }
 
 const KEEPS_RUNNING: &str = "# keeps running";
+const EXPECT: &str = "# expect:";
 
-/// Runs the tutorial as a reader would type it: in a fresh directory, `rg`
-/// on the PATH, servers left running in the background (the reader's second
-/// terminal), `curl` retried while a server is still building. Ports are
-/// moved off 8000/8080 so the test cannot collide with anything.
-#[test]
-fn the_tutorial_runs_as_written() {
-    crate::tools::require("nginx");
-    crate::tools::require("curl");
-    let lines = tutorial();
-    assert!(lines.len() >= 8, "the tutorial path is missing: {lines:?}");
+/// Whether `line` starts an rg server (`rg runserver`, `rg serve`, but not
+/// `rg serve --check-config`): a reader stops the one running first.
+fn starts_a_server(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().map(|w| w.trim_end_matches(';')).collect();
+    words
+        .windows(2)
+        .any(|w| w[0] == "rg" && (w[1] == "serve" || w[1] == "runserver"))
+        && !line.contains("--check-config")
+        && !line.contains("--print-config")
+}
+
+/// What a server printed, under the command that started it.
+type Said = (String, String);
+
+/// Stops a server as a reader does, with Ctrl-C (SIGINT to the terminal's
+/// process group: the shell and the rg it started), waits for it to be
+/// gone, and returns what it said.
+fn interrupt((started, server): (String, Running)) -> Said {
+    // SAFETY: kill(2) on the group Running::spawn made for this command.
+    unsafe { libc::kill(-server.pid(), libc::SIGINT) };
+    let stopped = eventually(Duration::from_secs(30), || !group_alive(server.pid()));
+    let said = format!("{}{}", server.stdout(), server.stderr());
+    assert!(stopped, "`{started}` did not stop on Ctrl-C:\n{said}");
+    (started, said)
+}
+
+/// Whether a process of group `group` is still running (zombies aside).
+fn group_alive(group: i32) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // After the command's name, in parentheses: state, ppid, pgrp.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split(' ').take(3).collect();
+        fields.len() == 3 && fields[0] != "Z" && fields[2] == group.to_string()
+    })
+}
+
+/// `postgres://USER:PASSWORD@HOST/DATABASE` in `line`, as its three names.
+fn postgres_url(line: &str) -> Option<(String, String, String)> {
+    let url = line.split("postgres://").nth(1)?.split_whitespace().next()?;
+    let (login, rest) = url.split_once('@')?;
+    let (user, password) = login.split_once(':')?;
+    let database = rest.split_once('/')?.1.split('?').next()?;
+    Some((user.into(), password.into(), database.into()))
+}
+
+/// Runs the path `tag` as a reader would type it: in a fresh directory,
+/// `rg` on the PATH, servers left running in the background (the reader's
+/// second terminal) and stopped with Ctrl-C when the next one starts,
+/// `curl` retried while a server is still building, files written where the
+/// book says. Ports are moved off 8000/8080 so the test cannot collide with
+/// anything; a PostgreSQL URL on 127.0.0.1:5432 gets a real server of its
+/// own, with the user and database the URL names. A `curl` must print
+/// `every_curl_prints`, when given; a command with `# expect: TEXT` must
+/// print TEXT. Returns what the servers said.
+fn read_aloud(tag: &str, every_curl_prints: Option<&str>) -> Vec<Said> {
+    let steps = tutorial(tag);
+    assert!(
+        steps.len() >= 8,
+        "the tutorial path `{tag}` is missing: {steps:?}"
+    );
+    // Declared first, dropped last: the servers stop before the database,
+    // and both before their directory goes.
     let home = tempfile::tempdir().unwrap();
+    let mut postgres: Option<Postgres> = None;
+    let mut background: Vec<(String, Running)> = Vec::new();
+    let mut said: Vec<Said> = Vec::new();
     std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let (app_port, front_port) = (free_port(), free_port());
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_rg"))
         .parent()
         .unwrap()
         .to_path_buf();
-    let path = format!(
+    let search_path = format!(
         "{}:{}",
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let nginx_dir = home.path().join("nginx");
     let mut cwd = home.path().to_path_buf();
-    let mut background: Vec<(String, Running)> = Vec::new();
 
-    for original in &lines {
-        let mut line = original
-            .replace("127.0.0.1:8000", &format!("127.0.0.1:{app_port}"))
-            .replace("127.0.0.1:8080", &format!("127.0.0.1:{front_port}"))
-            .replace("/tmp/mysite-nginx", nginx_dir.to_str().unwrap());
+    for step in &steps {
+        let (Step::Command(text) | Step::File { text, .. }) = step;
+        if postgres.is_none() && text.contains("127.0.0.1:5432") {
+            // The reader's PostgreSQL, with what the book told them to create.
+            let server = Postgres::start();
+            if let Some((user, password, database)) = postgres_url(text) {
+                server.create_database(&user, &password, &database);
+            }
+            postgres = Some(server);
+        }
+        let localize = |text: &str| {
+            let text = text
+                .replace("127.0.0.1:8000", &format!("127.0.0.1:{app_port}"))
+                .replace("127.0.0.1:8080", &format!("127.0.0.1:{front_port}"))
+                .replace("/tmp/mysite-nginx", nginx_dir.to_str().unwrap());
+            match &postgres {
+                Some(server) => text.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", server.port())),
+                None => text,
+            }
+        };
+        let original = match step {
+            Step::Command(line) => line,
+            Step::File { path, text } => {
+                let file = cwd.join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(&file, localize(text)).unwrap();
+                continue;
+            }
+        };
+        let mut parts = original.split(EXPECT);
+        let mut line = localize(parts.next().unwrap().trim());
+        let expected: Vec<&str> = parts.map(str::trim).collect();
         let keeps_running = line.contains(KEEPS_RUNNING);
         if let Some((command, _)) = line.split_once(KEEPS_RUNNING) {
             line = command.trim().to_string();
@@ -88,51 +283,67 @@ fn the_tutorial_runs_as_written() {
             // Fail on an HTTP error, as a reader reading the page would.
             line = format!("curl -fsS {rest}");
         }
+        if starts_a_server(&line) {
+            // A reader stops the previous rg server (Ctrl-C) before starting
+            // the next one on the same port; nginx runs beside rg.
+            let (servers, others) = std::mem::take(&mut background)
+                .into_iter()
+                .partition(|(started, _)| starts_a_server(started));
+            background = others;
+            said.extend(servers.into_iter().map(interrupt));
+        }
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(&line)
             .current_dir(&cwd)
-            .env("PATH", &path)
+            .env("PATH", &search_path)
             // rg serve's default bind, moved off 8000 like the rest.
             .env("RG_BIND", format!("127.0.0.1:{app_port}"))
             // Only to share compiled dependencies with the rest of the suite.
             .env("CARGO_TARGET_DIR", e2e_target());
         if keeps_running {
-            // A reader stops the previous rg server (Ctrl-C) before starting
-            // the next one on the same port; nginx runs beside rg.
-            if line.starts_with("rg ") {
-                background.retain(|(started, _)| !started.starts_with("rg "));
-            }
             background.push((line.clone(), Running::spawn(&mut cmd)));
             continue;
         }
-        let deadline = Instant::now() + Duration::from_secs(300);
+        let servers = |background: &[(String, Running)]| -> String {
+            background
+                .iter()
+                .map(|(started, s)| format!("`{started}`:\n{}{}\n", s.stdout(), s.stderr()))
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let out = cmd.output().unwrap();
-            if out.status.success() {
-                if line.starts_with("curl") {
-                    let body = String::from_utf8_lossy(&out.stdout);
-                    assert_eq!(body, "Hello, world!\n", "`{original}`");
-                }
-                break;
-            }
-            let said = format!(
+            let printed = format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            let servers: String = background
-                .iter()
-                .map(|(started, s)| format!("`{started}`:\n{}{}\n", s.stdout(), s.stderr()))
-                .collect();
+            if out.status.success() {
+                if let Some(body) = every_curl_prints.filter(|_| line.starts_with("curl")) {
+                    assert_eq!(String::from_utf8_lossy(&out.stdout), body, "`{original}`");
+                }
+                for text in &expected {
+                    assert!(
+                        printed.contains(text),
+                        "the book's command `{original}` did not print `{text}`:\n{printed}\nservers said:\n{}",
+                        servers(&background)
+                    );
+                }
+                break;
+            }
             if !line.starts_with("curl") || Instant::now() > deadline {
-                panic!("the book's command `{original}` failed:\n{said}\nservers said:\n{servers}");
+                panic!(
+                    "the book's command `{original}` failed:\n{printed}\nservers said:\n{}",
+                    servers(&background)
+                );
             }
             assert!(
                 background
                     .iter_mut()
                     .all(|(_, s)| s.wait_timeout(Duration::ZERO).is_none()),
-                "a server died:\n{servers}"
+                "a server died:\n{}",
+                servers(&background)
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -142,6 +353,60 @@ fn the_tutorial_runs_as_written() {
             std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
         }
     }
+    let (servers, _nginx): (Vec<_>, Vec<_>) = background
+        .into_iter()
+        .partition(|(started, _)| starts_a_server(started));
+    said.extend(servers.into_iter().map(interrupt));
+    said
+}
+
+/// The main path, from `rg new mysite` to nginx: every `curl` of it gets
+/// the generated project's greeting.
+#[test]
+fn the_tutorial_runs_as_written() {
+    crate::tools::require("nginx");
+    crate::tools::require("curl");
+    read_aloud("tutorial", Some("Hello, world!\n"));
+}
+
+/// The guestbook chapter: SQLite under `rg runserver` and `rg serve`, then
+/// PostgreSQL (a real server), each reloaded with HUP under writes with no
+/// failed write and no lost row (the chapter's own `# expect:` lines).
+#[test]
+fn the_guestbook_chapter_runs_as_written() {
+    crate::tools::require("curl");
+    let said = read_aloud("tutorial-guestbook", None);
+    let reloads: usize = said
+        .iter()
+        .map(|(_, log)| log.matches("Reload complete").count())
+        .sum();
+    let logs: String = said
+        .iter()
+        .map(|(started, log)| format!("`{started}`:\n{log}\n"))
+        .collect();
+    assert!(
+        reloads >= 2,
+        "the chapter reloads rg serve under writes, on SQLite and on PostgreSQL:\n{logs}"
+    );
+}
+
+#[test]
+fn an_include_is_what_mdbook_puts_in_the_chapter() {
+    let dir = workspace().join("book/src");
+    let spec = "../../tests/e2e/guestbook/application.rs";
+    let whole = std::fs::read_to_string(workspace().join("tests/e2e/guestbook/application.rs")).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(include(&dir, spec), whole);
+    assert_eq!(include(&dir, &format!("{spec}:2")), format!("{}\n", lines[1]));
+    assert_eq!(
+        include(&dir, &format!("{spec}:2:3")),
+        format!("{}\n{}\n", lines[1], lines[2])
+    );
+    assert_eq!(include(&dir, &format!("{spec}::1")), format!("{}\n", lines[0]));
+    assert_eq!(
+        include(&dir, &format!("{spec}:{}:", lines.len())),
+        format!("{}\n", lines[lines.len() - 1])
+    );
 }
 
 #[test]

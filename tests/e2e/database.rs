@@ -4,9 +4,14 @@
 //! lost row; a database that cannot be opened stops `rg serve` with exit 3
 //! quoting sqlx, and shows in the browser under `rg runserver`.
 
+use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::postgres::Postgres;
 use crate::support::{
     Addr, Load, Running, e2e_target, eventually, free_port, get, guestbook_binary, guestbook_project,
     request, rg,
@@ -77,6 +82,12 @@ fn writes_through_two_hups_and_a_recycle_lose_nothing() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let report = load.stop();
+    let rows: u64 = get(&addr, "/entries/count").unwrap().body.trim().parse().unwrap();
+    eprintln!(
+        "SQLite, two HUPs and a recycle under writes: {} writes, {} failed, {rows} rows",
+        report.ok + report.failures.len() as u64,
+        report.failures.len()
+    );
     assert!(
         report.failures.is_empty(),
         "{} of {} writes failed: {:?}",
@@ -85,7 +96,6 @@ fn writes_through_two_hups_and_a_recycle_lose_nothing() {
         &report.failures[..report.failures.len().min(5)]
     );
     assert!(report.ok > 150, "too few writes to prove anything: {}", report.ok);
-    let rows: u64 = get(&addr, "/entries/count").unwrap().body.trim().parse().unwrap();
     assert_eq!(
         rows, report.ok,
         "every 2xx answer is one row, and every row one 2xx"
@@ -156,4 +166,120 @@ fn a_setup_error_shows_in_the_browser_under_runserver_until_a_save_retries() {
     );
     assert_eq!(sign(&addr, "dev", "works").unwrap().status, 201);
     assert_eq!(get(&addr, "/entries/count").unwrap().body, "1\n");
+}
+
+/// The guestbook's production variant: the same binary on a real
+/// PostgreSQL server (`postgres.rs`), two workers creating the table at
+/// once, then a HUP under writes: no failed write, no lost row.
+#[test]
+fn on_postgresql_writes_through_a_hup_lose_nothing() {
+    let postgres = Postgres::start();
+    let url = postgres.create_database("guestbook", "secret", "guestbook");
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let master = serve(tmp.path(), port, &url, &["-w", "2"]);
+    assert!(
+        master.wait_for_output("Booted", Duration::from_secs(30)),
+        "{}",
+        master.stderr()
+    );
+    let addr = Addr::tcp(port);
+    assert_eq!(get(&addr, "/entries/count").unwrap().body, "0\n");
+
+    let load = Load::each(&addr, 4, |addr| sign(addr, "load", "hello"));
+    std::thread::sleep(Duration::from_millis(500));
+    master.signal(libc::SIGHUP);
+    assert!(
+        eventually(Duration::from_secs(20), || master
+            .stderr()
+            .contains("Reload complete")),
+        "{}",
+        master.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let report = load.stop();
+    let writes = report.ok + report.failures.len() as u64;
+    let rows: u64 = get(&addr, "/entries/count").unwrap().body.trim().parse().unwrap();
+    eprintln!(
+        "PostgreSQL, HUP under writes: {writes} writes, {} failed, {rows} rows",
+        report.failures.len()
+    );
+    assert!(
+        report.failures.is_empty(),
+        "{} of {writes} writes failed: {:?}",
+        report.failures.len(),
+        &report.failures[..report.failures.len().min(5)]
+    );
+    assert!(report.ok > 100, "too few writes to prove anything: {}", report.ok);
+    assert_eq!(
+        rows, report.ok,
+        "every 2xx answer is one row, and every row one 2xx"
+    );
+    // And the database says so itself.
+    let out = postgres.psql("guestbook", "SELECT COUNT(*) FROM entries");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), rows.to_string());
+}
+
+/// The page's WebSocket, `/live`: each new entry arrives on it as JSON,
+/// whichever worker wrote it. Across a HUP, the old worker keeps pushing
+/// (entries written through the new workers included) until the graceful
+/// timeout, then closes it with 1001, "server restarting".
+#[test]
+fn the_live_socket_pushes_every_entry_and_closes_at_the_graceful_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("sqlite:{}?mode=rwc", tmp.path().join("guestbook.db").display());
+    let master = serve(tmp.path(), port, &url, &["-w", "2", "--graceful-timeout", "2"]);
+    assert!(
+        master.wait_for_output("Booted", Duration::from_secs(30)),
+        "{}",
+        master.stderr()
+    );
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (mut socket, response) = tungstenite::client(format!("ws://127.0.0.1:{port}/live"), stream).unwrap();
+    assert_eq!(response.status(), 101);
+    let next = |socket: &mut tungstenite::WebSocket<TcpStream>| match socket.read() {
+        Ok(Message::Text(json)) => json.to_string(),
+        other => panic!("expected an entry, got {other:?}"),
+    };
+    let addr = Addr::tcp(port);
+    for n in 1..=4 {
+        assert_eq!(sign(&addr, "live", &format!("entry {n}")).unwrap().status, 201);
+    }
+    for n in 1..=4 {
+        let json = next(&mut socket);
+        assert_eq!(
+            json,
+            format!(r#"{{"id":{n},"name":"live","message":"entry {n}"}}"#)
+        );
+    }
+
+    master.signal(libc::SIGHUP);
+    let hup = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(15), || master
+            .stderr()
+            .contains("Reload complete")),
+        "{}",
+        master.stderr()
+    );
+    // Written through a new worker, pushed by the old one, still draining.
+    assert_eq!(sign(&addr, "live", "entry 5").unwrap().status, 201);
+    assert!(next(&mut socket).contains(r#""message":"entry 5""#));
+    let frame = loop {
+        match socket.read() {
+            Ok(Message::Close(frame)) => break frame,
+            Ok(_) => continue,
+            Err(e) => panic!("the connection ended without a close frame: {e}"),
+        }
+    };
+    let waited = hup.elapsed();
+    let frame = frame.expect("a close frame with a code");
+    assert_eq!(frame.code, CloseCode::Away);
+    assert_eq!(frame.reason, "server restarting");
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "closed after {waited:?}, before the graceful timeout"
+    );
 }

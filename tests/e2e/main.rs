@@ -12,6 +12,7 @@ mod cli;
 mod database;
 mod deploy;
 mod new;
+mod postgres;
 mod runserver;
 mod serve;
 mod serve_config;

@@ -120,6 +120,7 @@ fn make_guestbook(dir: &Path) {
 pub const GUESTBOOK_DEPENDENCIES: &str = r#"sqlx = { version = "0.9", default-features = false, features = ["runtime-tokio", "any", "sqlite", "postgres", "derive"] }
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"
+tower-http = { version = "0.6", features = ["fs"] }
 "#;
 
 /// The directory of the `hello` project (generated and built on first use).

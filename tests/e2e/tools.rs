@@ -1,5 +1,5 @@
 //! The programs some tests drive (nginx, supervisord, systemd-analyze,
-//! curl) are not part of Rust. A test that needs one calls [`require`]
+//! curl, PostgreSQL) are not part of Rust. A test that needs one calls [`require`]
 //! first: a missing program is installed with apt-get when this machine
 //! can (root, Debian or Ubuntu), as `.ci/run` used to do before the tests;
 //! otherwise the test fails with a message that names the program and how
@@ -21,22 +21,31 @@ const PACKAGES: &[(&str, &str)] = &[
 
 /// Makes sure `program` is on PATH, installing its package if it can.
 pub fn require(program: &str) {
-    // One install at a time within this test process; apt-get's own lock
-    // serializes it against other processes.
-    static INSTALLING: Mutex<()> = Mutex::new(());
-    if on_path(program) {
-        return;
-    }
-    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
-    if on_path(program) {
-        return;
-    }
     let package = PACKAGES
         .iter()
         .find(|(p, _)| *p == program)
         .map_or(program, |(_, package)| package);
+    require_package(package, &format!("`{program}`"), || {
+        on_path(program).then_some(())
+    });
+}
+
+/// Makes sure `find` finds what `package` installs (`what`, for messages),
+/// installing the package if it can: for programs that are not on PATH,
+/// such as PostgreSQL's server programs in `/usr/lib/postgresql/*/bin`.
+pub fn require_package<T>(package: &str, what: &str, find: impl Fn() -> Option<T>) -> T {
+    // One install at a time within this test process; apt-get's own lock
+    // serializes it against other processes.
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    if let Some(found) = find() {
+        return found;
+    }
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = find() {
+        return found;
+    }
     let how = format!(
-        "`{program}` is needed by this test and is not installed: install it with \
+        "{what} is needed by this test and is not installed: install it with \
          `apt-get install {package}` (Debian's package name) and run the tests again"
     );
     // SAFETY: geteuid(2) has no preconditions.
@@ -44,14 +53,11 @@ pub fn require(program: &str) {
     if !root || !on_path("apt-get") {
         panic!("{how}");
     }
-    eprintln!("installing {package} for the tests that need `{program}` (apt-get)...");
+    eprintln!("installing {package} for the tests that need {what} (apt-get)...");
     if let Err(e) = apt_install(package) {
         panic!("{how} (the automatic install failed: {e})");
     }
-    assert!(
-        on_path(program),
-        "{how} (apt-get installed {package} but `{program}` is still missing)"
-    );
+    find().unwrap_or_else(|| panic!("{how} (apt-get installed {package} but {what} is still missing)"))
 }
 
 fn on_path(program: &str) -> bool {
