@@ -88,7 +88,9 @@ pub fn hello_binary() -> &'static Path {
 /// SQLite or PostgreSQL through sqlx, set up asynchronously in each worker.
 pub fn guestbook_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| build_project("guestbook", make_guestbook))
+    // Not named `guestbook`: the book's tutorial builds a project of that
+    // name into the same target directory.
+    BIN.get_or_init(|| build_project("guestbook_serve", make_guestbook))
 }
 
 /// Generates project `name` with the guestbook's code, unbuilt, for

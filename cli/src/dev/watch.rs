@@ -57,7 +57,7 @@ impl Root {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name == "Cargo.lock" || is_editor_temp(&name) {
+        if name == "Cargo.lock" || is_editor_temp(&name) || is_database_journal(&name) {
             return false;
         }
         !self
@@ -73,6 +73,12 @@ impl Root {
 fn is_cargo_temp_target(name: &str) -> bool {
     name.strip_prefix("target")
         .is_some_and(|rest| rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// SQLite's side files (`app.db-wal`, `-shm`, `-journal`) change whenever
+/// the application writes to its database: never a source a save meant.
+fn is_database_journal(name: &str) -> bool {
+    name.ends_with("-wal") || name.ends_with("-shm") || name.ends_with("-journal")
 }
 
 fn is_editor_temp(name: &str) -> bool {
@@ -251,6 +257,8 @@ mod tests {
         assert!(!root.wants(&p("scratch/notes.rs")));
         assert!(!root.wants(&p("src/.main.rs.swp")));
         assert!(!root.wants(&p("src/main.rs~")));
+        assert!(!root.wants(&p("guestbook.db-wal")));
+        assert!(!root.wants(&p("guestbook.db-shm")));
     }
 
     #[tokio::test]

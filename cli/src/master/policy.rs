@@ -307,10 +307,13 @@ impl Policy {
                 deadline: now + grace + SECOND,
                 code,
             };
+            let workers = match self.workers.len() {
+                1 => "1 worker".to_string(),
+                n => format!("{n} workers"),
+            };
             info!(
-                "Stopping {} ({} workers)",
-                if graceful { "gracefully" } else { "now" },
-                self.workers.len()
+                "Stopping {} ({workers})",
+                if graceful { "gracefully" } else { "now" }
             );
             self.actions.push(Action::NotifySystemd("STOPPING=1".into()));
             self.actions.push(Action::CloseSockets);
