@@ -88,13 +88,7 @@ fn writes_through_two_hups_and_a_recycle_lose_nothing() {
         report.ok + report.failures.len() as u64,
         report.failures.len()
     );
-    assert!(
-        report.failures.is_empty(),
-        "{} of {} writes failed: {:?}",
-        report.failures.len(),
-        report.ok + report.failures.len() as u64,
-        &report.failures[..report.failures.len().min(5)]
-    );
+    report.assert_none_failed();
     assert!(report.ok > 150, "too few writes to prove anything: {}", report.ok);
     assert_eq!(
         rows, report.ok,
@@ -204,12 +198,7 @@ fn on_postgresql_writes_through_a_hup_lose_nothing() {
         "PostgreSQL, HUP under writes: {writes} writes, {} failed, {rows} rows",
         report.failures.len()
     );
-    assert!(
-        report.failures.is_empty(),
-        "{} of {writes} writes failed: {:?}",
-        report.failures.len(),
-        &report.failures[..report.failures.len().min(5)]
-    );
+    report.assert_none_failed();
     assert!(report.ok > 100, "too few writes to prove anything: {}", report.ok);
     assert_eq!(
         rows, report.ok,

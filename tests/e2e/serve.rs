@@ -6,27 +6,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Addr, Load, Running, children, eventually, fixture_binary, free_port, get, rg, wait_until_serving,
+    Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, rg, serve_fixture as serve,
+    wait_until_serving, workers,
 };
-
-const BOOT: Duration = Duration::from_secs(15);
-
-/// Starts `rg serve FIXTURE ARGS` in `dir` and waits for "Booted".
-fn serve(dir: &Path, args: &[&str]) -> Running {
-    let mut cmd = rg();
-    cmd.arg("serve").arg(fixture_binary()).args(args).current_dir(dir);
-    let master = Running::spawn(&mut cmd);
-    assert!(
-        master.wait_for_output("Booted", BOOT),
-        "rg serve did not boot: {}",
-        master.stderr()
-    );
-    master
-}
-
-fn workers(master: &Running) -> Vec<i32> {
-    children(master.pid())
-}
 
 #[test]
 fn serves_tcp_and_unix_binds_with_n_workers_and_stops_cleanly() {
@@ -114,13 +96,7 @@ fn hup_twice_under_load_replaces_every_worker_without_a_failed_request() {
         after.iter().all(|pid| !before.contains(pid)),
         "not every worker was replaced: {before:?} -> {after:?}"
     );
-    assert!(
-        report.failures.is_empty(),
-        "{} failed of {}: {:?}",
-        report.failures.len(),
-        report.ok,
-        &report.failures[..report.failures.len().min(5)]
-    );
+    report.assert_none_failed();
     assert!(report.ok > 50, "too little load to prove anything: {}", report.ok);
 }
 
@@ -214,11 +190,7 @@ fn max_requests_recycles_workers_under_load_without_a_failed_request() {
         .count()
         >= 4));
     let report = load.stop();
-    assert!(
-        report.failures.is_empty(),
-        "{:?}",
-        &report.failures[..report.failures.len().min(5)]
-    );
+    report.assert_none_failed();
     assert!(
         report.bodies.len() >= 4,
         "expected answers from at least 4 worker pids: {:?}",

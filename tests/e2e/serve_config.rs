@@ -5,26 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Addr, Running, children, fixture_binary, free_port, get, rg};
-
-const BOOT: Duration = Duration::from_secs(15);
-
-/// Starts `rg serve FIXTURE ARGS` in `dir` and waits for "Booted".
-fn serve(dir: &Path, args: &[&str]) -> Running {
-    let mut cmd = rg();
-    cmd.arg("serve").arg(fixture_binary()).args(args).current_dir(dir);
-    let master = Running::spawn(&mut cmd);
-    assert!(
-        master.wait_for_output("Booted", BOOT),
-        "rg serve did not boot: {}",
-        master.stderr()
-    );
-    master
-}
-
-fn workers(master: &Running) -> Vec<i32> {
-    children(master.pid())
-}
+use crate::support::{
+    Addr, BOOT, Running, fixture_binary, free_port, get, rg, serve_fixture as serve, workers,
+};
 
 fn rg_serve_in(dir: &Path, args: &[&str]) -> std::process::Output {
     rg().arg("serve")

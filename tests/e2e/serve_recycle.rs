@@ -38,13 +38,7 @@ fn workers_past_their_lifetime_are_replaced_without_a_failed_request() {
         master.stderr()
     );
     let report = load.stop();
-    assert!(
-        report.failures.is_empty(),
-        "{} failed of {}: {:?}",
-        report.failures.len(),
-        report.ok,
-        &report.failures[..report.failures.len().min(5)]
-    );
+    report.assert_none_failed();
     let after = children(master.pid());
     assert!(
         after.iter().all(|pid| !before.contains(pid)),
@@ -80,13 +74,7 @@ fn a_worker_that_grows_past_max_worker_rss_is_replaced_without_a_failed_request(
         master.stderr()
     );
     let report = load.stop();
-    assert!(
-        report.failures.is_empty(),
-        "{} failed of {}: {:?}",
-        report.failures.len(),
-        report.ok,
-        &report.failures[..report.failures.len().min(5)]
-    );
+    report.assert_none_failed();
 }
 
 #[test]

@@ -167,6 +167,27 @@ pub fn fixture_binary() -> &'static Path {
     })
 }
 
+/// How long a master may take to boot its workers in the tests.
+pub const BOOT: Duration = Duration::from_secs(15);
+
+/// Starts `rg serve FIXTURE ARGS` in `dir` and waits for "Booted".
+pub fn serve_fixture(dir: &Path, args: &[&str]) -> Running {
+    let mut cmd = rg();
+    cmd.arg("serve").arg(fixture_binary()).args(args).current_dir(dir);
+    let master = Running::spawn(&mut cmd);
+    assert!(
+        master.wait_for_output("Booted", BOOT),
+        "rg serve did not boot: {}",
+        master.stderr()
+    );
+    master
+}
+
+/// The worker processes of a master.
+pub fn workers(master: &Running) -> Vec<i32> {
+    children(master.pid())
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -400,6 +421,19 @@ pub struct LoadReport {
     pub failures: Vec<String>,
     /// Distinct response bodies (the fixture's /pid answers with the worker's pid).
     pub bodies: std::collections::BTreeSet<String>,
+}
+
+impl LoadReport {
+    /// Fails the test, showing the first failures, if any request failed.
+    pub fn assert_none_failed(&self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} of {} requests failed: {:?}",
+            self.failures.len(),
+            self.ok + self.failures.len() as u64,
+            &self.failures[..self.failures.len().min(5)]
+        );
+    }
 }
 
 impl Load {
