@@ -16,6 +16,7 @@ mod postgres;
 mod runserver;
 mod serve;
 mod serve_config;
+mod serve_metrics;
 mod serve_recycle;
 mod support;
 mod tools;

@@ -20,6 +20,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
+use super::stats::Open;
 use super::{Reason, Shared, Stop};
 use crate::environ::Environ;
 use crate::layers::limits::HYPER_DEFAULT_FIELDS;
@@ -97,6 +98,7 @@ pub(super) async fn serve<S, T>(
         inner: stream,
         _open: open,
         _slot: slot,
+        _counted: config.stats.as_ref().map(|stats| stats.open()),
     };
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
@@ -140,6 +142,10 @@ async fn handle<S: Stack>(
         connection.first_request.notify_one();
     }
     let config = &shared.config;
+    let in_flight = config
+        .stats
+        .as_ref()
+        .map(|stats| (stats.begin(), request.method().clone()));
     let environ = Environ::new(
         connection.peer,
         connection.server_addr.clone(),
@@ -153,6 +159,9 @@ async fn handle<S: Stack>(
     }
     request.extensions_mut().insert(environ);
     let Ok(response) = shared.service.clone().oneshot(request).await;
+    if let Some((in_flight, method)) = in_flight {
+        in_flight.answered(&method, response.status().as_u16());
+    }
 
     let served = shared.served.fetch_add(1, Ordering::Relaxed) + 1;
     if shared.config.recycle_after == Some(served) {
@@ -177,12 +186,14 @@ async fn handle<S: Stack>(
 
 pin_project_lite::pin_project! {
     /// A connection's stream with what it holds: its place in the drain
-    /// (`open`) and its slot of `worker_connections`.
+    /// (`open`), its slot of `worker_connections`, and its place in the
+    /// metrics' count of open connections.
     struct Held<T> {
         #[pin]
         inner: T,
         _open: mpsc::Sender<()>,
         _slot: Option<OwnedSemaphorePermit>,
+        _counted: Option<Open>,
     }
 }
 
