@@ -95,6 +95,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     let config = server::Config {
         layers: Layers {
             access_log: (settings.access_log != LogTarget::Off).then(|| settings.access_log_format.clone()),
+            access_sink: logs.ours.then(|| logs.access.clone()),
             limits: settings.limits,
             live_reload: settings.dev.then(|| {
                 std::env::var("RG_INTERNAL_BUILD_ID")
