@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adopt;
+mod balancer;
 mod book;
 mod browser;
 mod cli;

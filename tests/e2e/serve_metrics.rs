@@ -205,15 +205,21 @@ fn readyz_turns_503_for_a_term_drain_while_requests_finish() {
 
     let slow = std::thread::spawn({
         let addr = addr.clone();
-        move || get(&addr, "/slow?ms=3000")
+        move || get(&addr, "/slow?ms=5000")
     });
     assert!(eventually(Duration::from_secs(5), || sample(
         &metrics,
         "rg_http_requests_in_flight"
     ) == 1.0));
     master.signal(libc::SIGTERM);
-    let draining = get(&metrics, "/readyz").unwrap();
-    assert_eq!((draining.status, draining.body.as_str()), (503, "stopping\n"));
+    // As soon as the master has taken the signal in, while the request runs.
+    assert!(eventually(Duration::from_secs(2), || get(&metrics, "/readyz")
+        .is_ok_and(|r| (r.status, r.body.as_str()) == (503, "stopping\n"))));
+    assert_eq!(
+        sample(&metrics, "rg_http_requests_in_flight"),
+        1.0,
+        "still draining"
+    );
     assert_eq!(
         get(&metrics, "/healthz").unwrap().status,
         200,

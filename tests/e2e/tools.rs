@@ -12,6 +12,7 @@ use std::sync::Mutex;
 /// What is installed how: program, Debian package.
 const PACKAGES: &[(&str, &str)] = &[
     ("nginx", "nginx"),
+    ("haproxy", "haproxy"),
     ("supervisord", "supervisor"),
     ("systemd-analyze", "systemd"),
     ("curl", "curl"),
