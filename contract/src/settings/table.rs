@@ -22,6 +22,7 @@ pub static SETTINGS: &[&Setting] = &[
     &LIMIT_REQUEST_LINE,
     &LIMIT_REQUEST_FIELDS,
     &LIMIT_REQUEST_FIELD_SIZE,
+    &STRICT_HTTP,
     &PIDFILE,
     &USER,
     &GROUP,
@@ -254,7 +255,7 @@ pub static LIMIT_REQUEST_LINE: Setting = Setting {
     alone: None,
     kind: Kind::Number,
     sides: WORKER,
-    help: "Longest request line in bytes; longer is answered 414 (0: no limit).",
+    help: "Longest request line in bytes, without its CRLF; longer is answered 414 (0: no limit).",
     doc: "Limits on a request's head, as Gunicorn's. The request line in bytes\n(longer: 414); 0 lifts the limit.",
     check: |s| v::size(s).map(drop),
 };
@@ -286,9 +287,25 @@ pub static LIMIT_REQUEST_FIELD_SIZE: Setting = Setting {
     alone: None,
     kind: Kind::Number,
     sides: WORKER,
-    help: "Longest header field (name: value) in bytes; longer is answered 431 (0: no limit).",
-    doc: "The size of one header field, \"Name: value\", in bytes (longer: 431);\n0 lifts the limit.",
+    help: "Longest header field line (name: value and its CRLF) in bytes; longer is answered 431 (0: no limit).",
+    doc: "The size of one header field line, \"Name: value\" and its CRLF, in\nbytes (longer: 431), as Gunicorn counts it; 0 lifts the limit.",
     check: |s| v::size(s).map(drop),
+};
+
+/// `strict_http`.
+pub static STRICT_HTTP: Setting = Setting {
+    key: "strict_http",
+    flag: "--strict-http",
+    short: None,
+    alias: None,
+    value_name: "BOOL",
+    default: "true",
+    alone: None,
+    kind: Kind::Switch,
+    sides: WORKER,
+    help: "Refuse requests RFC 9112/9110 rejects or a proxy could read differently (smuggling), before the application; false only to measure its cost or in an emergency.",
+    doc: "Workers refuse, before the application sees them, requests that RFC\n9112/9110 says to reject or that a proxy in front could read differently\n(request smuggling), and enforce the limits above on the bytes as sent.\nThe rules are in the book's operations chapter. Turn it off only to\nmeasure what it costs, or in an emergency: a client that must be served\nand breaks a rule. Off, hyper's own parsing is all that stands in front.",
+    check: |s| v::switch(s).map(drop),
 };
 
 /// `pidfile`.

@@ -61,6 +61,8 @@ pub struct WorkerSettings {
     pub max_requests_jitter: u64,
     /// Limits on a request's head.
     pub limits: Limits,
+    /// Validate requests on the bytes, before hyper (`strict_http`).
+    pub strict_http: bool,
     /// Access log destination.
     pub access_log: LogTarget,
     /// Access log line format.
@@ -120,6 +122,7 @@ impl WorkerSettings {
                 request_fields: read.get(&LIMIT_REQUEST_FIELDS, v::fields)?,
                 request_field_size: read.get(&LIMIT_REQUEST_FIELD_SIZE, v::size)?,
             },
+            strict_http: read.get(&STRICT_HTTP, v::switch)?,
             access_log: read.get(&ACCESS_LOG, |s| Ok(LogTarget::parse(s, LogTarget::Stdout)))?,
             access_log_format: read.get(&ACCESS_LOG_FORMAT, v::access_format)?,
             error_log: read.get(&ERROR_LOG, |s| Ok(LogTarget::parse(s, LogTarget::Stderr)))?,

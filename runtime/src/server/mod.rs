@@ -19,6 +19,7 @@
 
 mod accept;
 mod connection;
+mod strict;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -87,6 +88,12 @@ pub(crate) struct Config {
     pub(crate) keepalive: Duration,
     /// Most header fields in a request (hyper enforces it).
     pub(crate) request_fields: usize,
+    /// With `strict_http`: validate each HTTP/1 request on the bytes, with
+    /// these limits, before hyper (`strict/`).
+    pub(crate) strict: Option<rg_contract::settings::Limits>,
+    /// The access log format, for the lines of requests the strict layer
+    /// refuses (the application's are the access log layer's).
+    pub(crate) access_log: Option<Arc<rg_contract::access_log::AccessFormat>>,
     /// Time open requests get after a graceful stop.
     pub(crate) graceful_timeout: Duration,
     /// Requests after which the worker recycles, if any.
