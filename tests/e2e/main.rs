@@ -17,6 +17,7 @@ mod runserver;
 mod serve;
 mod serve_config;
 mod serve_recycle;
+mod strict;
 mod support;
 mod tools;
 mod websocket;

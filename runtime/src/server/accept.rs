@@ -58,7 +58,7 @@ where
 
     async fn accept<T, F, Fut>(mut self, server_addr: Arc<str>, accept: F)
     where
-        T: AsyncRead + AsyncWrite + super::strict::TryWrite + Unpin + Send + 'static,
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = std::io::Result<(T, Option<SocketAddr>)>>,
     {

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
-use super::strict::{RefusalLog, Strict, TryWrite};
+use super::strict::{RefusalLog, Strict};
 use super::{Reason, Shared, Stop};
 use crate::environ::Environ;
 use crate::layers::limits::HYPER_DEFAULT_FIELDS;
@@ -75,7 +75,7 @@ pub(super) async fn serve<S, T>(
     slot: Option<OwnedSemaphorePermit>,
 ) where
     S: Stack,
-    T: AsyncRead + AsyncWrite + TryWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = &shared.config;
     let mut builder = Builder::new(TokioExecutor::new());

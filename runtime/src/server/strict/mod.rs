@@ -7,18 +7,24 @@
 //! [`Validator`] is the state machine; [`Strict`] is the stream. Bytes that
 //! pass go on to hyper in the same read. On a violation the stream gives
 //! hyper only the complete requests that came before the bad one, then the
-//! end of the stream; hyper answers those, then closes its side, and the
-//! refusal (400, 414, 431, 501 or 505, `connection: close`, one line of
-//! text) is written after them, so responses stay in order. When hyper
-//! gives up on a request it had half read, without closing, the refusal
-//! is written as the stream is dropped (a non-blocking write of a few
-//! dozen bytes to a socket with nothing left to send).
-//!
+//! end of the stream: hyper answers those and closes (or gives up on the
+//! bad request's first bytes, if it had them), and when it drops the
+//! stream the refusal (400, 414, 431, 501 or 505, `connection: close`, one
+//! line of text) is written after all hyper wrote, so responses stay in
+//! order. The socket is then closed the way nginx does it, lingering: the
+//! sending side first, then what the client still sends is read and
+//! dropped for up to 2 s, as a close with unread bytes would reset the
+//! connection and could destroy the refusal before the client reads it.
+
 //! A violation in a request's head means the application is never called
 //! for it. One in a body (chunk framing, trailers) is found after hyper
 //! has handed the request to the application with a streaming body: that
 //! body then ends in an error, never as a complete body, and the
-//! connection is closed. hyper does the same for a chunked body cut short
+//! connection is closed; if the application answers anyway (hyper writes
+//! after the refusal), its answer stands and the refusal is not sent, so a
+//! client never gets two answers to one request. (A request that arrives
+//! whole in one read, as an attack usually does, is judged before hyper
+//! sees any of it.) hyper does the same for a chunked body cut short
 //! by the end of the connection.
 //!
 //! What is not HTTP/1 passes untouched: a connection that starts with the
@@ -50,25 +56,6 @@ use tracing::debug;
 
 pub(crate) use validator::{Refusal, Validator, Verdict};
 
-/// A stream that can write without waiting, for a refusal written as it
-/// is dropped.
-pub(crate) trait TryWrite {
-    /// Writes what it can now, as `write(2)` on a non-blocking socket.
-    fn try_write_now(&self, bytes: &[u8]) -> io::Result<usize>;
-}
-
-impl TryWrite for tokio::net::TcpStream {
-    fn try_write_now(&self, bytes: &[u8]) -> io::Result<usize> {
-        self.try_write(bytes)
-    }
-}
-
-impl TryWrite for tokio::net::UnixStream {
-    fn try_write_now(&self, bytes: &[u8]) -> io::Result<usize> {
-        self.try_write(bytes)
-    }
-}
-
 /// What a refusal's access log line needs.
 #[derive(Debug, Clone)]
 pub(crate) struct RefusalLog {
@@ -77,8 +64,9 @@ pub(crate) struct RefusalLog {
 }
 
 /// A connection's stream, validated on its way to hyper.
-pub(crate) struct Strict<T: TryWrite> {
-    inner: T,
+pub(crate) struct Strict<T: Io> {
+    /// The socket; taken by the lingering close after a refusal.
+    inner: Option<T>,
     validator: Validator,
     /// Bytes read past a request that asked to switch protocols, kept
     /// until its response says what they are (allocated only then).
@@ -86,9 +74,12 @@ pub(crate) struct Strict<T: TryWrite> {
     held_from: usize,
     /// The refusal not yet written, and how much of it was.
     refusal: Option<Vec<u8>>,
-    refusal_sent: usize,
     /// A request was refused: hyper reads the end of the stream.
     refused: bool,
+    /// The refusal came in a body, after the application may have been
+    /// called: if hyper writes anything after it (the application's
+    /// answer), that is the answer, and the refusal is not sent.
+    in_body: bool,
     /// The start of the response to a held request: its status line.
     probe: [u8; 12],
     probe_len: usize,
@@ -97,25 +88,63 @@ pub(crate) struct Strict<T: TryWrite> {
     log: Option<RefusalLog>,
 }
 
-impl<T: TryWrite> Drop for Strict<T> {
+/// What the stream must be: a socket the connection's task owns.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// How long, and how many bytes, a refused client may still send before
+/// its connection is closed: closing a socket with unread bytes resets
+/// it, and a reset can destroy the refusal before the client reads it
+/// (nginx's lingering close, in small).
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 256 * 1024;
+
+impl<T: Io> Drop for Strict<T> {
     fn drop(&mut self) {
-        if let Some(refusal) = self.refusal.take() {
-            let _ = self.inner.try_write_now(&refusal[self.refusal_sent..]);
+        // A refusal still to send (hyper closed, or gave up on the refused
+        // request without closing): sent last, after all hyper wrote.
+        if let (Some(refusal), Some(inner)) = (self.refusal.take(), self.inner.take())
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(linger(inner, refusal));
         }
     }
 }
 
-impl<T: TryWrite> Strict<T> {
+/// Writes the refusal, closes the sending side, and reads what the client
+/// still sends for a while, so the refusal reaches it before the close.
+async fn linger<T: Io>(mut inner: T, refusal: Vec<u8>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let close = async {
+        inner.write_all(&refusal).await?;
+        inner.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match inner.read(&mut sink).await? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok::<_, io::Error>(())
+    };
+    if let Ok(Err(e)) = tokio::time::timeout(LINGER, close).await {
+        debug!("could not send a refusal: {e}");
+    }
+}
+
+impl<T: Io> Strict<T> {
     /// Validates `inner` with `limits`; with `None`, passes it untouched.
     pub(crate) fn new(inner: T, limits: Option<Limits>, log: Option<RefusalLog>) -> Strict<T> {
         Strict {
-            inner,
+            inner: Some(inner),
             validator: limits.map_or_else(Validator::off, Validator::new),
             held: Vec::new(),
             held_from: 0,
             refusal: None,
-            refusal_sent: 0,
             refused: false,
+            in_body: false,
             probe: [0; 12],
             probe_len: 0,
             reader: None,
@@ -133,6 +162,7 @@ fn judge(
     refusal: &mut Option<Vec<u8>>,
     log: Option<&RefusalLog>,
     held: Option<&mut Vec<u8>>,
+    in_body: &mut bool,
     buf: &mut ReadBuf<'_>,
     from: usize,
 ) -> usize {
@@ -151,6 +181,7 @@ fn judge(
             refusal: refused,
         } => {
             buf.set_filled(from + start);
+            *in_body = validator.in_body();
             debug!(
                 "refused a request from {}: {} {}",
                 log.and_then(|l| l.peer)
@@ -186,7 +217,7 @@ fn log_refusal(log: &RefusalLog, method: &[u8], refused: &Refusal, size: usize) 
     tracing::info!(target: ACCESS_TARGET, "{line}");
 }
 
-impl<T: AsyncRead + TryWrite + Unpin> AsyncRead for Strict<T> {
+impl<T: Io> AsyncRead for Strict<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
@@ -211,6 +242,7 @@ impl<T: AsyncRead + TryWrite + Unpin> AsyncRead for Strict<T> {
                         &mut this.refusal,
                         this.log.as_ref(),
                         None,
+                        &mut this.in_body,
                         buf,
                         from,
                     )
@@ -226,7 +258,7 @@ impl<T: AsyncRead + TryWrite + Unpin> AsyncRead for Strict<T> {
                 }
                 continue;
             }
-            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            ready!(Pin::new(io(&mut this.inner)?).poll_read(cx, buf))?;
             if buf.filled().len() == from || this.validator.is_through() {
                 return Poll::Ready(Ok(()));
             }
@@ -235,6 +267,7 @@ impl<T: AsyncRead + TryWrite + Unpin> AsyncRead for Strict<T> {
                 &mut this.refusal,
                 this.log.as_ref(),
                 Some(&mut this.held),
+                &mut this.in_body,
                 buf,
                 from,
             );
@@ -246,7 +279,16 @@ impl<T: AsyncRead + TryWrite + Unpin> AsyncRead for Strict<T> {
     }
 }
 
-impl<T: TryWrite> Strict<T> {
+impl<T: Io> Strict<T> {
+    /// After `n` bytes written by hyper: a refusal in a body gives way to
+    /// the application's response.
+    fn supersede(&mut self, n: usize) {
+        if n > 0 && self.in_body && self.refusal.is_some() {
+            debug!("the application answered a request whose body was refused");
+            self.refusal = None;
+        }
+    }
+
     /// Watches the status line of the response to a held request.
     fn probe(&mut self, written: &[u8]) {
         if !self.validator.is_held() {
@@ -271,11 +313,17 @@ impl<T: TryWrite> Strict<T> {
     }
 }
 
-impl<T: AsyncWrite + TryWrite + Unpin> AsyncWrite for Strict<T> {
+/// The socket, while the stream has it.
+fn io<T>(inner: &mut Option<T>) -> io::Result<&mut T> {
+    inner.as_mut().ok_or_else(|| io::ErrorKind::NotConnected.into())
+}
+
+impl<T: Io> AsyncWrite for Strict<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, bytes))?;
+        let n = ready!(Pin::new(io(&mut this.inner)?).poll_write(cx, bytes))?;
         this.probe(&bytes[..n]);
+        this.supersede(n);
         Poll::Ready(Ok(n))
     }
 
@@ -285,7 +333,8 @@ impl<T: AsyncWrite + TryWrite + Unpin> AsyncWrite for Strict<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
+        let n = ready!(Pin::new(io(&mut this.inner)?).poll_write_vectored(cx, bufs))?;
+        this.supersede(n);
         if this.validator.is_held() {
             let mut left = n;
             for b in bufs {
@@ -301,27 +350,20 @@ impl<T: AsyncWrite + TryWrite + Unpin> AsyncWrite for Strict<T> {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner.as_ref().is_some_and(T::is_write_vectored)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        Pin::new(io(&mut self.get_mut().inner)?).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(refusal) = this.refusal.as_ref() {
-            // hyper has written all it will: the refusal goes last.
-            while this.refusal_sent < refusal.len() {
-                let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &refusal[this.refusal_sent..]))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
-                this.refusal_sent += n;
-            }
-            ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
-            this.refusal = None;
+        if this.refusal.is_some() {
+            // hyper has written all it will; the refusal goes last, with a
+            // lingering close, when the stream is dropped.
+            return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+        Pin::new(io(&mut this.inner)?).poll_shutdown(cx)
     }
 }

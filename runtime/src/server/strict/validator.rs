@@ -245,6 +245,24 @@ impl Validator {
         self.state == State::Held
     }
 
+    /// Whether the validator is in a body or its trailers: a refusal
+    /// there comes after hyper may have called the application.
+    pub(crate) fn in_body(&self) -> bool {
+        self.flags & TRAILERS != 0
+            || matches!(
+                self.state,
+                State::Length(_)
+                    | State::ChunkSizeStart
+                    | State::ChunkSize
+                    | State::ChunkSizeBws
+                    | State::ChunkExt
+                    | State::ChunkSizeLf
+                    | State::ChunkData(_)
+                    | State::ChunkDataCr
+                    | State::ChunkDataLf
+            )
+    }
+
     /// The method of the request being read, for the access log of a
     /// refusal; empty when none was read yet.
     pub(crate) fn method(&self) -> &[u8] {
@@ -679,7 +697,7 @@ impl Validator {
             }
             _ => Err(Refusal {
                 status: 505,
-                reason: "Only HTTP/1.0 and HTTP/1.1 are supported".to_string(),
+                reason: "Only versions 1.0 and 1.1 of HTTP are supported".to_string(),
             }),
         }
     }
