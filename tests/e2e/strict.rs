@@ -205,6 +205,21 @@ fn strict_judges_a_request_sent_byte_by_byte_and_behind_a_good_one() {
             .unwrap()
     };
     assert_eq!(calls(&counters(port)), calls(&before) + 1);
+
+    // An upgrade the application declines (`/` answers 200, not 101):
+    // what follows is still HTTP, and still judged.
+    let before = counters(port);
+    let response = exchange(
+        port,
+        concat!(
+            "GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        )
+        .as_bytes(),
+    );
+    assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+    assert!(response.contains("Hello, world!\nHTTP/1.1 400 "), "{response}");
+    assert_eq!(calls(&counters(port)), calls(&before) + 1);
 }
 
 /// Reads one response with a Content-Length body from a kept-alive
@@ -333,15 +348,25 @@ fn strict_leaves_http2_prior_knowledge_to_hyper() {
 fn strict_half_closed_clients_all_get_their_answer() {
     let tmp = tempfile::tempdir().unwrap();
     let (_master, port) = serve(tmp.path(), &[]);
+    // As `nc -N` sends: the request, then the end of its side. Half of
+    // them to a handler that takes a moment, so the end arrives while the
+    // application works.
     let mut answered = 0;
-    for _ in 0..40 {
+    for i in 0..40 {
+        let (path, body) = if i % 2 == 0 {
+            ("/", "Hello, world!\n")
+        } else {
+            ("/slow?ms=20", "slow done\n")
+        };
         let mut stream = connect(port);
-        stream.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
         stream.shutdown(Shutdown::Write).unwrap();
         let mut bytes = Vec::new();
         stream.read_to_end(&mut bytes).unwrap();
         let response = String::from_utf8_lossy(&bytes);
-        if response.starts_with("HTTP/1.1 200 ") && response.ends_with("Hello, world!\n") {
+        if response.starts_with("HTTP/1.1 200 ") && response.ends_with(body) {
             answered += 1;
         }
     }
