@@ -116,6 +116,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         keepalive: settings.keepalive,
         request_fields: settings.limits.request_fields,
         strict: settings.strict_http.then_some(settings.limits),
+        body_read_timeout: (!settings.body_read_timeout.is_zero()).then_some(settings.body_read_timeout),
         access_log: (settings.access_log != LogTarget::Off)
             .then(|| Arc::new(settings.access_log_format.clone())),
         graceful_timeout: settings.graceful_timeout,

@@ -405,3 +405,44 @@ fn strict_http_false_leaves_requests_to_hyper() {
     );
     assert_eq!(status(&response), 414, "{response}");
 }
+
+#[test]
+fn strict_body_read_timeout_refuses_a_stalled_body_with_408() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_master, port) = serve(tmp.path(), &["--body-read-timeout", "1"]);
+    let bodies = |c: &str| c.split("bodies=").nth(1).unwrap().parse::<u64>().unwrap();
+    let before = bodies(&counters(port));
+
+    // Slow but steady: a byte every 300 ms is within a second between reads.
+    let mut stream = connect(port);
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    for b in b"hello" {
+        std::thread::sleep(Duration::from_millis(300));
+        stream.write_all(std::slice::from_ref(b)).unwrap();
+    }
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let response = String::from_utf8_lossy(&bytes);
+    assert_eq!(status(&response), 200, "{response}");
+    assert!(response.ends_with("5 bytes: hello\n"), "{response}");
+
+    // Half a body, then nothing: 408 after about a second, and closed.
+    let mut stream = connect(port);
+    let started = std::time::Instant::now();
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello")
+        .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let waited = started.elapsed();
+    let response = String::from_utf8_lossy(&bytes);
+    assert_eq!(status(&response), 408, "{response}");
+    assert_eq!(response.matches("HTTP/1.1 ").count(), 1, "{response}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(bodies(&counters(port)), before + 1);
+}

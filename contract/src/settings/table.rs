@@ -13,6 +13,7 @@ pub static SETTINGS: &[&Setting] = &[
     &TIMEOUT,
     &GRACEFUL_TIMEOUT,
     &KEEPALIVE,
+    &BODY_READ_TIMEOUT,
     &BACKLOG,
     &MAX_REQUESTS,
     &MAX_REQUESTS_JITTER,
@@ -145,6 +146,22 @@ pub static KEEPALIVE: Setting = Setting {
     sides: WORKER,
     help: "Seconds a connection may take to send a request's headers, idle keep-alive included.",
     doc: "Seconds a connection may take to send a request's headers, idle\nkeep-alive time included.",
+    check: |s| v::seconds(s).map(drop),
+};
+
+/// `body_read_timeout`, NGINX Unit's name (nginx's `client_body_timeout`).
+pub static BODY_READ_TIMEOUT: Setting = Setting {
+    key: "body_read_timeout",
+    flag: "--body-read-timeout",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "30",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Seconds a client may leave between two reads of a request body the application waits for; then 408 and close (0: no limit; needs strict_http).",
+    doc: "Seconds a client may leave between two reads of a request's body while\nthe application waits for it (not the time for the whole body); a\nslower client gets 408 and its connection closed. 0: no limit. Checked\nby the strict layer, so only with strict_http on.",
     check: |s| v::seconds(s).map(drop),
 };
 

@@ -55,6 +55,8 @@ pub struct WorkerSettings {
     pub graceful_timeout: Duration,
     /// Header read timeout, including keep-alive idle time.
     pub keepalive: Duration,
+    /// Time allowed between two reads of a request body; zero: none.
+    pub body_read_timeout: Duration,
     /// Requests before a recycle; 0 is never.
     pub max_requests: u64,
     /// Random extra requests before a recycle.
@@ -115,6 +117,7 @@ impl WorkerSettings {
             timeout: read.get(&TIMEOUT, v::seconds)?,
             graceful_timeout: read.get(&GRACEFUL_TIMEOUT, v::seconds)?,
             keepalive: read.get(&KEEPALIVE, v::seconds)?,
+            body_read_timeout: read.get(&BODY_READ_TIMEOUT, v::seconds)?,
             max_requests: read.get(&MAX_REQUESTS, v::whole)?,
             max_requests_jitter: read.get(&MAX_REQUESTS_JITTER, v::whole)?,
             limits: Limits {

@@ -104,7 +104,7 @@ pub(super) async fn serve<S, T>(
         peer: connection.peer,
     });
     let stream = Held {
-        inner: Strict::new(stream, config.strict, log),
+        inner: Strict::new(stream, config.strict, log).with_body_timeout(config.body_read_timeout),
         _open: open,
         _slot: slot,
     };

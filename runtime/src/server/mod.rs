@@ -91,6 +91,9 @@ pub(crate) struct Config {
     /// With `strict_http`: validate each HTTP/1 request on the bytes, with
     /// these limits, before hyper (`strict/`).
     pub(crate) strict: Option<rg_contract::settings::Limits>,
+    /// With `strict`: time a client may leave between two reads of a body
+    /// the application waits for.
+    pub(crate) body_read_timeout: Option<Duration>,
     /// The access log format, for the lines of requests the strict layer
     /// refuses (the application's are the access log layer's).
     pub(crate) access_log: Option<Arc<rg_contract::access_log::AccessFormat>>,

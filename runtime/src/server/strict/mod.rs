@@ -40,6 +40,7 @@
 
 mod validator;
 
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -86,6 +87,14 @@ pub(crate) struct Strict<T: Io> {
     /// hyper's read, waiting on a held request's response.
     reader: Option<Waker>,
     log: Option<RefusalLog>,
+    /// `body_read_timeout`, and its timer (made on first use, then reset):
+    /// armed while hyper waits for body bytes that do not come.
+    body_timeout: Option<Duration>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    armed: bool,
+    /// After a body timeout: what hyper writes (the application's answer
+    /// to a request it never got whole) is dropped, the 408 goes instead.
+    swallow: bool,
 }
 
 /// What the stream must be: a socket the connection's task owns.
@@ -149,7 +158,38 @@ impl<T: Io> Strict<T> {
             probe_len: 0,
             reader: None,
             log,
+            body_timeout: None,
+            timer: None,
+            armed: false,
+            swallow: false,
         }
+    }
+
+    /// Refuses with 408 a client that leaves more than `timeout` between
+    /// two reads of a body hyper waits for.
+    pub(crate) fn with_body_timeout(mut self, timeout: Option<Duration>) -> Strict<T> {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// hyper waits for body bytes that have not come: true when they have
+    /// not come for `body_timeout`. Registers the timer's wake-up.
+    fn body_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(limit) = self.body_timeout.filter(|_| self.validator.in_body()) else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if !self.armed {
+                    timer.as_mut().reset(deadline);
+                }
+                timer
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        self.armed = true;
+        timer.as_mut().poll(cx).is_ready()
     }
 }
 
@@ -258,7 +298,28 @@ impl<T: Io> AsyncRead for Strict<T> {
                 }
                 continue;
             }
-            ready!(Pin::new(io(&mut this.inner)?).poll_read(cx, buf))?;
+            if Pin::new(io(&mut this.inner)?).poll_read(cx, buf)?.is_pending() {
+                if this.body_timed_out(cx) {
+                    // The request is incomplete: hyper gets an error (and
+                    // the application a body error); whatever it answers
+                    // is dropped, and the 408 is written when the stream
+                    // is dropped. Earlier responses were flushed long ago.
+                    let refused = Refusal {
+                        status: 408,
+                        reason: "The request body timed out".to_string(),
+                    };
+                    debug!("{}: body_read_timeout", refused.reason);
+                    if let Some(log) = &this.log {
+                        log_refusal(log, this.validator.method(), &refused, 0);
+                    }
+                    this.refusal = Some(refused.response());
+                    this.refused = true;
+                    this.swallow = true;
+                    return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                }
+                return Poll::Pending;
+            }
+            this.armed = false;
             if buf.filled().len() == from || this.validator.is_through() {
                 return Poll::Ready(Ok(()));
             }
@@ -321,6 +382,9 @@ fn io<T>(inner: &mut Option<T>) -> io::Result<&mut T> {
 impl<T: Io> AsyncWrite for Strict<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.swallow {
+            return Poll::Ready(Ok(bytes.len()));
+        }
         let n = ready!(Pin::new(io(&mut this.inner)?).poll_write(cx, bytes))?;
         this.probe(&bytes[..n]);
         this.supersede(n);
@@ -333,6 +397,9 @@ impl<T: Io> AsyncWrite for Strict<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.swallow {
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
         let n = ready!(Pin::new(io(&mut this.inner)?).poll_write_vectored(cx, bufs))?;
         this.supersede(n);
         if this.validator.is_held() {
@@ -354,7 +421,11 @@ impl<T: Io> AsyncWrite for Strict<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(io(&mut self.get_mut().inner)?).poll_flush(cx)
+        let this = self.get_mut();
+        if this.swallow {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(io(&mut this.inner)?).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -16,7 +16,7 @@ use rg_contract::settings::Limits;
 /// What the validator refused, as a response: status and a one-line reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
-    /// 400, 414, 431, 501 or 505.
+    /// 400, 408, 414, 431, 501 or 505.
     pub(crate) status: u16,
     /// One line of text, without its newline.
     pub(crate) reason: String,
@@ -34,6 +34,7 @@ impl Refusal {
     /// connection, the reason as the body.
     pub(crate) fn response(&self) -> Vec<u8> {
         let phrase = match self.status {
+            408 => "Request Timeout",
             414 => "URI Too Long",
             431 => "Request Header Fields Too Large",
             501 => "Not Implemented",
