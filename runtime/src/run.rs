@@ -13,7 +13,7 @@ use std::time::Duration;
 use rg_contract::listeners::{self, Activation, Listener};
 use rg_contract::logging::{self, Logs};
 use rg_contract::notify::{self, Notifier};
-use rg_contract::settings::{LogTarget, WorkerSettings, unknown_variables};
+use rg_contract::settings::{Limits, LogTarget, WorkerSettings, unknown_variables};
 use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
@@ -96,7 +96,17 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         layers: Layers {
             access_log: (settings.access_log != LogTarget::Off).then(|| settings.access_log_format.clone()),
             access_sink: logs.ours.then(|| logs.access.clone()),
-            limits: settings.limits,
+            // With strict_http on, the strict layer enforces the limits on
+            // the bytes; the tower layer keeps only what it cannot see.
+            limits: if settings.strict_http {
+                Limits {
+                    request_line: 0,
+                    request_field_size: 0,
+                    ..settings.limits
+                }
+            } else {
+                settings.limits
+            },
             live_reload: settings.dev.then(|| {
                 std::env::var("RG_INTERNAL_BUILD_ID")
                     .unwrap_or_else(|_| format!("pid-{}", std::process::id()))
@@ -106,6 +116,10 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         worker_connections: settings.worker_connections,
         keepalive: settings.keepalive,
         request_fields: settings.limits.request_fields,
+        strict: settings.strict_http.then_some(settings.limits),
+        body_read_timeout: (!settings.body_read_timeout.is_zero()).then_some(settings.body_read_timeout),
+        access_log: (settings.access_log != LogTarget::Off)
+            .then(|| Arc::new(settings.access_log_format.clone())),
         graceful_timeout: settings.graceful_timeout,
         recycle_after: settings.recycle_after(),
         supervised: settings.master_pid.is_some(),

@@ -26,6 +26,8 @@ pub enum Kind {
     Number,
     /// A string.
     Text,
+    /// `true` or `false`.
+    Switch,
 }
 
 /// Who reads a setting.
@@ -120,6 +122,7 @@ impl Setting {
                 format!("[{}]", items.join(", "))
             }
             Kind::Number if value.parse::<f64>().is_ok() => value.to_string(),
+            Kind::Switch if matches!(value, "true" | "false") => value.to_string(),
             _ => format!("{value:?}"),
         }
     }

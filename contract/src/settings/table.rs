@@ -13,6 +13,7 @@ pub static SETTINGS: &[&Setting] = &[
     &TIMEOUT,
     &GRACEFUL_TIMEOUT,
     &KEEPALIVE,
+    &BODY_READ_TIMEOUT,
     &BACKLOG,
     &MAX_REQUESTS,
     &MAX_REQUESTS_JITTER,
@@ -23,6 +24,7 @@ pub static SETTINGS: &[&Setting] = &[
     &LIMIT_REQUEST_FIELDS,
     &LIMIT_REQUEST_FIELD_SIZE,
     &METRICS_BIND,
+    &STRICT_HTTP,
     &PIDFILE,
     &USER,
     &GROUP,
@@ -148,6 +150,22 @@ pub static KEEPALIVE: Setting = Setting {
     check: |s| v::seconds(s).map(drop),
 };
 
+/// `body_read_timeout`, NGINX Unit's name (nginx's `client_body_timeout`).
+pub static BODY_READ_TIMEOUT: Setting = Setting {
+    key: "body_read_timeout",
+    flag: "--body-read-timeout",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "30",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Seconds a client may leave between two reads of a request body the application waits for; then 408 and close (0: no limit; needs strict_http).",
+    doc: "Seconds a client may leave between two reads of a request's body while\nthe application waits for it (not the time for the whole body); a\nslower client gets 408 and its connection closed. 0: no limit. Checked\nby the strict layer, so only with strict_http on.",
+    check: |s| v::seconds(s).map(drop),
+};
+
 /// `backlog`.
 pub static BACKLOG: Setting = Setting {
     key: "backlog",
@@ -255,7 +273,7 @@ pub static LIMIT_REQUEST_LINE: Setting = Setting {
     alone: None,
     kind: Kind::Number,
     sides: WORKER,
-    help: "Longest request line in bytes; longer is answered 414 (0: no limit).",
+    help: "Longest request line in bytes, without its CRLF; longer is answered 414 (0: no limit).",
     doc: "Limits on a request's head, as Gunicorn's. The request line in bytes\n(longer: 414); 0 lifts the limit.",
     check: |s| v::size(s).map(drop),
 };
@@ -287,8 +305,8 @@ pub static LIMIT_REQUEST_FIELD_SIZE: Setting = Setting {
     alone: None,
     kind: Kind::Number,
     sides: WORKER,
-    help: "Longest header field (name: value) in bytes; longer is answered 431 (0: no limit).",
-    doc: "The size of one header field, \"Name: value\", in bytes (longer: 431);\n0 lifts the limit.",
+    help: "Longest header field line (name: value and its CRLF) in bytes; longer is answered 431 (0: no limit).",
+    doc: "The size of one header field line, \"Name: value\" and its CRLF, in\nbytes (longer: 431), as Gunicorn counts it; 0 lifts the limit.",
     check: |s| v::size(s).map(drop),
 };
 
@@ -306,6 +324,22 @@ pub static METRICS_BIND: Setting = Setting {
     help: "Serve /metrics (Prometheus), /healthz, /readyz and /status at this address, HOST:PORT or unix:PATH (off by default).",
     doc: "An address for the master's own port, HOST:PORT or unix:PATH: /metrics\n(Prometheus), /healthz, /readyz (503 while stopping) and /status (what\n`rg status` prints). Off when empty. Keep it private: firewall it, or\nuse 127.0.0.1 or a unix socket.",
     check: |s| v::metrics_bind(s).map(drop),
+};
+
+/// `strict_http`.
+pub static STRICT_HTTP: Setting = Setting {
+    key: "strict_http",
+    flag: "--strict-http",
+    short: None,
+    alias: None,
+    value_name: "BOOL",
+    default: "true",
+    alone: None,
+    kind: Kind::Switch,
+    sides: WORKER,
+    help: "Refuse requests RFC 9112/9110 rejects or a proxy could read differently (smuggling), before the application; false only to measure its cost or in an emergency.",
+    doc: "Workers refuse, before the application sees them, requests that RFC\n9112/9110 says to reject or that a proxy in front could read differently\n(request smuggling), and enforce the limits above on the bytes as sent.\nThe rules are in the book's operations chapter. Turn it off only to\nmeasure what it costs, or in an emergency: a client that must be served\nand breaks a rule. Off, hyper's own parsing is all that stands in front.",
+    check: |s| v::switch(s).map(drop),
 };
 
 /// `pidfile`.

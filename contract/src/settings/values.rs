@@ -30,6 +30,15 @@ pub fn whole(s: &str) -> Result<u64, String> {
         .map_err(|_| "expected a whole number, e.g. 30".into())
 }
 
+/// `true` or `false` (also `1`, `0`, `yes`, `no`, `on`, `off`).
+pub fn switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
 /// A size in bytes from 0 (0 usually meaning "no limit").
 pub fn size(s: &str) -> Result<usize, String> {
     let n = whole(s)?;

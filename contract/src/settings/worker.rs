@@ -60,12 +60,16 @@ pub struct WorkerSettings {
     pub graceful_timeout: Duration,
     /// Header read timeout, including keep-alive idle time.
     pub keepalive: Duration,
+    /// Time allowed between two reads of a request body; zero: none.
+    pub body_read_timeout: Duration,
     /// Requests before a recycle; 0 is never.
     pub max_requests: u64,
     /// Random extra requests before a recycle.
     pub max_requests_jitter: u64,
     /// Limits on a request's head.
     pub limits: Limits,
+    /// Validate requests on the bytes, before hyper (`strict_http`).
+    pub strict_http: bool,
     /// Access log destination.
     pub access_log: LogTarget,
     /// Access log line format.
@@ -122,6 +126,7 @@ impl WorkerSettings {
             timeout: read.get(&TIMEOUT, v::seconds)?,
             graceful_timeout: read.get(&GRACEFUL_TIMEOUT, v::seconds)?,
             keepalive: read.get(&KEEPALIVE, v::seconds)?,
+            body_read_timeout: read.get(&BODY_READ_TIMEOUT, v::seconds)?,
             max_requests: read.get(&MAX_REQUESTS, v::whole)?,
             max_requests_jitter: read.get(&MAX_REQUESTS_JITTER, v::whole)?,
             limits: Limits {
@@ -129,6 +134,7 @@ impl WorkerSettings {
                 request_fields: read.get(&LIMIT_REQUEST_FIELDS, v::fields)?,
                 request_field_size: read.get(&LIMIT_REQUEST_FIELD_SIZE, v::size)?,
             },
+            strict_http: read.get(&STRICT_HTTP, v::switch)?,
             access_log: read.get(&ACCESS_LOG, |s| Ok(LogTarget::parse(s, LogTarget::Stdout)))?,
             access_log_format: read.get(&ACCESS_LOG_FORMAT, v::access_format)?,
             error_log: read.get(&ERROR_LOG, |s| Ok(LogTarget::parse(s, LogTarget::Stderr)))?,

@@ -6,14 +6,19 @@
 //! a 4xx before the application sees anything, as Gunicorn does, so an
 //! application written behind Gunicorn keeps the protection it had.
 //!
-//! Who enforces what: hyper parses the head into a header array of fixed
-//! length, so the field count is hyper's to enforce (it answers `431`
-//! itself); the request line and each field's size are checked here, per
-//! request, and answered with `414` and `431` that go through the access
-//! log like any other response. Whatever the limits, hyper never buffers a
-//! head over its own bounds: about 400 KB in HTTP/1, and a 16 KB header
-//! list in HTTP/2 (which rg speaks only to clients that ask for it without
-//! TLS; proxies such as nginx talk HTTP/1.1 to it).
+//! Who enforces what: with `strict_http` on (the default), the strict
+//! layer (`server/strict/`) counts the bytes as sent, exactly as Gunicorn
+//! does, before hyper parses anything, and this layer is given no limits.
+//! With it off, this layer checks what hyper parsed, rebuilding the sizes
+//! from it (the request line as `METHOD SP path SP HTTP/1.1`, a field as
+//! `name: value` plus its CRLF), and answers `414` and `431` that go
+//! through the access log like any other response. The field count is
+//! hyper's to enforce either way (it answers `431` itself), told it only
+//! when it is not hyper's default of 100, as any other makes it allocate
+//! per request. Whatever the limits, hyper never buffers a head over its
+//! own bounds: about 400 KB in HTTP/1, and a 16 KB header list in HTTP/2
+//! (which rg speaks only to clients that ask for it without TLS; proxies
+//! such as nginx talk HTTP/1.1 to it).
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -90,7 +95,7 @@ pub(crate) fn check<B>(limits: &Limits, request: &Request<B>) -> Option<Response
         let too_long = request
             .headers()
             .iter()
-            .map(|(name, value)| (name, name.as_str().len() + 2 + value.len()))
+            .map(|(name, value)| (name, name.as_str().len() + 2 + value.len() + 2))
             .find(|(_, size)| *size > limits.request_field_size);
         if let Some((name, size)) = too_long {
             return Some(refuse(
@@ -170,9 +175,9 @@ mod tests {
             request_field_size: 20,
             ..GUNICORN
         };
-        // "x-long: " is 8 bytes.
-        assert!(check(&limits, &request("/", &[("x-long", "123456789012")])).is_none());
-        let response = check(&limits, &request("/", &[("x-long", "1234567890123")])).unwrap();
+        // "x-long: " is 8 bytes, and the CRLF counts as in Gunicorn.
+        assert!(check(&limits, &request("/", &[("x-long", "1234567890")])).is_none());
+        let response = check(&limits, &request("/", &[("x-long", "12345678901")])).unwrap();
         assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
 
         let unlimited = Limits {

@@ -21,6 +21,7 @@ use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
 use super::stats::Open;
+use super::strict::{RefusalLog, Strict};
 use super::{Reason, Shared, Stop};
 use crate::environ::Environ;
 use crate::layers::limits::HYPER_DEFAULT_FIELDS;
@@ -82,7 +83,12 @@ pub(super) async fn serve<S, T>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(config.keepalive);
+        .header_read_timeout(config.keepalive)
+        // A client that sends its request and then shuts down its side
+        // (`nc -N`, some health checkers) still gets its response: without
+        // this, hyper takes the end of the stream mid-request as the
+        // client gone and drops the response.
+        .half_close(true);
     if config.request_fields != HYPER_DEFAULT_FIELDS {
         builder.http1().max_headers(config.request_fields);
     }
@@ -94,8 +100,12 @@ pub(super) async fn serve<S, T>(
     // The stream carries the connection's place in the drain and its slot:
     // a connection upgraded to a WebSocket leaves hyper with them, and they
     // are released only when the application drops the socket.
+    let log = config.access_log.clone().map(|format| RefusalLog {
+        format,
+        peer: connection.peer,
+    });
     let stream = Held {
-        inner: stream,
+        inner: Strict::new(stream, config.strict, log).with_body_timeout(config.body_read_timeout),
         _open: open,
         _slot: slot,
         _counted: config.stats.as_ref().map(|stats| stats.open()),

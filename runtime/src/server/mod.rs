@@ -20,6 +20,7 @@
 mod accept;
 mod connection;
 pub(crate) mod stats;
+mod strict;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -88,6 +89,15 @@ pub(crate) struct Config {
     pub(crate) keepalive: Duration,
     /// Most header fields in a request (hyper enforces it).
     pub(crate) request_fields: usize,
+    /// With `strict_http`: validate each HTTP/1 request on the bytes, with
+    /// these limits, before hyper (`strict/`).
+    pub(crate) strict: Option<rg_contract::settings::Limits>,
+    /// With `strict`: time a client may leave between two reads of a body
+    /// the application waits for.
+    pub(crate) body_read_timeout: Option<Duration>,
+    /// The access log format, for the lines of requests the strict layer
+    /// refuses (the application's are the access log layer's).
+    pub(crate) access_log: Option<Arc<rg_contract::access_log::AccessFormat>>,
     /// Time open requests get after a graceful stop.
     pub(crate) graceful_timeout: Duration,
     /// Requests after which the worker recycles, if any.

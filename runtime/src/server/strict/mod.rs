@@ -1,0 +1,440 @@
+//! Strict HTTP/1.1 at the door: a wrapper over a connection's byte stream
+//! that validates each request, as its bytes pass from the socket to
+//! hyper, and refuses one that RFC 9112/9110 says to reject or that a
+//! front proxy could read differently (request smuggling), before hyper
+//! and the application see it.
+//!
+//! [`Validator`] is the state machine; [`Strict`] is the stream. Bytes that
+//! pass go on to hyper in the same read. On a violation the stream gives
+//! hyper only the complete requests that came before the bad one, then the
+//! end of the stream: hyper answers those and closes (or gives up on the
+//! bad request's first bytes, if it had them), and when it drops the
+//! stream the refusal (400, 414, 431, 501 or 505, `connection: close`, one
+//! line of text) is written after all hyper wrote, so responses stay in
+//! order. The socket is then closed the way nginx does it, lingering: the
+//! sending side first, then what the client still sends is read and
+//! dropped for up to 2 s, as a close with unread bytes would reset the
+//! connection and could destroy the refusal before the client reads it.
+
+//! A violation in a request's head means the application is never called
+//! for it. One in a body (chunk framing, trailers) is found after hyper
+//! has handed the request to the application with a streaming body: that
+//! body then ends in an error, never as a complete body, and the
+//! connection is closed; if the application answers anyway (hyper writes
+//! after the refusal), its answer stands and the refusal is not sent, so a
+//! client never gets two answers to one request. (A request that arrives
+//! whole in one read, as an attack usually does, is judged before hyper
+//! sees any of it.) hyper does the same for a chunked body cut short
+//! by the end of the connection.
+//!
+//! What is not HTTP/1 passes untouched: a connection that starts with the
+//! HTTP/2 preface, and the bytes after a switch of protocols. A request
+//! with `Upgrade` and `Connection: upgrade` (or `CONNECT`) holds reading
+//! until its response's status line is written: a 101 (or a 2xx to
+//! CONNECT) switches validation off for good, anything else resumes it, so
+//! an upgrade the application declines cannot carry a request past it.
+//! The status read is that of the first response written after the
+//! request: a client that pipelines an upgrade behind another request
+//! (which no WebSocket client does: it must wait for the 101 before its
+//! first frame) has its upgrade judged by the earlier response.
+
+mod validator;
+
+use std::future::Future as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Method, StatusCode, Version};
+use rg_contract::access_log::{AccessFormat, AccessRecord};
+use rg_contract::logging::ACCESS_TARGET;
+use rg_contract::settings::Limits;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tracing::debug;
+
+pub(crate) use validator::{Refusal, Validator, Verdict};
+
+/// What a refusal's access log line needs.
+#[derive(Debug, Clone)]
+pub(crate) struct RefusalLog {
+    pub(crate) format: Arc<AccessFormat>,
+    pub(crate) peer: Option<SocketAddr>,
+}
+
+/// A connection's stream, validated on its way to hyper.
+pub(crate) struct Strict<T: Io> {
+    /// The socket; taken by the lingering close after a refusal.
+    inner: Option<T>,
+    validator: Validator,
+    /// Bytes read past a request that asked to switch protocols, kept
+    /// until its response says what they are (allocated only then).
+    held: Vec<u8>,
+    held_from: usize,
+    /// The refusal not yet written, and how much of it was.
+    refusal: Option<Vec<u8>>,
+    /// A request was refused: hyper reads the end of the stream.
+    refused: bool,
+    /// The refusal came in a body, after the application may have been
+    /// called: if hyper writes anything after it (the application's
+    /// answer), that is the answer, and the refusal is not sent.
+    in_body: bool,
+    /// The start of the response to a held request: its status line.
+    probe: [u8; 12],
+    probe_len: usize,
+    /// hyper's read, waiting on a held request's response.
+    reader: Option<Waker>,
+    log: Option<RefusalLog>,
+    /// `body_read_timeout`, and its timer (made on first use, then reset):
+    /// armed while hyper waits for body bytes that do not come.
+    body_timeout: Option<Duration>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    armed: bool,
+    /// After a body timeout: what hyper writes (the application's answer
+    /// to a request it never got whole) is dropped, the 408 goes instead.
+    swallow: bool,
+}
+
+/// What the stream must be: a socket the connection's task owns.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// How long, and how many bytes, a refused client may still send before
+/// its connection is closed: closing a socket with unread bytes resets
+/// it, and a reset can destroy the refusal before the client reads it
+/// (nginx's lingering close, in small).
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 256 * 1024;
+
+impl<T: Io> Drop for Strict<T> {
+    fn drop(&mut self) {
+        // A refusal still to send (hyper closed, or gave up on the refused
+        // request without closing): sent last, after all hyper wrote.
+        if let (Some(refusal), Some(inner)) = (self.refusal.take(), self.inner.take())
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(linger(inner, refusal));
+        }
+    }
+}
+
+/// Writes the refusal, closes the sending side, and reads what the client
+/// still sends for a while, so the refusal reaches it before the close.
+async fn linger<T: Io>(mut inner: T, refusal: Vec<u8>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let close = async {
+        inner.write_all(&refusal).await?;
+        inner.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match inner.read(&mut sink).await? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok::<_, io::Error>(())
+    };
+    if let Ok(Err(e)) = tokio::time::timeout(LINGER, close).await {
+        debug!("could not send a refusal: {e}");
+    }
+}
+
+impl<T: Io> Strict<T> {
+    /// Validates `inner` with `limits`; with `None`, passes it untouched.
+    pub(crate) fn new(inner: T, limits: Option<Limits>, log: Option<RefusalLog>) -> Strict<T> {
+        Strict {
+            inner: Some(inner),
+            validator: limits.map_or_else(Validator::off, Validator::new),
+            held: Vec::new(),
+            held_from: 0,
+            refusal: None,
+            refused: false,
+            in_body: false,
+            probe: [0; 12],
+            probe_len: 0,
+            reader: None,
+            log,
+            body_timeout: None,
+            timer: None,
+            armed: false,
+            swallow: false,
+        }
+    }
+
+    /// Refuses with 408 a client that leaves more than `timeout` between
+    /// two reads of a body hyper waits for.
+    pub(crate) fn with_body_timeout(mut self, timeout: Option<Duration>) -> Strict<T> {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// hyper waits for body bytes that have not come: true when they have
+    /// not come for `body_timeout`. Registers the timer's wake-up.
+    fn body_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(limit) = self.body_timeout.filter(|_| self.validator.in_body()) else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if !self.armed {
+                    timer.as_mut().reset(deadline);
+                }
+                timer
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        self.armed = true;
+        timer.as_mut().poll(cx).is_ready()
+    }
+}
+
+/// Judges the bytes `buf.filled()[from..]`, just added, and keeps in
+/// `buf` those that may go on; returns how many that is. Bytes after a
+/// request that may switch protocols are appended to `held` when
+/// `hold_rest` (they came from the socket, not from `held`).
+fn judge(
+    validator: &mut Validator,
+    refusal: &mut Option<Vec<u8>>,
+    log: Option<&RefusalLog>,
+    held: Option<&mut Vec<u8>>,
+    in_body: &mut bool,
+    buf: &mut ReadBuf<'_>,
+    from: usize,
+) -> usize {
+    let added = buf.filled().len() - from;
+    match validator.feed(&buf.filled()[from..]) {
+        Verdict::Pass => added,
+        Verdict::Hold(n) => {
+            if let Some(held) = held {
+                held.extend_from_slice(&buf.filled()[from + n..]);
+            }
+            buf.set_filled(from + n);
+            n
+        }
+        Verdict::Refuse {
+            start,
+            refusal: refused,
+        } => {
+            buf.set_filled(from + start);
+            *in_body = validator.in_body();
+            debug!(
+                "refused a request from {}: {} {}",
+                log.and_then(|l| l.peer)
+                    .map_or_else(|| "-".to_string(), |p| p.to_string()),
+                refused.status,
+                refused.reason
+            );
+            let response = refused.response();
+            if let Some(log) = log {
+                log_refusal(log, validator.method(), &refused, response.len());
+            }
+            *refusal = Some(response);
+            start
+        }
+    }
+}
+
+fn log_refusal(log: &RefusalLog, method: &[u8], refused: &Refusal, size: usize) {
+    let method = Method::from_bytes(method).unwrap_or_else(|_| Method::from_bytes(b"-").unwrap_or_default());
+    let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let line = log.format.render(&AccessRecord {
+        remote: log.peer.map(|p| p.ip()),
+        time: SystemTime::now(),
+        method: &method,
+        path_and_query: "-",
+        version: Version::HTTP_11,
+        status,
+        bytes: Some(u64::try_from(size).unwrap_or(0)),
+        duration: Duration::ZERO,
+        request_headers: &[],
+        response_headers: &HeaderMap::new(),
+    });
+    tracing::info!(target: ACCESS_TARGET, "{line}");
+}
+
+impl<T: Io> AsyncRead for Strict<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.refused {
+                // The end of the stream, for hyper: it finishes what it has
+                // and closes, and the refusal follows.
+                return Poll::Ready(Ok(()));
+            }
+            if this.validator.is_held() {
+                this.reader = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let from = buf.filled().len();
+            if this.held_from < this.held.len() {
+                let n = (this.held.len() - this.held_from).min(buf.remaining());
+                buf.put_slice(&this.held[this.held_from..this.held_from + n]);
+                let kept = if this.validator.is_through() {
+                    n
+                } else {
+                    judge(
+                        &mut this.validator,
+                        &mut this.refusal,
+                        this.log.as_ref(),
+                        None,
+                        &mut this.in_body,
+                        buf,
+                        from,
+                    )
+                };
+                this.refused = this.refusal.is_some();
+                this.held_from += kept;
+                if this.held_from == this.held.len() || this.refused {
+                    this.held = Vec::new();
+                    this.held_from = 0;
+                }
+                if kept > 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            if Pin::new(io(&mut this.inner)?).poll_read(cx, buf)?.is_pending() {
+                if this.body_timed_out(cx) {
+                    // The request is incomplete: hyper gets an error (and
+                    // the application a body error); whatever it answers
+                    // is dropped, and the 408 is written when the stream
+                    // is dropped. Earlier responses were flushed long ago.
+                    let refused = Refusal {
+                        status: 408,
+                        reason: "The request body timed out".to_string(),
+                    };
+                    debug!("{}: body_read_timeout", refused.reason);
+                    if let Some(log) = &this.log {
+                        log_refusal(log, this.validator.method(), &refused, 0);
+                    }
+                    this.refusal = Some(refused.response());
+                    this.refused = true;
+                    this.swallow = true;
+                    return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                }
+                return Poll::Pending;
+            }
+            this.armed = false;
+            if buf.filled().len() == from || this.validator.is_through() {
+                return Poll::Ready(Ok(()));
+            }
+            let kept = judge(
+                &mut this.validator,
+                &mut this.refusal,
+                this.log.as_ref(),
+                Some(&mut this.held),
+                &mut this.in_body,
+                buf,
+                from,
+            );
+            this.refused = this.refusal.is_some();
+            if kept > 0 {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+impl<T: Io> Strict<T> {
+    /// After `n` bytes written by hyper: a refusal in a body gives way to
+    /// the application's response.
+    fn supersede(&mut self, n: usize) {
+        if n > 0 && self.in_body && self.refusal.is_some() {
+            debug!("the application answered a request whose body was refused");
+            self.refusal = None;
+        }
+    }
+
+    /// Watches the status line of the response to a held request.
+    fn probe(&mut self, written: &[u8]) {
+        if !self.validator.is_held() {
+            return;
+        }
+        let n = (self.probe.len() - self.probe_len).min(written.len());
+        self.probe[self.probe_len..self.probe_len + n].copy_from_slice(&written[..n]);
+        self.probe_len += n;
+        if self.probe_len < self.probe.len() {
+            return;
+        }
+        // "HTTP/1.1 101"
+        let status = std::str::from_utf8(&self.probe[9..12])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        self.validator.switched(status);
+        self.probe_len = 0;
+        if let Some(reader) = self.reader.take() {
+            reader.wake();
+        }
+    }
+}
+
+/// The socket, while the stream has it.
+fn io<T>(inner: &mut Option<T>) -> io::Result<&mut T> {
+    inner.as_mut().ok_or_else(|| io::ErrorKind::NotConnected.into())
+}
+
+impl<T: Io> AsyncWrite for Strict<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.swallow {
+            return Poll::Ready(Ok(bytes.len()));
+        }
+        let n = ready!(Pin::new(io(&mut this.inner)?).poll_write(cx, bytes))?;
+        this.probe(&bytes[..n]);
+        this.supersede(n);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.swallow {
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        let n = ready!(Pin::new(io(&mut this.inner)?).poll_write_vectored(cx, bufs))?;
+        this.supersede(n);
+        if this.validator.is_held() {
+            let mut left = n;
+            for b in bufs {
+                let take = left.min(b.len());
+                this.probe(&b[..take]);
+                left -= take;
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.as_ref().is_some_and(T::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.swallow {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(io(&mut this.inner)?).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.refusal.is_some() {
+            // hyper has written all it will; the refusal goes last, with a
+            // lingering close, when the stream is dropped.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(io(&mut this.inner)?).poll_shutdown(cx)
+    }
+}
