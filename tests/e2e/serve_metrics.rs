@@ -81,6 +81,14 @@ fn metrics_count_every_request_across_recycled_workers() {
         assert_eq!(get(&addr, "/").unwrap().status, 200);
     }
     assert_eq!(get(&addr, "/nope").unwrap().status, 404);
+    // A request refused at the door (two Host fields) never reaches the
+    // application, and is counted all the same.
+    let refused = crate::support::request(
+        &addr,
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(refused.status, 400);
     assert!(
         eventually(Duration::from_secs(5), || sample(&metrics, GET_2XX)
             == sent + 25.0),
@@ -90,7 +98,7 @@ fn metrics_count_every_request_across_recycled_workers() {
     assert!(eventually(Duration::from_secs(5), || sample(
         &metrics,
         "rg_http_requests_total{method=\"GET\",code=\"4xx\"}"
-    ) == 1.0));
+    ) == 2.0));
     assert_eq!(sample(&metrics, "rg_http_requests_in_flight"), 0.0);
 
     // Gauges of the workers and the listener.

@@ -100,9 +100,10 @@ pub(super) async fn serve<S, T>(
     // The stream carries the connection's place in the drain and its slot:
     // a connection upgraded to a WebSocket leaves hyper with them, and they
     // are released only when the application drops the socket.
-    let log = config.access_log.clone().map(|format| RefusalLog {
-        format,
+    let log = (config.access_log.is_some() || config.stats.is_some()).then(|| RefusalLog {
+        format: config.access_log.clone(),
         peer: connection.peer,
+        stats: config.stats.clone(),
     });
     let stream = Held {
         inner: Strict::new(stream, config.strict, log).with_body_timeout(config.body_read_timeout),

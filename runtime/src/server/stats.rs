@@ -37,6 +37,14 @@ impl Stats {
         Open(self.clone())
     }
 
+    /// A request refused before the application (strict HTTP): counted as
+    /// answered with `status`, in no time.
+    pub(crate) fn refused(&self, method: &[u8], status: u16) {
+        let method = std::str::from_utf8(method).unwrap_or("other");
+        self.requests[stats::method_index(method)][stats::class_index(status)].fetch_add(1, Relaxed);
+        self.durations[0].fetch_add(1, Relaxed);
+    }
+
     /// The counts as they are now.
     pub(crate) fn snapshot(&self) -> Counts {
         let mut counts = Counts::default();
