@@ -328,6 +328,66 @@ impl Validator {
                         continue;
                     }
                 }
+                State::Version(0) if bytes.len() - i >= 10 && bytes[i..i + 7] == *b"HTTP/1." => {
+                    // The fast path of a whole `HTTP/1.x CRLF`.
+                    let minor = bytes[i + 7];
+                    if matches!(minor, b'0' | b'1') && bytes[i + 8..i + 10] == *b"\r\n" {
+                        self.line += 8;
+                        if let Err(refusal) = self.check_line() {
+                            return Verdict::Refuse { start, refusal };
+                        }
+                        if minor == b'0' {
+                            self.flags |= HTTP10;
+                        }
+                        self.state = State::LineStart;
+                        i += 10;
+                        continue;
+                    }
+                }
+                State::Name => {
+                    // The fast path of a field name: a run of token bytes.
+                    let run = bytes[i..]
+                        .iter()
+                        .position(|&b| !is_tchar(b))
+                        .unwrap_or(bytes.len() - i);
+                    if run > 0 {
+                        let kept = run.min(NAME_CAP.saturating_sub(self.name_len));
+                        for (slot, b) in self.name[self.name_len..self.name_len + kept]
+                            .iter_mut()
+                            .zip(&bytes[i..i + kept])
+                        {
+                            *slot = b.to_ascii_lowercase();
+                        }
+                        self.name_len += run;
+                        self.line += run;
+                        if let Err(refusal) = self.check_field_line() {
+                            return Verdict::Refuse { start, refusal };
+                        }
+                        i += run;
+                        continue;
+                    }
+                }
+                State::Value
+                    if !matches!(
+                        self.field,
+                        Field::ContentLength | Field::TransferEncoding | Field::Connection
+                    ) =>
+                {
+                    // The fast path of values rg only needs to check: a
+                    // run of allowed bytes, counted towards the field's size.
+                    let run = bytes[i..]
+                        .iter()
+                        .position(|&b| !is_value_byte(b))
+                        .unwrap_or(bytes.len() - i);
+                    if run > 0 {
+                        self.line += run;
+                        if let Err(refusal) = self.check_field_line() {
+                            return Verdict::Refuse { start, refusal };
+                        }
+                        i += run;
+                        continue;
+                    }
+                }
                 _ => {}
             }
             if let Err(refusal) = self.byte(bytes[i]) {
@@ -715,6 +775,11 @@ impl Validator {
     /// counted as Gunicorn does: the line as sent plus its CRLF.
     fn field_line_byte(&mut self) -> Result<(), Refusal> {
         self.line += 1;
+        self.check_field_line()
+    }
+
+    /// The field line so far against `limit_request_field_size`.
+    fn check_field_line(&self) -> Result<(), Refusal> {
         let limit = self.limits.request_field_size;
         if limit > 0 && self.line + 2 > limit {
             return Err(Refusal {
@@ -995,6 +1060,11 @@ fn is_tchar(b: u8) -> bool {
 }
 
 /// What may appear in a request target: no whitespace, no control.
+/// RFC 9110 §5.5: field-vchar, SP and HTAB (obs-text included).
+fn is_value_byte(b: u8) -> bool {
+    b == b'\t' || (b' '..=0x7e).contains(&b) || b >= 0x80
+}
+
 fn is_target_byte(b: u8) -> bool {
     b > b' ' && b != 0x7f
 }
