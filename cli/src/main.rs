@@ -19,9 +19,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{new, reference, runserver, serve};
+use commands::{new, reference, runserver, serve, status};
 
-/// Develop and serve Rust web applications: `rg new`, `rg runserver`, `rg serve`.
+/// Develop and serve Rust web applications: `rg new`, `rg runserver`, `rg serve`, `rg status`.
 #[derive(Debug, Parser)]
 #[command(name = "rg", version, propagate_version = true)]
 struct Cli {
@@ -36,6 +36,7 @@ enum Command {
     #[command(hide = true)]
     Reference(reference::Args),
     Serve(Box<serve::Args>),
+    Status(status::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         Command::Runserver(args) => runserver::run(args),
         Command::Reference(args) => reference::run(args),
         Command::Serve(args) => serve::run(*args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(code) => code,

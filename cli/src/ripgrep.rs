@@ -13,6 +13,7 @@ const OURS: &[&str] = &[
     "new",
     "runserver",
     "serve",
+    "status",
     "reference",
     "help",
     "-h",

@@ -20,6 +20,7 @@ pub mod live_reload;
 pub mod logging;
 pub mod notify;
 pub mod settings;
+pub mod stats;
 
 pub use bind::{Bind, DEFAULT_BIND};
 pub use error::{EXIT_RUNTIME_FAILURE, EXIT_START_FAILURE, Error, describe_io};

@@ -112,7 +112,8 @@ impl Sink {
         }
     }
 
-    fn write_all(&self, bytes: &[u8]) {
+    /// Writes `bytes` (whole lines): into the buffer when buffered.
+    pub fn write_all(&self, bytes: &[u8]) {
         if let Ok(mut guard) = self.out.lock()
             && let Some(out) = guard.as_mut()
         {
@@ -203,6 +204,10 @@ pub struct Logs {
     pub errors: Arc<Sink>,
     /// The access log.
     pub access: Arc<Sink>,
+    /// Whether rg's own subscriber is installed, so access lines may go
+    /// straight to [`Logs::access`]; when the application installed one of
+    /// its own first, they go to it as `tracing` events instead.
+    pub ours: bool,
 }
 
 impl Logs {
@@ -227,9 +232,10 @@ pub fn init(
     access: LogTarget,
     buffer_access: bool,
 ) -> Result<Logs, Error> {
-    let logs = Logs {
+    let mut logs = Logs {
         errors: Arc::new(Sink::open(errors, false)?),
         access: Arc::new(Sink::open(access, buffer_access)?),
+        ours: false,
     };
     let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
     let error_filter = Targets::new()
@@ -238,7 +244,7 @@ pub fn init(
     let access = AccessLayer(logs.access.clone()).with_filter(filter_fn(|m| m.target() == ACCESS_TARGET));
     let registry = tracing_subscriber::registry().with(access);
     let writer = SinkWriter(logs.errors.clone());
-    let _already_installed = match format {
+    let installed = match format {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
@@ -256,5 +262,6 @@ pub fn init(
             )
             .try_init(),
     };
+    logs.ours = installed.is_ok();
     Ok(logs)
 }

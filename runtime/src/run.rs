@@ -95,6 +95,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     let config = server::Config {
         layers: Layers {
             access_log: (settings.access_log != LogTarget::Off).then(|| settings.access_log_format.clone()),
+            access_sink: logs.ours.then(|| logs.access.clone()),
             // With strict_http on, the strict layer enforces the limits on
             // the bytes; the tower layer keeps only what it cannot see.
             limits: if settings.strict_http {
@@ -128,7 +129,9 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         proxy_protocol: settings.proxy_protocol,
         proxy_allow_ips: settings.proxy_allow_ips.clone(),
         announce: settings.master_pid.is_none(),
+        stats: settings.metrics.then(Arc::default),
     };
+    let stats = config.stats.clone();
     let graceful_timeout = settings.graceful_timeout;
     let setup_timeout = settings.timeout;
     let outcome = runtime.block_on(async {
@@ -137,12 +140,19 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
             reload_on_request().map_err(Failure::Serve)?;
         }
         let app = set_up(app, setup_timeout).await.map_err(Failure::Start)?;
+        if let Some(stats) = &stats {
+            stats.clone().report_every_second(notifier.clone());
+        }
         let served = server::serve(app, listeners, config, shutdown).await;
         logs.access.flush();
         let (stop, stopped_at) = served.map_err(Failure::Serve)?;
         // What is left of the graceful timeout, and at least half a second.
         let left = graceful_timeout.saturating_sub(stopped_at.elapsed());
         clean_up(left.max(Duration::from_millis(500))).await;
+        // The last counts, so the master's totals include every request.
+        if let Some(stats) = &stats {
+            stats.report(&notifier);
+        }
         Ok(stop)
     });
     let stop = outcome?;

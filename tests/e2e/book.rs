@@ -421,3 +421,97 @@ fn the_reference_chapter_is_what_the_code_says() {
         "book/src/reference.md is out of date: run `cargo run -q -p rg-cli -- reference > book/src/reference.md`"
     );
 }
+
+/// The Kubernetes manifest of "Past one machine" is one Kubernetes accepts
+/// (its own schema, strictly: no unknown fields), its probes use rg's
+/// metrics port, and its grace period covers the drain it explains.
+#[test]
+fn the_kubernetes_manifest_is_valid_and_its_grace_period_covers_the_drain() {
+    let chapter = std::fs::read_to_string(workspace().join("book/src/scaling.md")).unwrap();
+    let manifest: String = chapter
+        .split("```yaml,kubernetes\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a ```yaml,kubernetes block in scaling.md")
+        .to_string();
+    let python = crate::tools::require_python_package("kubernetes-validate");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("deployment.yaml");
+    std::fs::write(&file, format!("{manifest}\n")).unwrap();
+    let out = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .arg(&file)
+        .env("PYTHONPATH", &python)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubernetes-validate: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A broken manifest is refused: the validator does validate.
+    std::fs::write(&file, manifest.replace("periodSeconds: 2", "periodSecond: 2")).unwrap();
+    let refused = Command::new("python3")
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .arg(&file)
+        .env("PYTHONPATH", &python)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+
+    // Its numbers, read with the YAML parser the validator brought.
+    std::fs::write(&file, format!("{manifest}\n")).unwrap();
+    let json = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(&file)
+        .env("PYTHONPATH", &python)
+        .output()
+        .unwrap();
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    let deployment: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    let sleep: u64 = container["lifecycle"]["preStop"]["exec"]["command"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let env = container["env"].as_array().unwrap();
+    let graceful: u64 = env
+        .iter()
+        .find(|e| e["name"] == "RG_GRACEFUL_TIMEOUT")
+        .map(|e| e["value"].as_str().unwrap().parse().unwrap())
+        .unwrap();
+    assert!(
+        sleep + graceful + 1 < grace,
+        "preStop {sleep} s + graceful_timeout {graceful} s + 1 s must fit in terminationGracePeriodSeconds {grace}"
+    );
+    let command: Vec<&str> = container["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let metrics = command[command.iter().position(|a| *a == "--metrics-bind").unwrap() + 1];
+    let metrics_port = container["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "metrics")
+        .unwrap()["containerPort"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        metrics.ends_with(&format!(":{metrics_port}")),
+        "{metrics} vs {metrics_port}"
+    );
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["port"], "metrics");
+}

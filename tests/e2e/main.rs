@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adopt;
+mod balancer;
 mod book;
 mod browser;
 mod cli;
@@ -16,6 +17,7 @@ mod postgres;
 mod runserver;
 mod serve;
 mod serve_config;
+mod serve_metrics;
 mod serve_recycle;
 mod strict;
 mod support;

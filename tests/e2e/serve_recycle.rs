@@ -3,15 +3,19 @@
 
 use std::time::Duration;
 
+use crate::serve_metrics::sample;
 use crate::support::{Addr, Load, Running, children, eventually, fixture_binary, free_port, get, rg};
 
-fn serve(args: &[&str]) -> (Running, Addr, tempfile::TempDir) {
+/// The master, its address, and its metrics port (where each recycle is
+/// counted by reason).
+fn serve(args: &[&str]) -> (Running, Addr, tempfile::TempDir, Addr) {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (port, metrics) = (free_port(), free_port());
     let mut cmd = rg();
     cmd.arg("serve")
         .arg(fixture_binary())
         .args(["-b", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
         .args(args)
         .current_dir(tmp.path());
     let master = Running::spawn(&mut cmd);
@@ -20,12 +24,19 @@ fn serve(args: &[&str]) -> (Running, Addr, tempfile::TempDir) {
         "{}",
         master.stderr()
     );
-    (master, Addr::tcp(port), tmp)
+    (master, Addr::tcp(port), tmp, Addr::tcp(metrics))
+}
+
+fn restarts(metrics: &Addr, reason: &str) -> f64 {
+    sample(
+        metrics,
+        &format!("rg_worker_restarts_total{{reason=\"{reason}\"}}"),
+    )
 }
 
 #[test]
 fn workers_past_their_lifetime_are_replaced_without_a_failed_request() {
-    let (master, addr, _tmp) = serve(&["-w", "2", "--max-worker-lifetime", "1.5"]);
+    let (master, addr, _tmp, metrics) = serve(&["-w", "2", "--max-worker-lifetime", "1.5"]);
     let before = children(master.pid());
     let load = Load::start(&addr, "/pid", 4);
     assert!(
@@ -39,6 +50,8 @@ fn workers_past_their_lifetime_are_replaced_without_a_failed_request() {
     );
     let report = load.stop();
     report.assert_none_failed();
+    assert!(restarts(&metrics, "lifetime") >= 3.0);
+    assert_eq!(restarts(&metrics, "crash") + restarts(&metrics, "rss"), 0.0);
     let after = children(master.pid());
     assert!(
         after.iter().all(|pid| !before.contains(pid)),
@@ -48,7 +61,7 @@ fn workers_past_their_lifetime_are_replaced_without_a_failed_request() {
 
 #[test]
 fn a_worker_that_grows_past_max_worker_rss_is_replaced_without_a_failed_request() {
-    let (master, addr, _tmp) = serve(&["-w", "1", "--max-worker-rss", "150"]);
+    let (master, addr, _tmp, metrics) = serve(&["-w", "1", "--max-worker-rss", "150"]);
     let first = children(master.pid());
     let load = Load::start(&addr, "/pid", 2);
     std::thread::sleep(Duration::from_secs(2));
@@ -75,11 +88,13 @@ fn a_worker_that_grows_past_max_worker_rss_is_replaced_without_a_failed_request(
     );
     let report = load.stop();
     report.assert_none_failed();
+    assert_eq!(restarts(&metrics, "rss"), 1.0);
+    assert_eq!(restarts(&metrics, "lifetime") + restarts(&metrics, "crash"), 0.0);
 }
 
 #[test]
 fn a_memory_limit_below_a_new_worker_is_said_and_not_obeyed_forever() {
-    let (master, addr, _tmp) = serve(&["-w", "1", "--max-worker-rss", "1"]);
+    let (master, addr, _tmp, metrics) = serve(&["-w", "1", "--max-worker-rss", "1"]);
     let first = children(master.pid());
     assert!(
         eventually(Duration::from_secs(10), || master
@@ -90,5 +105,6 @@ fn a_memory_limit_below_a_new_worker_is_said_and_not_obeyed_forever() {
     );
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(children(master.pid()), first, "{}", master.stderr());
+    assert_eq!(restarts(&metrics, "rss"), 0.0);
     assert_eq!(get(&addr, "/").unwrap().status, 200);
 }

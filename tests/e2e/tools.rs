@@ -12,6 +12,7 @@ use std::sync::Mutex;
 /// What is installed how: program, Debian package.
 const PACKAGES: &[(&str, &str)] = &[
     ("nginx", "nginx"),
+    ("haproxy", "haproxy"),
     ("supervisord", "supervisor"),
     ("systemd-analyze", "systemd"),
     ("curl", "curl"),
@@ -103,4 +104,49 @@ fn apt_install(package: &str) -> Result<(), String> {
         let _ = std::fs::remove_file(policy);
     }
     result
+}
+
+/// A directory holding the Python package `package` (for `PYTHONPATH`),
+/// installed there with pip from the package registry the first time:
+/// tools such as Kubernetes' schema validator come from PyPI, not Debian.
+/// Needs `python3` with pip, installed with apt-get when missing.
+pub fn require_python_package(package: &str) -> std::path::PathBuf {
+    let python = || {
+        Command::new("python3")
+            .args(["-m", "pip", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+            .then_some(())
+    };
+    require_package("python3-pip", "python3 with pip", python);
+    let dir = crate::support::e2e_dir().join("python").join(package);
+    let done = dir.join(".installed");
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    if !done.exists() {
+        eprintln!("installing {package} for the tests that need it (pip)...");
+        let out = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&dir)
+            .arg(package)
+            .output()
+            .expect("run pip");
+        assert!(
+            out.status.success(),
+            "`python3 -m pip install {package}` failed; this test needs it: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&done, "").unwrap();
+    }
+    dir
 }

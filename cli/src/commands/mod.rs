@@ -6,3 +6,4 @@ pub mod new;
 pub mod reference;
 pub mod runserver;
 pub mod serve;
+pub mod status;

@@ -8,13 +8,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use rg_contract::logging;
-use rg_contract::settings::LogTarget;
+use rg_contract::settings::{LogTarget, METRICS_BIND};
 
 use crate::config::flags::SettingFlags;
 use crate::config::{self, Sources};
 use crate::dev::cargo::{self, Profile};
 use crate::dev::project::{Choice, Project, ServeChoice};
 use crate::master::driver::Arbiter;
+use crate::master::metrics::Port;
 use crate::master::owner::Owner;
 use crate::master::pidfile::Pidfile;
 use crate::master::sockets::Sockets;
@@ -143,8 +144,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         settings.unix_socket_mode,
         owner.as_ref(),
     )?;
+    let metrics = settings
+        .metrics_bind
+        .as_ref()
+        .map(|bind| Port::bind(bind).map_err(|e| settings.invalid(METRICS_BIND.key, &format!("{e:#}"))))
+        .transpose()?;
     runtime.block_on(async move {
-        Arbiter::new(settings, owner, sources, program, sockets, logs)?
+        let (questions, _served) = match metrics.map(Port::serve).transpose()? {
+            Some((questions, served)) => (Some(questions), Some(served)),
+            None => (None, None),
+        };
+        Arbiter::new(settings, owner, sources, program, sockets, logs, questions)?
             .run()
             .await
     })

@@ -68,6 +68,8 @@ pub struct Settings {
     pub max_worker_lifetime_jitter: Duration,
     /// Resident memory in bytes over which a worker is replaced; zero: never.
     pub max_worker_rss: u64,
+    /// The address of the master's metrics and health port, if any.
+    pub metrics_bind: Option<Bind>,
     /// The master's pid file.
     pub pidfile: Option<PathBuf>,
     /// Mode of unix socket files.
@@ -140,8 +142,22 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
         (setting.check)(entry.0.trim()).map_err(|reason| invalid_value(setting.key, entry, &reason))?;
     }
     let text = |setting: &Setting| values[setting.key].0.trim();
+    let bind = typed(&values, &schema::BIND, values::bind_list)?;
+    let metrics_bind = typed(&values, &schema::METRICS_BIND, values::metrics_bind)?;
+    if let Some(metrics) = &metrics_bind
+        && let Some(serving) = bind.iter().find(|b| same_port(b, metrics))
+    {
+        return Err(invalid_value(
+            schema::METRICS_BIND.key,
+            &values[schema::METRICS_BIND.key],
+            &format!(
+                "it is also a serving address (bind = {serving}); give the metrics port an address of its own"
+            ),
+        ));
+    }
     Ok(Settings {
-        bind: typed(&values, &schema::BIND, values::bind_list)?,
+        bind,
+        metrics_bind,
         workers: typed(&values, &schema::WORKERS, values::count)?,
         threads: typed(&values, &schema::THREADS, values::count)?,
         timeout: typed(&values, &schema::TIMEOUT, values::seconds)?,
@@ -160,6 +176,20 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
         config_file,
         values,
     })
+}
+
+/// Whether two addresses would be the same listening socket (a wildcard
+/// address takes its port on every address).
+fn same_port(a: &Bind, b: &Bind) -> bool {
+    match (a, b) {
+        (Bind::Tcp(a), Bind::Tcp(b)) => {
+            a.port() != 0
+                && a.port() == b.port()
+                && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+        }
+        (Bind::Unix(a), Bind::Unix(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// The value of `setting` through `parse` (the parser its check uses).

@@ -126,3 +126,41 @@ fn the_worker_env_parses_in_the_worker() {
     assert_eq!(worker.threads, 2);
     assert_eq!(worker.keepalive, Duration::from_secs(9));
 }
+
+#[test]
+fn the_metrics_port_needs_an_address_of_its_own() {
+    let off = load_with(None, &[], &[]).unwrap();
+    assert_eq!(off.metrics_bind, None, "off by default");
+    let on = load_with(Some("metrics_bind = \"127.0.0.1:9100\"\n"), &[], &[]).unwrap();
+    assert_eq!(on.metrics_bind, Some("127.0.0.1:9100".parse().unwrap()));
+
+    let same = load_with(
+        Some("bind = \"0.0.0.0:8000\"\nmetrics_bind = \"127.0.0.1:8000\"\n"),
+        &[],
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(same.contains("rg.toml:2"), "{same}");
+    assert!(
+        same.contains("invalid metrics_bind = \"127.0.0.1:8000\""),
+        "{same}"
+    );
+    assert!(
+        same.contains("also a serving address (bind = 0.0.0.0:8000)"),
+        "{same}"
+    );
+
+    let bad = load_with(None, &[("RG_METRICS_BIND", "localhost:metrics")], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("environment RG_METRICS_BIND"), "{bad}");
+    assert!(bad.contains("invalid metrics_bind"), "{bad}");
+    let fd = load_with(None, &[], &[("metrics_bind", "fd://3")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        fd.contains("flag --metrics-bind") && fd.contains("fd:// is for serving sockets"),
+        "{fd}"
+    );
+}

@@ -14,16 +14,22 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use axum::http::StatusCode;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use rg_contract::logging::Logs;
 use rg_contract::notify::Notifier;
+use rg_contract::stats::{self, Counts};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Settings, Sources};
 use crate::master::exit::Exit;
+use crate::master::metrics::ledger::Ledger;
+use crate::master::metrics::render::{self, Snapshot};
+use crate::master::metrics::{Answer, Ask, Page};
 use crate::master::notifications::Receiver;
 use crate::master::owner::Owner;
 use crate::master::policy::{Action, Config, Event, Policy, Request};
@@ -43,6 +49,11 @@ pub struct Arbiter {
     /// systemd's watchdog: how often to ping it, and when we last did.
     watchdog: Option<(Duration, Instant)>,
     policy: Policy,
+    /// Questions from the metrics port, when there is one.
+    metrics: Option<mpsc::Receiver<Ask>>,
+    /// The workers' counts, for the metrics port.
+    ledger: Ledger,
+    started: Instant,
 }
 
 impl Arbiter {
@@ -56,6 +67,7 @@ impl Arbiter {
         program: PathBuf,
         sockets: Sockets,
         logs: Logs,
+        metrics: Option<mpsc::Receiver<Ask>>,
     ) -> Result<Arbiter> {
         let receiver = Receiver::bind()?;
         let systemd = Notifier::from_env().unwrap_or_default();
@@ -76,6 +88,9 @@ impl Arbiter {
             systemd,
             logs,
             watchdog,
+            metrics,
+            ledger: Ledger::default(),
+            started: Instant::now(),
         })
     }
 
@@ -118,9 +133,13 @@ impl Arbiter {
                     }
                     None
                 }
+                Some((page, reply)) = ask(&mut self.metrics) => {
+                    let _ = reply.send(self.answer(page));
+                    None
+                }
                 _ = tick.tick() => None,
                 _ = sample.tick() => {
-                    if self.settings.max_worker_rss > 0 {
+                    if self.settings.max_worker_rss > 0 || self.metrics.is_some() {
                         events.extend(self.policy.pids().into_iter().filter_map(|pid| {
                             rss(pid).map(|bytes| Event::Rss { pid, bytes })
                         }));
@@ -129,6 +148,9 @@ impl Arbiter {
                 }
             };
             events.extend(request.map(Event::Signal));
+            // A worker's last notification (its final counts) is read
+            // before its exit is.
+            events.extend(self.receiver.drain().into_iter().map(Event::Notified));
             events.extend(reap());
             if events.is_empty() {
                 events.push(Event::Tick);
@@ -166,6 +188,7 @@ impl Arbiter {
     /// Gives `event` to the policy and carries out what it returns, the
     /// answers to spawns included. Returns the exit code once it is time.
     fn deliver(&mut self, event: Event) -> Option<u8> {
+        self.keep_counts(&event);
         let mut actions: VecDeque<Action> = self.policy.on(event, Instant::now()).into();
         while let Some(action) = actions.pop_front() {
             match action {
@@ -198,8 +221,71 @@ impl Arbiter {
         None
     }
 
+    /// The ledger's part of an event: counts, memory, exits.
+    fn keep_counts(&mut self, event: &Event) {
+        match event {
+            Event::Notified(message) => {
+                if let Some(counts) = message.get(stats::KEY).and_then(Counts::decode)
+                    && self.policy.pids().contains(&message.pid)
+                {
+                    self.ledger.report(message.pid, counts);
+                }
+            }
+            Event::Rss { pid, bytes } => self.ledger.rss(*pid, *bytes),
+            Event::Exited { pid, .. } => self.ledger.exited(*pid),
+            _ => {}
+        }
+    }
+
+    /// The metrics port's question, answered from this moment's state.
+    fn answer(&self, page: Page) -> Answer {
+        match page {
+            Page::Health => Answer::text(StatusCode::OK, "ok\n"),
+            Page::Ready if self.policy.is_ready() => Answer::text(StatusCode::OK, "ready\n"),
+            Page::Ready if self.policy.phase().is_stopping() => {
+                Answer::text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n")
+            }
+            Page::Ready => Answer::text(StatusCode::SERVICE_UNAVAILABLE, "no worker is ready\n"),
+            Page::Metrics => Answer {
+                status: StatusCode::OK,
+                body: render::prometheus(&self.snapshot()),
+                content_type: "text/plain; version=0.0.4; charset=utf-8",
+            },
+            Page::Status => Answer::text(StatusCode::OK, render::status(&self.snapshot())),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let now = Instant::now();
+        let workers = self
+            .policy
+            .workers(now)
+            .into_iter()
+            .map(|view| render::Worker {
+                counts: view.pid.and_then(|pid| self.ledger.of(pid)).cloned(),
+                rss: view.pid.and_then(|pid| self.ledger.rss_of(pid)),
+                view,
+            })
+            .collect();
+        Snapshot {
+            master_pid: std::process::id(),
+            uptime: now.duration_since(self.started),
+            target: self.policy.target(),
+            ready: self.policy.is_ready(),
+            listening: self.sockets.names(),
+            totals: self.ledger.totals(),
+            served_by_gone: self.ledger.served_by_gone(),
+            restarts: self.policy.restarts(),
+            workers,
+            queues: self.sockets.queues(),
+        }
+    }
+
     fn spawn_worker(&self, id: u64) -> std::io::Result<u32> {
-        let env = self.settings.worker_env();
+        let mut env = self.settings.worker_env();
+        if self.metrics.is_some() {
+            env.push(("RG_INTERNAL_METRICS".into(), "1".into()));
+        }
         let fds = self.sockets.fds();
         let names = self.sockets.names();
         let spec = WorkerSpec {
@@ -233,8 +319,12 @@ impl Arbiter {
         if new.bind != self.settings.bind {
             warn!("bind changed; the new addresses take effect when rg serve restarts");
         }
+        if new.metrics_bind != self.settings.metrics_bind {
+            warn!("metrics_bind changed; the new address takes effect when rg serve restarts");
+        }
         self.settings = Settings {
             bind: self.settings.bind.clone(),
+            metrics_bind: self.settings.metrics_bind.clone(),
             ..new
         };
         Some(Request::Reloaded(policy_config(&self.settings)))
@@ -263,6 +353,14 @@ fn policy_config(settings: &Settings) -> Config {
         max_lifetime: settings.max_worker_lifetime,
         lifetime_jitter: settings.max_worker_lifetime_jitter,
         max_rss: settings.max_worker_rss,
+    }
+}
+
+/// The next question from the metrics port; never, without one.
+async fn ask(metrics: &mut Option<mpsc::Receiver<Ask>>) -> Option<Ask> {
+    match metrics {
+        Some(questions) => questions.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -26,6 +26,7 @@
 
 pub mod driver;
 pub mod exit;
+pub mod metrics;
 pub mod notifications;
 pub mod owner;
 pub mod pidfile;

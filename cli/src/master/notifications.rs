@@ -73,34 +73,51 @@ impl Receiver {
         loop {
             let received = self
                 .socket
-                .async_io(Interest::READABLE, || {
-                    let mut buf = [0u8; 4096];
-                    let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
-                    let mut iov = [IoSliceMut::new(&mut buf)];
-                    let msg = recvmsg::<UnixAddr>(
-                        self.socket.as_raw_fd(),
-                        &mut iov,
-                        Some(&mut cmsg),
-                        MsgFlags::MSG_DONTWAIT,
-                    )
-                    .map_err(io::Error::from)?;
-                    let pid = msg.cmsgs().ok().and_then(|mut cmsgs| {
-                        cmsgs.find_map(|c| match c {
-                            ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid() as u32),
-                            _ => None,
-                        })
-                    });
-                    let len = msg.bytes;
-                    Ok((pid, String::from_utf8_lossy(&buf[..len]).into_owned()))
-                })
+                .async_io(Interest::READABLE, || self.receive_one())
                 .await?;
-            if let (Some(pid), text) = received {
-                return Ok(Message {
-                    pid,
-                    fields: parse(&text),
-                });
+            if let Some(message) = received {
+                return Ok(message);
             }
         }
+    }
+
+    /// Every message already waiting, without waiting for more. The driver
+    /// calls it before it reaps exited workers, so a worker's last words
+    /// (its final counts) are read before its exit.
+    pub fn drain(&self) -> Vec<Message> {
+        let mut messages = Vec::new();
+        loop {
+            match self.socket.try_io(Interest::READABLE, || self.receive_one()) {
+                Ok(Some(message)) => messages.push(message),
+                Ok(None) => continue,
+                Err(_) => return messages,
+            }
+        }
+    }
+
+    /// One datagram, non-blocking; `None` for one without credentials.
+    fn receive_one(&self) -> io::Result<Option<Message>> {
+        let mut buf = [0u8; 4096];
+        let mut cmsg = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<UnixAddr>(
+            self.socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(io::Error::from)?;
+        let pid = msg.cmsgs().ok().and_then(|mut cmsgs| {
+            cmsgs.find_map(|c| match c {
+                ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid() as u32),
+                _ => None,
+            })
+        });
+        let len = msg.bytes;
+        Ok(pid.map(|pid| Message {
+            pid,
+            fields: parse(&String::from_utf8_lossy(&buf[..len])),
+        }))
     }
 }
 
@@ -136,5 +153,15 @@ mod tests {
         assert_eq!(message.pid, std::process::id());
         assert_eq!(message.get("READY"), Some("1"));
         assert_eq!(message.get("STATUS"), Some("up"));
+
+        notifier.notify("X=1").unwrap();
+        notifier.notify("X=2").unwrap();
+        let waiting: Vec<_> = receiver
+            .drain()
+            .iter()
+            .map(|m| m.get("X").unwrap().to_string())
+            .collect();
+        assert_eq!(waiting, ["1", "2"]);
+        assert_eq!(receiver.drain(), []);
     }
 }

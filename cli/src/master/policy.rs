@@ -21,9 +21,11 @@ use crate::master::notifications::Message;
 mod events;
 mod recycle;
 mod step;
+mod view;
 
 pub use events::{Action, Event, Request};
 pub use recycle::Recycle;
+pub use view::{Restart, Restarts, WorkerView};
 #[cfg(test)]
 mod tests;
 
@@ -113,6 +115,7 @@ pub struct Policy {
     phase: Phase,
     boot_failures: u32,
     last_error: Option<String>,
+    restarts: Restarts,
     actions: Vec<Action>,
 }
 
@@ -129,6 +132,7 @@ impl Policy {
             phase: Phase::Booting,
             boot_failures: 0,
             last_error: None,
+            restarts: Restarts::default(),
             actions: Vec::new(),
         }
     }
@@ -225,8 +229,8 @@ impl Policy {
         if let Some(status) = message.get("STATUS") {
             worker.status = Some(status.to_string());
         }
-        if message.get("X_RG_RECYCLE") == Some("1") {
-            Policy::ask_recycle(id, worker, Recycle::MaxRequests);
+        if message.get("X_RG_RECYCLE") == Some("1") && Policy::ask_recycle(id, worker, Recycle::MaxRequests) {
+            self.restarts.count(Restart::MaxRequests);
         }
         if message.get("READY") == Some("1") && !worker.ready {
             worker.ready = true;
@@ -250,7 +254,13 @@ impl Policy {
         if worker.retiring.is_some() || self.phase.is_stopping() {
             info!("Worker {id} (pid {pid}) {how}");
             self.tell_systemd_status();
-        } else if worker.ready {
+            return;
+        }
+        // A worker aborted for silence was counted as a timeout then.
+        if worker.aborted.is_none() {
+            self.restarts.count(Restart::Crash);
+        }
+        if worker.ready {
             warn!("Worker {id} (pid {pid}) {how} unexpectedly; starting a replacement");
             self.tell_systemd_status();
         } else {
@@ -350,6 +360,9 @@ impl Policy {
         if target == self.target {
             info!("Keeping 1 worker: TTOU never removes the last one");
             return;
+        }
+        if target < self.target {
+            self.restarts.count(Restart::Ttou);
         }
         self.target = target;
         info!("Number of workers: {target}");

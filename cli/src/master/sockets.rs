@@ -84,6 +84,22 @@ impl Sockets {
         self.listeners.iter().map(Listener::describe).collect()
     }
 
+    /// For each TCP listener: its address, the connections waiting in its
+    /// accept queue, and the queue's length (Linux's `TCP_INFO` says both
+    /// for a listening socket). Unix sockets have no such counter.
+    pub fn queues(&self) -> Vec<(String, u32, u32)> {
+        self.listeners
+            .iter()
+            .filter_map(|l| match l {
+                Listener::Tcp(socket, _) => {
+                    let (waiting, max) = accept_queue(socket.as_raw_fd())?;
+                    Some((l.describe(), waiting, max))
+                }
+                Listener::Unix(..) => None,
+            })
+            .collect()
+    }
+
     /// Closes the listening sockets (new connections are refused from now
     /// on) and removes the socket files.
     pub fn close(&mut self) {
@@ -105,9 +121,28 @@ impl Drop for Sockets {
     }
 }
 
+/// A listening TCP socket's accept queue: (waiting, length).
+fn accept_queue(fd: RawFd) -> Option<(u32, u32)> {
+    // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes
+    // into it and says how many.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        );
+        // For a listener, the kernel reports the queue in these two fields.
+        (rc == 0).then_some((info.tcpi_unacked, info.tcpi_sacked))
+    }
+}
+
 /// Turns a bind error into one sentence, naming the process that holds
 /// the port when /proc lets us see it.
-fn explain(bind: &Bind, error: rg_contract::Error) -> anyhow::Error {
+pub(crate) fn explain(bind: &Bind, error: rg_contract::Error) -> anyhow::Error {
     if let (rg_contract::Error::Bind { source, .. }, Bind::Tcp(addr)) = (&error, bind)
         && source.kind() == std::io::ErrorKind::AddrInUse
     {

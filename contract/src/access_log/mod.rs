@@ -163,25 +163,31 @@ impl AccessFormat {
 
     /// Renders one line (without the newline).
     pub fn render(&self, r: &AccessRecord<'_>) -> String {
+        let mut out = String::with_capacity(128);
+        self.render_into(&mut out, r);
+        out
+    }
+
+    /// Appends one line (without the newline) to `out`, so a caller can
+    /// reuse one buffer for every line.
+    pub fn render_into(&self, out: &mut String, r: &AccessRecord<'_>) {
         match self {
-            AccessFormat::Json => render_json(r),
-            AccessFormat::Dev { color } => render_dev(r, *color),
+            AccessFormat::Json => out.push_str(&render_json(r)),
+            AccessFormat::Dev { color } => out.push_str(&render_dev(r, *color)),
             AccessFormat::Pattern(pieces) => {
-                let mut out = String::with_capacity(128);
                 for piece in pieces {
                     match piece {
                         Piece::Literal(s) => out.push_str(s),
-                        Piece::Field(c) => field(&mut out, *c, r),
+                        Piece::Field(c) => field(out, *c, r),
                         Piece::RequestHeader(h) => {
-                            escaped(&mut out, r.request_header(h).unwrap_or("-"));
+                            escaped(out, r.request_header(h).unwrap_or("-"));
                         }
                         Piece::ResponseHeader(h) => {
                             let v = r.response_headers.get(h).and_then(|v| v.to_str().ok());
-                            escaped(&mut out, v.unwrap_or("-"));
+                            escaped(out, v.unwrap_or("-"));
                         }
                     }
                 }
-                out
             }
         }
     }

@@ -23,6 +23,7 @@ pub static SETTINGS: &[&Setting] = &[
     &LIMIT_REQUEST_LINE,
     &LIMIT_REQUEST_FIELDS,
     &LIMIT_REQUEST_FIELD_SIZE,
+    &METRICS_BIND,
     &STRICT_HTTP,
     &PIDFILE,
     &USER,
@@ -309,6 +310,22 @@ pub static LIMIT_REQUEST_FIELD_SIZE: Setting = Setting {
     help: "Longest header field line (name: value and its CRLF) in bytes; longer is answered 431 (0: no limit).",
     doc: "The size of one header field line, \"Name: value\" and its CRLF, in\nbytes (longer: 431), as Gunicorn counts it; 0 lifts the limit.",
     check: |s| v::size(s).map(drop),
+};
+
+/// `metrics_bind`.
+pub static METRICS_BIND: Setting = Setting {
+    key: "metrics_bind",
+    flag: "--metrics-bind",
+    short: None,
+    alias: None,
+    value_name: "ADDRESS",
+    default: "",
+    alone: None,
+    kind: Kind::Text,
+    sides: MASTER,
+    help: "Serve /metrics (Prometheus), /healthz, /readyz and /status at this address, HOST:PORT or unix:PATH (off by default).",
+    doc: "An address for the master's own port, HOST:PORT or unix:PATH: /metrics\n(Prometheus), /healthz, /readyz (503 while stopping) and /status (what\n`rg status` prints). Off when empty. Keep it private: firewall it, or\nuse 127.0.0.1 or a unix socket.",
+    check: |s| v::metrics_bind(s).map(drop),
 };
 
 /// `strict_http`.

@@ -88,6 +88,17 @@ pub fn bind_list(s: &str) -> Result<Vec<Bind>, String> {
     Bind::parse_list(s).map_err(|e| e.to_string())
 }
 
+/// The metrics port's address: one HOST:PORT or unix:PATH, or nothing.
+pub fn metrics_bind(s: &str) -> Result<Option<Bind>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    match s.parse::<Bind>().map_err(|e| e.to_string())? {
+        Bind::Fd(_) => Err("expected HOST:PORT or unix:PATH (fd:// is for serving sockets)".into()),
+        bind => Ok(Some(bind)),
+    }
+}
+
 /// A file mode in octal, at most 0777.
 pub fn octal_mode(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s.trim(), 8)

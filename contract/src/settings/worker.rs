@@ -32,6 +32,11 @@ pub const INTERNAL: &[(&str, &str, &str)] = &[
     ),
     ("RG_INTERNAL_WORKER_ID", "unset", "The worker's number, for logs."),
     (
+        "RG_INTERNAL_METRICS",
+        "0",
+        "1 makes the worker count its requests and report them to the master (set by rg serve when metrics_bind is set).",
+    ),
+    (
         "RG_INTERNAL_BUILD_ID",
         "unset",
         "Identifies a build to the browser's live reload (set by rg runserver).",
@@ -87,6 +92,8 @@ pub struct WorkerSettings {
     pub dev: bool,
     /// The pid of the `rg serve` master supervising this worker, if any.
     pub master_pid: Option<u32>,
+    /// Count requests and report them to the master (`RG_INTERNAL_METRICS`).
+    pub metrics: bool,
 }
 
 impl WorkerSettings {
@@ -99,11 +106,13 @@ impl WorkerSettings {
     /// takes the schema's default, every malformed one is an error naming it.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<WorkerSettings, Error> {
         let read = Reader(&var);
-        let dev = match read.internal("RG_DEV").as_deref().map(str::trim) {
-            None | Some("0") | Some("false") => false,
-            Some("1") | Some("true") => true,
-            Some(value) => return Err(setting_error("RG_DEV", value, "expected 1 or 0")),
+        let flag = |var: &str| match read.internal(var).as_deref().map(str::trim) {
+            None | Some("0") | Some("false") => Ok(false),
+            Some("1") | Some("true") => Ok(true),
+            Some(value) => Err(setting_error(var, value, "expected 1 or 0")),
         };
+        let dev = flag("RG_DEV")?;
+        let metrics = flag("RG_INTERNAL_METRICS")?;
         let master_pid = match read.internal("RG_INTERNAL_MASTER_PID") {
             None => None,
             Some(value) => Some(
@@ -141,6 +150,7 @@ impl WorkerSettings {
             script_name: read.get(&SCRIPT_NAME, v::script_name)?,
             dev,
             master_pid,
+            metrics,
         })
     }
 
@@ -266,6 +276,7 @@ mod tests {
             .collect();
         expected.insert("RG_DEV".into());
         expected.insert("RG_INTERNAL_MASTER_PID".into());
+        expected.insert("RG_INTERNAL_METRICS".into());
         assert_eq!(asked.into_inner(), expected);
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod live_reload;
 use std::sync::Arc;
 
 use rg_contract::access_log::AccessFormat;
+use rg_contract::logging::Sink;
 use rg_contract::settings::Limits;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
@@ -22,6 +23,9 @@ use crate::server::Stop;
 pub(crate) struct Layers {
     /// The access log format, when the access log is on.
     pub(crate) access_log: Option<AccessFormat>,
+    /// Where access lines go directly; `None`: as `tracing` events (the
+    /// application installed a subscriber of its own).
+    pub(crate) access_sink: Option<Arc<Sink>>,
     /// Limits on a request's head.
     pub(crate) limits: Limits,
     /// Live reload's build id, in dev mode.
@@ -38,7 +42,11 @@ impl Layers {
     /// Wraps `app`; `stop` ends live reload's event streams.
     pub(crate) fn around<S: Clone>(&self, app: S, stop: watch::Receiver<Option<Stop>>) -> Stacked<S> {
         ServiceBuilder::new()
-            .option_layer(self.access_log.clone().map(access_log::AccessLogLayer::new))
+            .option_layer(
+                self.access_log
+                    .clone()
+                    .map(|format| access_log::AccessLogLayer::new(format, self.access_sink.clone())),
+            )
             .layer(limits::LimitsLayer(self.limits))
             .option_layer(
                 self.live_reload

@@ -5,6 +5,13 @@
 //! busy worker of the same socket takes them. Errors from `accept` (a
 //! client that gave up, too many open files) are logged and the loop goes
 //! on: one bad moment must not stop a worker.
+//!
+//! On a graceful stop the loop accepts, without waiting, every connection
+//! already in the listen queue before it lets go of the listener: when the
+//! last process holding a listening socket closes it, the kernel resets the
+//! connections still queued, and a client (or a balancer) that had already
+//! connected would see its request fail. Queued connections are served
+//! like any other during the drain.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,7 +39,7 @@ where
 {
     /// The loop for `listener`, to spawn; fails if tokio cannot take it.
     pub(super) fn run(
-        self,
+        mut self,
         listener: Listener,
     ) -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
         let described: Arc<str> = Arc::from(listener.describe());
@@ -43,20 +50,70 @@ where
         Ok(async move {
             match tokio_listener {
                 Either::Tcp(l) => {
-                    self.accept(described, || async {
+                    self.accept(&described, || async {
                         l.accept().await.map(|(s, p)| (s, Some(p)))
                     })
-                    .await
+                    .await;
+                    if self.graceful()
+                        && let Ok(l) = l.into_std()
+                    {
+                        while let Ok((stream, peer)) = l.accept() {
+                            let stream = stream
+                                .set_nonblocking(true)
+                                .and_then(|()| tokio::net::TcpStream::from_std(stream));
+                            if let Ok(stream) = stream {
+                                self.serve(stream, Some(peer), &described);
+                            }
+                        }
+                    }
                 }
                 Either::Unix(l) => {
-                    self.accept(described, || async { l.accept().await.map(|(s, _)| (s, None)) })
-                        .await
+                    self.accept(&described, || async { l.accept().await.map(|(s, _)| (s, None)) })
+                        .await;
+                    if self.graceful()
+                        && let Ok(l) = l.into_std()
+                    {
+                        while let Ok((stream, _)) = l.accept() {
+                            let stream = stream
+                                .set_nonblocking(true)
+                                .and_then(|()| tokio::net::UnixStream::from_std(stream));
+                            if let Ok(stream) = stream {
+                                self.serve(stream, None, &described);
+                            }
+                        }
+                    }
                 }
             }
         })
     }
 
-    async fn accept<T, F, Fut>(mut self, server_addr: Arc<str>, accept: F)
+    /// Whether the worker is stopping gracefully (not immediately).
+    fn graceful(&self) -> bool {
+        matches!(*self.stop.borrow(), Some(Stop::Graceful(_)))
+    }
+
+    /// Serves an accepted connection in a task of its own.
+    fn serve<T>(&self, stream: T, peer: Option<SocketAddr>, server_addr: &Arc<str>)
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        // Another listener may have taken the last slot since: the worker
+        // then goes over by at most one connection per listener, and that
+        // one holds no slot.
+        let slot = self.slots.clone().try_acquire_owned().ok();
+        let connection = Arc::new(Connection::new(peer, server_addr.clone()));
+        tokio::spawn(connection::serve(
+            stream,
+            connection,
+            self.shared.clone(),
+            self.stop.clone(),
+            self.open.clone(),
+            slot,
+        ));
+    }
+
+    /// Accepts until the worker stops.
+    async fn accept<T, F, Fut>(&mut self, server_addr: &Arc<str>, accept: F)
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         F: Fn() -> Fut,
@@ -75,19 +132,7 @@ where
                     accept().await
                 } => match accepted {
                     Ok((stream, peer)) => {
-                        // Another listener may have taken the last slot since:
-                        // the worker then goes over by at most one connection per
-                        // listener, and that one holds no slot.
-                        let slot = self.slots.clone().try_acquire_owned().ok();
-                        let connection = Arc::new(Connection::new(peer, server_addr.clone()));
-                        tokio::spawn(connection::serve(
-                            stream,
-                            connection,
-                            self.shared.clone(),
-                            self.stop.clone(),
-                            self.open.clone(),
-                            slot,
-                        ));
+                        self.serve(stream, peer, server_addr);
                         // Let this worker's other tasks run before it accepts
                         // again. Without it, whichever worker wakes first drains
                         // a burst of connections from the shared queue (measured:

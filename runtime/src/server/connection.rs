@@ -22,6 +22,7 @@ use tracing::debug;
 
 use rg_contract::settings::ProxyProtocol;
 
+use super::stats::Open;
 use super::strict::{RefusalLog, Strict};
 use super::{Reason, Shared, Stop};
 use crate::environ::Environ;
@@ -101,25 +102,27 @@ pub(super) async fn serve<S, T>(
         let connection = connection.clone();
         move |request| handle(shared.clone(), connection.clone(), request)
     });
-    // The stream carries the connection's place in the drain and its slot:
-    // a connection upgraded to a WebSocket leaves hyper with them, and they
-    // are released only when the application drops the socket.
     // A PROXY protocol header from the proxies that send one (unix socket
     // peers included), none from anyone else.
     let proxy = match connection.peer {
         Some(peer) if !config.proxy_allow_ips.trusts(peer.ip()) => ProxyProtocol::Off,
         _ => config.proxy_protocol,
     };
-    let log = config.access_log.clone().map(|format| RefusalLog {
-        format,
+    let log = (config.access_log.is_some() || config.stats.is_some()).then(|| RefusalLog {
+        format: config.access_log.clone(),
         peer: connection.peer,
+        stats: config.stats.clone(),
     });
+    // The stream carries the connection's place in the drain and its slot:
+    // a connection upgraded to a WebSocket leaves hyper with them, and they
+    // are released only when the application drops the socket.
     let stream = Held {
         inner: Strict::new(stream, config.strict, log)
             .with_body_timeout(config.body_read_timeout)
             .with_proxy(proxy, connection.clone()),
         _open: open,
         _slot: slot,
+        _counted: config.stats.as_ref().map(|stats| stats.open()),
     };
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
@@ -165,6 +168,10 @@ async fn handle<S: Stack>(
     let config = &shared.config;
     // The client: as a PROXY protocol header named it, else the peer.
     let peer = connection.proxied.get().copied().or(connection.peer);
+    let in_flight = config
+        .stats
+        .as_ref()
+        .map(|stats| (stats.begin(), request.method().clone()));
     let environ = Environ::new(
         peer,
         connection.server_addr.clone(),
@@ -178,6 +185,9 @@ async fn handle<S: Stack>(
     }
     request.extensions_mut().insert(environ);
     let Ok(response) = shared.service.clone().oneshot(request).await;
+    if let Some((in_flight, method)) = in_flight {
+        in_flight.answered(&method, response.status().as_u16());
+    }
 
     let served = shared.served.fetch_add(1, Ordering::Relaxed) + 1;
     if shared.config.recycle_after == Some(served) {
@@ -202,12 +212,14 @@ async fn handle<S: Stack>(
 
 pin_project_lite::pin_project! {
     /// A connection's stream with what it holds: its place in the drain
-    /// (`open`) and its slot of `worker_connections`.
+    /// (`open`), its slot of `worker_connections`, and its place in the
+    /// metrics' count of open connections.
     struct Held<T> {
         #[pin]
         inner: T,
         _open: mpsc::Sender<()>,
         _slot: Option<OwnedSemaphorePermit>,
+        _counted: Option<Open>,
     }
 }
 

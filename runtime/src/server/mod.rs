@@ -19,6 +19,7 @@
 
 mod accept;
 mod connection;
+pub(crate) mod stats;
 mod strict;
 
 use std::convert::Infallible;
@@ -117,6 +118,8 @@ pub(crate) struct Config {
     pub(crate) forwarded_allow_ips: ForwardedAllow,
     /// Whether to log the addresses (the master says them once for all).
     pub(crate) announce: bool,
+    /// The counts for the master's metrics port, when it asked for them.
+    pub(crate) stats: Option<Arc<stats::Stats>>,
 }
 
 /// What every connection of the worker shares.

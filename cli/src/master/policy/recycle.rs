@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tracing::{error, info};
 
-use super::{Policy, Worker};
+use super::{Policy, Restart, Worker};
 
 /// Samples in a row over `max_worker_rss` before a worker is recycled
 /// (the driver samples once a second).
@@ -38,10 +38,11 @@ impl Recycle {
 }
 
 impl Policy {
-    /// Marks `worker` for replacement, once, unless it is leaving anyway.
-    pub(super) fn ask_recycle(id: u64, worker: &mut Worker, why: Recycle) {
+    /// Marks `worker` for replacement, once, unless it is leaving anyway;
+    /// true when it was marked now (the caller counts the restart).
+    pub(super) fn ask_recycle(id: u64, worker: &mut Worker, why: Recycle) -> bool {
         if worker.recycle.is_some() || worker.retiring.is_some() {
-            return;
+            return false;
         }
         worker.recycle = Some(why);
         let pid = worker.pid.unwrap_or_default();
@@ -49,6 +50,7 @@ impl Policy {
             "Worker {id} (pid {pid}) {}; starting its replacement",
             why.describe()
         );
+        true
     }
 
     /// Workers ready for longer than their lifetime are recycled.
@@ -59,8 +61,11 @@ impl Policy {
         }
         let jitter = self.config.lifetime_jitter;
         for (&id, worker) in self.workers.iter_mut() {
-            if worker.ready && now.duration_since(worker.born) >= max + spread(id, jitter) {
-                Policy::ask_recycle(id, worker, Recycle::Lifetime);
+            if worker.ready
+                && now.duration_since(worker.born) >= max + spread(id, jitter)
+                && Policy::ask_recycle(id, worker, Recycle::Lifetime)
+            {
+                self.restarts.count(Restart::Lifetime);
             }
         }
     }
@@ -96,8 +101,8 @@ impl Policy {
             return;
         }
         worker.rss_over += 1;
-        if worker.rss_over >= RSS_SAMPLES {
-            Policy::ask_recycle(id, worker, Recycle::Rss);
+        if worker.rss_over >= RSS_SAMPLES && Policy::ask_recycle(id, worker, Recycle::Rss) {
+            self.restarts.count(Restart::Rss);
         }
     }
 }

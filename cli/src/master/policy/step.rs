@@ -10,7 +10,7 @@ use std::time::Instant;
 use nix::sys::signal::Signal;
 use tracing::{error, info, warn};
 
-use super::{Action, MAX_BOOT_FAILURES, Phase, Policy, SECOND, Worker};
+use super::{Action, MAX_BOOT_FAILURES, Phase, Policy, Restart, SECOND, Worker};
 
 impl Policy {
     /// One move towards the desired state.
@@ -98,6 +98,7 @@ impl Policy {
                 );
                 actions.push(Action::signal(pid, Signal::SIGABRT));
                 worker.aborted = Some(now);
+                self.restarts.count(Restart::Timeout);
             }
         }
     }
@@ -131,9 +132,15 @@ impl Policy {
             .collect();
         let rolling = stale.iter().any(|(pid, _)| replaced.contains(pid));
         match stale.first() {
-            Some(&(oldest, true)) if !rolling => self.spawn(Some(oldest), now),
+            Some(&(oldest, true)) if !rolling => {
+                self.restarts.count(Restart::Reload);
+                self.spawn(Some(oldest), now);
+            }
             // Not up yet: nothing to hand over, just retire it.
-            Some(&(oldest, false)) if !rolling => self.retire(oldest, now),
+            Some(&(oldest, false)) if !rolling => {
+                self.restarts.count(Restart::Reload);
+                self.retire(oldest, now);
+            }
             _ => {}
         }
         if self.phase == Phase::Reloading && stale.is_empty() && replaced.is_empty() {

@@ -61,12 +61,15 @@ use rg_contract::settings::ProxyProtocol;
 pub(crate) use validator::{Refusal, Validator, Verdict};
 
 use super::connection::Connection;
+use super::stats::Stats;
 
-/// What a refusal's access log line needs.
+/// Where a refusal is told: the access log (its format, when it is on)
+/// and the metrics' counts (when the master asked for them).
 #[derive(Debug, Clone)]
 pub(crate) struct RefusalLog {
-    pub(crate) format: Arc<AccessFormat>,
+    pub(crate) format: Option<Arc<AccessFormat>>,
     pub(crate) peer: Option<SocketAddr>,
+    pub(crate) stats: Option<Arc<Stats>>,
 }
 
 /// A connection's stream, validated on its way to hyper.
@@ -249,7 +252,7 @@ fn judge(
             );
             let response = refused.response();
             if let Some(log) = log {
-                log_refusal(log, validator.method(), &refused, response.len());
+                log_refusal(log, validator.method(), &refused, response.len(), *in_body);
             }
             *refusal = Some(response);
             start
@@ -257,10 +260,18 @@ fn judge(
     }
 }
 
-fn log_refusal(log: &RefusalLog, method: &[u8], refused: &Refusal, size: usize) {
+/// Logs a refusal, and counts it unless the application was called (a
+/// refusal in a body: the application's own answer was counted).
+fn log_refusal(log: &RefusalLog, method: &[u8], refused: &Refusal, size: usize, in_body: bool) {
+    if let Some(stats) = log.stats.as_ref().filter(|_| !in_body) {
+        stats.refused(method, refused.status);
+    }
+    let Some(format) = &log.format else {
+        return;
+    };
     let method = Method::from_bytes(method).unwrap_or_else(|_| Method::from_bytes(b"-").unwrap_or_default());
     let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let line = log.format.render(&AccessRecord {
+    let line = format.render(&AccessRecord {
         remote: log.peer.map(|p| p.ip()),
         time: SystemTime::now(),
         method: &method,
@@ -328,7 +339,7 @@ impl<T: Io> AsyncRead for Strict<T> {
                     };
                     debug!("{}: body_read_timeout", refused.reason);
                     if let Some(log) = &this.log {
-                        log_refusal(log, this.validator.method(), &refused, 0);
+                        log_refusal(log, this.validator.method(), &refused, 0, true);
                     }
                     this.refusal = Some(refused.response());
                     this.refused = true;
@@ -367,7 +378,7 @@ impl<T: Io> AsyncRead for Strict<T> {
                         buf.set_filled(from);
                         debug!("refused a connection: {}", refused.reason);
                         if let Some(log) = &this.log {
-                            log_refusal(log, b"", &refused, 0);
+                            log_refusal(log, b"", &refused, 0, false);
                         }
                         this.refusal = Some(refused.response());
                         this.refused = true;

@@ -334,15 +334,6 @@ impl Validator {
                         continue;
                     }
                 }
-                State::Version(0) if bytes[i..].starts_with(b"HTTP/1.1\r\n") => {
-                    self.line += 8;
-                    if let Err(refusal) = self.check_line() {
-                        return Verdict::Refuse { start, refusal };
-                    }
-                    self.state = State::LineStart;
-                    i += 10;
-                    continue;
-                }
                 State::FieldLf if bytes[i] == b'\n' && self.field.is_plain() => {
                     // The end of a field nothing looks into.
                     self.fields += 1;
@@ -406,6 +397,22 @@ impl Validator {
                         if let Err(refusal) = self.check_field_line() {
                             return Verdict::Refuse { start, refusal };
                         }
+                        continue;
+                    }
+                }
+                State::Version(0) if bytes.len() - i >= 10 && bytes[i..i + 7] == *b"HTTP/1." => {
+                    // The fast path of a whole `HTTP/1.x CRLF`.
+                    let minor = bytes[i + 7];
+                    if matches!(minor, b'0' | b'1') && bytes[i + 8..i + 10] == *b"\r\n" {
+                        self.line += 8;
+                        if let Err(refusal) = self.check_line() {
+                            return Verdict::Refuse { start, refusal };
+                        }
+                        if minor == b'0' {
+                            self.flags |= HTTP10;
+                        }
+                        self.state = State::LineStart;
+                        i += 10;
                         continue;
                     }
                 }
@@ -856,6 +863,7 @@ impl Validator {
         self.check_field_line()
     }
 
+    /// The field line so far against `limit_request_field_size`.
     #[inline]
     fn check_field_line(&self) -> Result<(), Refusal> {
         let limit = self.limits.request_field_size;

@@ -11,6 +11,7 @@ use crate::master::exit::Exit;
 use crate::master::notifications::{Message, parse};
 
 mod recycle;
+mod view;
 
 const SECOND: Duration = Duration::from_secs(1);
 
