@@ -126,6 +126,8 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         notifier: notifier.clone(),
         script_name: settings.script_name.as_str().into(),
         forwarded_allow_ips: settings.forwarded_allow_ips.clone(),
+        proxy_protocol: settings.proxy_protocol,
+        proxy_allow_ips: settings.proxy_allow_ips.clone(),
         announce: settings.master_pid.is_none(),
         stats: settings.metrics.then(Arc::default),
     };

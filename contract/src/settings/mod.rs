@@ -14,7 +14,7 @@ pub mod values;
 mod worker;
 
 pub use table::*;
-pub use values::{ForwardedAllow, Limits, LogFormat, LogTarget};
+pub use values::{ForwardedAllow, Limits, LogFormat, LogTarget, ProxyProtocol};
 pub use worker::{INTERNAL, WorkerSettings, unknown_to_rg, unknown_variables, worker_reads};
 
 /// How a value is written in `rg.toml` and `--print-config`.

@@ -35,6 +35,8 @@ pub static SETTINGS: &[&Setting] = &[
     &LOG_LEVEL,
     &LOG_FORMAT,
     &FORWARDED_ALLOW_IPS,
+    &PROXY_PROTOCOL,
+    &PROXY_ALLOW_IPS,
     &SCRIPT_NAME,
 ];
 
@@ -499,6 +501,38 @@ pub static FORWARDED_ALLOW_IPS: Setting = Setting {
     sides: WORKER,
     help: "Proxies trusted to set X-Forwarded-For/-Proto, or \"*\"; unix socket peers always are.",
     doc: "Proxies trusted to set X-Forwarded-For / X-Forwarded-Proto (\"*\" for any);\nunix socket peers always are.",
+    check: |s| v::forwarded_allow(s).map(drop),
+};
+
+/// `proxy_protocol`.
+pub static PROXY_PROTOCOL: Setting = Setting {
+    key: "proxy_protocol",
+    flag: "--proxy-protocol",
+    short: None,
+    alias: None,
+    value_name: "MODE",
+    default: "off",
+    alone: None,
+    kind: Kind::Text,
+    sides: WORKER,
+    help: "PROXY protocol header from proxy_allow_ips: off, v1, v2 or auto; the client address comes from it.",
+    doc: "Connections from proxy_allow_ips start with a PROXY protocol header\n(HAProxy's; \"v1\", \"v2\" or \"auto\" for either), which gives the client's\naddress; from those addresses it is then required. \"off\": none.",
+    check: |s| v::proxy_protocol(s).map(drop),
+};
+
+/// `proxy_allow_ips`.
+pub static PROXY_ALLOW_IPS: Setting = Setting {
+    key: "proxy_allow_ips",
+    flag: "--proxy-allow-from",
+    short: None,
+    alias: None,
+    value_name: "IPS",
+    default: "127.0.0.1,::1",
+    alone: None,
+    kind: Kind::List,
+    sides: WORKER,
+    help: "Proxies that send a PROXY protocol header (with proxy_protocol), or \"*\"; unix socket peers always do.",
+    doc: "The proxies that send that header (\"*\" for any); unix socket peers\nalways do.",
     check: |s| v::forwarded_allow(s).map(drop),
 };
 

@@ -132,6 +132,32 @@ pub fn log_format(s: &str) -> Result<LogFormat, String> {
     }
 }
 
+/// `proxy_protocol`: which PROXY protocol header connections from
+/// `proxy_allow_ips` start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    /// None: connections start with HTTP.
+    Off,
+    /// Version 1, the text line.
+    V1,
+    /// Version 2, binary.
+    V2,
+    /// Either.
+    Auto,
+}
+
+/// `off`, `v1`, `v2` or `auto` (Gunicorn's; `true` and `false`, its
+/// older values, are `auto` and `off`).
+pub fn proxy_protocol(s: &str) -> Result<ProxyProtocol, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "off" | "false" => Ok(ProxyProtocol::Off),
+        "v1" => Ok(ProxyProtocol::V1),
+        "v2" => Ok(ProxyProtocol::V2),
+        "auto" | "true" => Ok(ProxyProtocol::Auto),
+        _ => Err("expected off, v1, v2 or auto".into()),
+    }
+}
+
 /// Trusted proxies: `*`, or comma-separated IP addresses.
 pub fn forwarded_allow(s: &str) -> Result<ForwardedAllow, String> {
     if s.trim() == "*" {

@@ -14,7 +14,7 @@ use crate::bind::Bind;
 use crate::error::Error;
 
 use super::table::*;
-use super::values::{self as v, ForwardedAllow, Limits, LogFormat, LogTarget};
+use super::values::{self as v, ForwardedAllow, Limits, LogFormat, LogTarget, ProxyProtocol};
 use super::{SETTINGS, Setting};
 
 /// Variables of the contract that are not settings: set by `rg` for its
@@ -82,6 +82,10 @@ pub struct WorkerSettings {
     pub log_format: LogFormat,
     /// Trusted proxies.
     pub forwarded_allow_ips: ForwardedAllow,
+    /// The PROXY protocol header expected from `proxy_allow_ips`.
+    pub proxy_protocol: ProxyProtocol,
+    /// Proxies that send a PROXY protocol header.
+    pub proxy_allow_ips: ForwardedAllow,
     /// Mount prefix.
     pub script_name: String,
     /// Development mode (`RG_DEV`).
@@ -141,6 +145,8 @@ impl WorkerSettings {
             log_level: read.get(&LOG_LEVEL, v::log_level)?,
             log_format: read.get(&LOG_FORMAT, v::log_format)?,
             forwarded_allow_ips: read.get(&FORWARDED_ALLOW_IPS, v::forwarded_allow)?,
+            proxy_protocol: read.get(&PROXY_PROTOCOL, v::proxy_protocol)?,
+            proxy_allow_ips: read.get(&PROXY_ALLOW_IPS, v::forwarded_allow)?,
             script_name: read.get(&SCRIPT_NAME, v::script_name)?,
             dev,
             master_pid,

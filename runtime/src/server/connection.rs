@@ -5,8 +5,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -19,6 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
+
+use rg_contract::settings::ProxyProtocol;
 
 use super::stats::Open;
 use super::strict::{RefusalLog, Strict};
@@ -48,6 +50,8 @@ impl<S> Stack for S where
 /// The facts about one connection every request on it shares.
 pub(super) struct Connection {
     peer: Option<SocketAddr>,
+    /// The client's address from a PROXY protocol header, when there is one.
+    pub(super) proxied: OnceLock<SocketAddr>,
     server_addr: Arc<str>,
     /// Set, and `first_request` notified, when the first request arrives.
     started: AtomicBool,
@@ -58,6 +62,7 @@ impl Connection {
     pub(super) fn new(peer: Option<SocketAddr>, server_addr: Arc<str>) -> Connection {
         Connection {
             peer,
+            proxied: OnceLock::new(),
             server_addr,
             started: AtomicBool::new(false),
             first_request: Notify::new(),
@@ -97,16 +102,24 @@ pub(super) async fn serve<S, T>(
         let connection = connection.clone();
         move |request| handle(shared.clone(), connection.clone(), request)
     });
-    // The stream carries the connection's place in the drain and its slot:
-    // a connection upgraded to a WebSocket leaves hyper with them, and they
-    // are released only when the application drops the socket.
+    // A PROXY protocol header from the proxies that send one (unix socket
+    // peers included), none from anyone else.
+    let proxy = match connection.peer {
+        Some(peer) if !config.proxy_allow_ips.trusts(peer.ip()) => ProxyProtocol::Off,
+        _ => config.proxy_protocol,
+    };
     let log = (config.access_log.is_some() || config.stats.is_some()).then(|| RefusalLog {
         format: config.access_log.clone(),
         peer: connection.peer,
         stats: config.stats.clone(),
     });
+    // The stream carries the connection's place in the drain and its slot:
+    // a connection upgraded to a WebSocket leaves hyper with them, and they
+    // are released only when the application drops the socket.
     let stream = Held {
-        inner: Strict::new(stream, config.strict, log).with_body_timeout(config.body_read_timeout),
+        inner: Strict::new(stream, config.strict, log)
+            .with_body_timeout(config.body_read_timeout)
+            .with_proxy(proxy, connection.clone()),
         _open: open,
         _slot: slot,
         _counted: config.stats.as_ref().map(|stats| stats.open()),
@@ -153,19 +166,21 @@ async fn handle<S: Stack>(
         connection.first_request.notify_one();
     }
     let config = &shared.config;
+    // The client: as a PROXY protocol header named it, else the peer.
+    let peer = connection.proxied.get().copied().or(connection.peer);
     let in_flight = config
         .stats
         .as_ref()
         .map(|stats| (stats.begin(), request.method().clone()));
     let environ = Environ::new(
-        connection.peer,
+        peer,
         connection.server_addr.clone(),
         config.script_name.clone(),
         request.headers(),
         &config.forwarded_allow_ips,
     );
     let mut request = request.map(Body::new);
-    if let Some(peer) = connection.peer {
+    if let Some(peer) = peer {
         request.extensions_mut().insert(ConnectInfo(peer));
     }
     request.extensions_mut().insert(environ);

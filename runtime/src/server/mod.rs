@@ -95,6 +95,11 @@ pub(crate) struct Config {
     /// With `strict`: time a client may leave between two reads of a body
     /// the application waits for.
     pub(crate) body_read_timeout: Option<Duration>,
+    /// The PROXY protocol header connections from `proxy_allow_ips` start
+    /// with.
+    pub(crate) proxy_protocol: rg_contract::settings::ProxyProtocol,
+    /// The proxies that send it.
+    pub(crate) proxy_allow_ips: ForwardedAllow,
     /// The access log format, for the lines of requests the strict layer
     /// refuses (the application's are the access log layer's).
     pub(crate) access_log: Option<Arc<rg_contract::access_log::AccessFormat>>,

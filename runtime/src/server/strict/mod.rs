@@ -38,6 +38,7 @@
 //! (which no WebSocket client does: it must wait for the 101 before its
 //! first frame) has its upgrade judged by the earlier response.
 
+mod proxy;
 mod validator;
 
 use std::future::Future as _;
@@ -55,8 +56,11 @@ use rg_contract::settings::Limits;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tracing::debug;
 
+use proxy::{Proxied, ProxyHeader};
+use rg_contract::settings::ProxyProtocol;
 pub(crate) use validator::{Refusal, Validator, Verdict};
 
+use super::connection::Connection;
 use super::stats::Stats;
 
 /// Where a refusal is told: the access log (its format, when it is on)
@@ -96,6 +100,9 @@ pub(crate) struct Strict<T: Io> {
     body_timeout: Option<Duration>,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     armed: bool,
+    /// The PROXY protocol header still to read (boxed: rare), and the
+    /// connection whose client address it gives.
+    proxy: Option<(Box<ProxyHeader>, Arc<Connection>)>,
     /// After a body timeout: what hyper writes (the application's answer
     /// to a request it never got whole) is dropped, the 408 goes instead.
     swallow: bool,
@@ -166,7 +173,17 @@ impl<T: Io> Strict<T> {
             timer: None,
             armed: false,
             swallow: false,
+            proxy: None,
         }
+    }
+
+    /// Reads a PROXY protocol header (`mode`) first; its client address
+    /// goes to `connection`.
+    pub(crate) fn with_proxy(mut self, mode: ProxyProtocol, connection: Arc<Connection>) -> Strict<T> {
+        if mode != ProxyProtocol::Off {
+            self.proxy = Some((Box::new(ProxyHeader::new(mode)), connection));
+        }
+        self
     }
 
     /// Refuses with 408 a client that leaves more than `timeout` between
@@ -332,7 +349,44 @@ impl<T: Io> AsyncRead for Strict<T> {
                 return Poll::Pending;
             }
             this.armed = false;
-            if buf.filled().len() == from || this.validator.is_through() {
+            if buf.filled().len() == from {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some((header, connection)) = &mut this.proxy {
+                match header.feed(&buf.filled()[from..]) {
+                    Ok(Proxied::More) => {
+                        buf.set_filled(from);
+                        continue;
+                    }
+                    Ok(Proxied::Done { used, source }) => {
+                        if let Some(source) = source {
+                            let _ = connection.proxied.set(source);
+                            if let Some(log) = &mut this.log {
+                                log.peer = Some(source);
+                            }
+                        }
+                        this.proxy = None;
+                        // The header is not HTTP: hyper never sees it.
+                        let end = buf.filled().len();
+                        buf.filled_mut().copy_within(from + used..end, from);
+                        buf.set_filled(end - used);
+                        if buf.filled().len() == from {
+                            continue;
+                        }
+                    }
+                    Err(refused) => {
+                        buf.set_filled(from);
+                        debug!("refused a connection: {}", refused.reason);
+                        if let Some(log) = &this.log {
+                            log_refusal(log, b"", &refused, 0, false);
+                        }
+                        this.refusal = Some(refused.response());
+                        this.refused = true;
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+            }
+            if this.validator.is_through() {
                 return Poll::Ready(Ok(()));
             }
             let kept = judge(

@@ -150,6 +150,16 @@ enum Field {
     NotInTrailers,
 }
 
+impl Field {
+    /// A field whose value the validator does not read.
+    fn is_plain(self) -> bool {
+        !matches!(
+            self,
+            Field::ContentLength | Field::TransferEncoding | Field::Connection
+        )
+    }
+}
+
 // Facts about the message being read, as bits.
 const HTTP10: u16 = 1;
 const HOST: u16 = 1 << 1;
@@ -312,19 +322,81 @@ impl Validator {
                     };
                     continue;
                 }
-                State::Start | State::Preface(0) => start = i,
+                State::Start | State::Preface(0) => {
+                    start = i;
+                    // The fast path of plain GET heads.
+                    if self.state == State::Start && bytes[i..].starts_with(b"GET /") {
+                        self.method[..3].copy_from_slice(b"GET");
+                        self.method_len = 3;
+                        self.line = 5;
+                        self.state = State::Target;
+                        i += 5;
+                        continue;
+                    }
+                }
+                State::FieldLf if bytes[i] == b'\n' && self.field.is_plain() => {
+                    // The end of a field nothing looks into.
+                    self.fields += 1;
+                    self.state = State::LineStart;
+                    i += 1;
+                    continue;
+                }
                 State::Target => {
                     // The fast path of plain heads: a run of target bytes.
-                    let run = bytes[i..]
-                        .iter()
-                        .position(|&b| !is_target_byte(b))
-                        .unwrap_or(bytes.len() - i);
+                    let run = run_of(&bytes[i..], 0x21, is_target_byte);
                     self.line += run;
                     i += run;
+                    if bytes.get(i) == Some(&b' ') {
+                        self.line += 1;
+                        self.state = State::Version(0);
+                        i += 1;
+                    }
                     if let Err(refusal) = self.check_line() {
                         return Verdict::Refuse { start, refusal };
                     }
+                    if run > 0 || self.state != State::Target {
+                        continue;
+                    }
+                }
+                State::LineStart if self.flags & TRAILERS == 0 => {
+                    let before = i;
+                    if let Err(refusal) = self.field_lines(bytes, &mut i) {
+                        return Verdict::Refuse { start, refusal };
+                    }
+                    if i > before {
+                        continue;
+                    }
+                }
+                // Field values nothing looks into, and names: in runs.
+                State::ValueStart | State::Value if self.field.is_plain() => {
+                    let run = run_of(&bytes[i..], 0x20, is_value_byte);
                     if run > 0 {
+                        self.state = State::Value;
+                        self.line += run;
+                        i += run;
+                        if let Err(refusal) = self.check_field_line() {
+                            return Verdict::Refuse { start, refusal };
+                        }
+                        continue;
+                    }
+                }
+                State::Name => {
+                    let run = bytes[i..]
+                        .iter()
+                        .position(|&b| !is_tchar(b))
+                        .unwrap_or(bytes.len() - i);
+                    if run > 0 {
+                        for &b in &bytes[i..i + run] {
+                            if self.name_len < NAME_CAP {
+                                self.name[self.name_len] = b.to_ascii_lowercase();
+                            }
+                            self.name_len += 1;
+                        }
+                        self.line += run;
+                        i += run;
+                        if let Err(refusal) = self.check_field_line() {
+                            return Verdict::Refuse { start, refusal };
+                        }
                         continue;
                     }
                 }
@@ -344,50 +416,6 @@ impl Validator {
                         continue;
                     }
                 }
-                State::Name => {
-                    // The fast path of a field name: a run of token bytes.
-                    let run = bytes[i..]
-                        .iter()
-                        .position(|&b| !is_tchar(b))
-                        .unwrap_or(bytes.len() - i);
-                    if run > 0 {
-                        let kept = run.min(NAME_CAP.saturating_sub(self.name_len));
-                        for (slot, b) in self.name[self.name_len..self.name_len + kept]
-                            .iter_mut()
-                            .zip(&bytes[i..i + kept])
-                        {
-                            *slot = b.to_ascii_lowercase();
-                        }
-                        self.name_len += run;
-                        self.line += run;
-                        if let Err(refusal) = self.check_field_line() {
-                            return Verdict::Refuse { start, refusal };
-                        }
-                        i += run;
-                        continue;
-                    }
-                }
-                State::Value
-                    if !matches!(
-                        self.field,
-                        Field::ContentLength | Field::TransferEncoding | Field::Connection
-                    ) =>
-                {
-                    // The fast path of values rg only needs to check: a
-                    // run of allowed bytes, counted towards the field's size.
-                    let run = bytes[i..]
-                        .iter()
-                        .position(|&b| !is_value_byte(b))
-                        .unwrap_or(bytes.len() - i);
-                    if run > 0 {
-                        self.line += run;
-                        if let Err(refusal) = self.check_field_line() {
-                            return Verdict::Refuse { start, refusal };
-                        }
-                        i += run;
-                        continue;
-                    }
-                }
                 _ => {}
             }
             if let Err(refusal) = self.byte(bytes[i]) {
@@ -399,6 +427,63 @@ impl Validator {
             return Verdict::Hold(bytes.len());
         }
         Verdict::Pass
+    }
+
+    /// The fast path of field lines, from the start of one: whole lines
+    /// of fields nothing looks into, and the blank line, in runs. Returns
+    /// with the state right wherever it stops; the byte-at-a-time path
+    /// goes on from there.
+    #[inline]
+    fn field_lines(&mut self, bytes: &[u8], i: &mut usize) -> Result<(), Refusal> {
+        loop {
+            let rest = &bytes[*i..];
+            if rest.starts_with(b"\r\n") {
+                *i += 2;
+                return self.head_end();
+            }
+            match rest.first() {
+                Some(&b) if is_tchar(b) => {}
+                _ => return Ok(()),
+            }
+            if self.limits.request_fields > 0 && self.fields >= self.limits.request_fields {
+                // The slow path says so.
+                return Ok(());
+            }
+            let name = rest.iter().position(|&b| !is_tchar(b)).unwrap_or(rest.len());
+            self.name_len = name;
+            let kept = name.min(NAME_CAP);
+            for (to, from) in self.name[..kept].iter_mut().zip(&rest[..kept]) {
+                *to = from.to_ascii_lowercase();
+            }
+            self.line = name;
+            self.state = State::Name;
+            self.check_field_line()?;
+            *i += name;
+            if bytes.get(*i) != Some(&b':') {
+                return Ok(());
+            }
+            *i += 1;
+            self.line += 1;
+            self.check_field_line()?;
+            self.field_begins()?;
+            self.state = State::ValueStart;
+            if !self.field.is_plain() {
+                return Ok(());
+            }
+            let run = run_of(&bytes[*i..], 0x20, is_value_byte);
+            if run > 0 {
+                self.state = State::Value;
+                self.line += run;
+                *i += run;
+                self.check_field_line()?;
+            }
+            if !bytes[*i..].starts_with(b"\r\n") {
+                return Ok(());
+            }
+            *i += 2;
+            self.fields += 1;
+            self.state = State::LineStart;
+        }
     }
 
     fn next_message(&mut self) {
@@ -779,18 +864,25 @@ impl Validator {
     }
 
     /// The field line so far against `limit_request_field_size`.
+    #[inline]
     fn check_field_line(&self) -> Result<(), Refusal> {
         let limit = self.limits.request_field_size;
         if limit > 0 && self.line + 2 > limit {
-            return Err(Refusal {
-                status: 431,
-                reason: format!(
-                    "Header field {} too long: the limit is {limit} bytes",
-                    String::from_utf8_lossy(&self.name[..self.name_len.min(NAME_CAP)])
-                ),
-            });
+            return Err(self.field_too_long());
         }
         Ok(())
+    }
+
+    #[cold]
+    fn field_too_long(&self) -> Refusal {
+        Refusal {
+            status: 431,
+            reason: format!(
+                "Header field {} too long: the limit is {} bytes",
+                String::from_utf8_lossy(&self.name[..self.name_len.min(NAME_CAP)]),
+                self.limits.request_field_size
+            ),
+        }
     }
 
     fn chunk_line_byte(&mut self) -> Result<(), Refusal> {
@@ -1052,19 +1144,58 @@ impl Validator {
     }
 }
 
-/// RFC 9110 §5.6.2 token characters.
+/// RFC 9110 §5.6.2 token characters, as a table.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        b += 1;
+    }
+    table
+};
+
 fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-        | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    TCHAR[usize::from(b)]
+}
+
+/// The length of the run of bytes at the start of `bytes` that `ok`
+/// accepts, where `ok` accepts every byte from `low` up but DEL (and maybe
+/// some below `low`): eight bytes at a time while none is below `low` or
+/// DEL, then one at a time.
+#[inline]
+fn run_of(bytes: &[u8], low: u8, ok: fn(u8) -> bool) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    let below = ONES * u64::from(low);
+    let del = ONES * 0x7f;
+    let mut words = bytes.chunks_exact(8);
+    let mut i = 0;
+    for word in &mut words {
+        let mut array = [0u8; 8];
+        array.copy_from_slice(word);
+        let w = u64::from_ne_bytes(array);
+        // A byte below `low` (exact for `low` <= 0x80), or a zero byte of
+        // `w ^ del`, that is a DEL (bytes >= 0x80 set neither).
+        let low_byte = w.wrapping_sub(below) & !w & HIGHS;
+        let x = w ^ del;
+        let del_byte = x.wrapping_sub(ONES) & !x & HIGHS;
+        if low_byte | del_byte != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i + bytes[i..].iter().position(|&b| !ok(b)).unwrap_or(bytes.len() - i)
+}
+
+/// What a field value may hold (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text.
+fn is_value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= b' ' && b != 0x7f)
 }
 
 /// What may appear in a request target: no whitespace, no control.
-/// RFC 9110 §5.5: field-vchar, SP and HTAB (obs-text included).
-fn is_value_byte(b: u8) -> bool {
-    b == b'\t' || (b' '..=0x7e).contains(&b) || b >= 0x80
-}
-
 fn is_target_byte(b: u8) -> bool {
     b > b' ' && b != 0x7f
 }
