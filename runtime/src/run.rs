@@ -129,6 +129,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         proxy_protocol: settings.proxy_protocol,
         proxy_allow_ips: settings.proxy_allow_ips.clone(),
         announce: settings.master_pid.is_none(),
+        drain_queue: !settings.dev,
         stats: settings.metrics.then(Arc::default),
     };
     let stats = config.stats.clone();

@@ -87,9 +87,11 @@ where
         })
     }
 
-    /// Whether the worker is stopping gracefully (not immediately).
+    /// Whether to take in what is queued: on a graceful stop, and not
+    /// under `rg runserver`, which holds the socket itself and whose next
+    /// build must get those connections, not the build that is leaving.
     fn graceful(&self) -> bool {
-        matches!(*self.stop.borrow(), Some(Stop::Graceful(_)))
+        self.shared.config.drain_queue && matches!(*self.stop.borrow(), Some(Stop::Graceful(_)))
     }
 
     /// Serves an accepted connection in a task of its own.

@@ -118,6 +118,9 @@ pub(crate) struct Config {
     pub(crate) forwarded_allow_ips: ForwardedAllow,
     /// Whether to log the addresses (the master says them once for all).
     pub(crate) announce: bool,
+    /// On a graceful stop, accept what is queued before letting the
+    /// listener go (not in dev mode: the next build takes it).
+    pub(crate) drain_queue: bool,
     /// The counts for the master's metrics port, when it asked for them.
     pub(crate) stats: Option<Arc<stats::Stats>>,
 }
