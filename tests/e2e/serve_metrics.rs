@@ -5,34 +5,9 @@
 use std::time::Duration;
 
 use crate::support::{
-    Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, rg, rg_in, workers,
+    Addr, BOOT, Load, eventually, fixture_binary, free_port, get, rg, rg_in, sample,
+    serve_with_metrics as serve, workers,
 };
-
-/// `rg serve FIXTURE` on a free port with its metrics port on another;
-/// (master, serving address, metrics address).
-fn serve(dir: &std::path::Path, args: &[&str]) -> (Running, Addr, Addr) {
-    let (port, metrics) = (free_port(), free_port());
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{port}")])
-        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
-        .args(args)
-        .current_dir(dir);
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    (master, Addr::tcp(port), Addr::tcp(metrics))
-}
-
-/// The value of one sample line of `/metrics` (`name{labels}` exactly).
-pub fn sample(metrics: &Addr, series: &str) -> f64 {
-    let page = get(metrics, "/metrics").unwrap();
-    assert_eq!(page.status, 200, "{}", page.body);
-    page.body
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in\n{}", page.body))
-}
 
 const GET_2XX: &str = "rg_http_requests_total{method=\"GET\",code=\"2xx\"}";
 

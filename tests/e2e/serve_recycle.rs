@@ -3,28 +3,14 @@
 
 use std::time::Duration;
 
-use crate::serve_metrics::sample;
-use crate::support::{Addr, Load, Running, children, eventually, fixture_binary, free_port, get, rg};
+use crate::support::{Addr, Load, Running, children, eventually, get, sample, serve_with_metrics};
 
 /// The master, its address, and its metrics port (where each recycle is
 /// counted by reason).
 fn serve(args: &[&str]) -> (Running, Addr, tempfile::TempDir, Addr) {
     let tmp = tempfile::tempdir().unwrap();
-    let (port, metrics) = (free_port(), free_port());
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{port}")])
-        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
-        .args(args)
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(15)),
-        "{}",
-        master.stderr()
-    );
-    (master, Addr::tcp(port), tmp, Addr::tcp(metrics))
+    let (master, addr, metrics) = serve_with_metrics(tmp.path(), args);
+    (master, addr, tmp, metrics)
 }
 
 fn restarts(metrics: &Addr, reason: &str) -> f64 {
