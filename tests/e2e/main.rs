@@ -19,6 +19,7 @@ mod serve;
 mod serve_config;
 mod serve_metrics;
 mod serve_recycle;
+mod slow_clients;
 mod strict;
 mod support;
 mod tools;

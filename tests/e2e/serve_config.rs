@@ -344,6 +344,12 @@ fn a_worker_at_worker_connections_leaves_new_connections_to_the_others() {
     seen.sort();
     assert_eq!(seen, pids);
 
+    // Both now send a request slowly: a connection mid-request is never
+    // closed to make room.
+    for stream in [&mut first, &mut second] {
+        std::io::Write::write_all(stream, b"GET /pid HTTP/1.1\r\nHost: test\r\n").unwrap();
+    }
+
     // A third waits in the listen queue (not refused) until a slot frees.
     let third = std::thread::spawn(move || {
         let mut s = connect();

@@ -99,8 +99,8 @@ pub static WORKER_CONNECTIONS: Setting = Setting {
     alone: None,
     kind: Kind::Number,
     sides: WORKER,
-    help: "Most connections each worker serves at once; more wait in the listen queue.",
-    doc: "Most connections each worker serves at once (open keep-alive connections\ncount). Past it a worker stops accepting: new connections wait in the\nlisten queue, where another worker can take them, instead of piling\nonto a busy one.",
+    help: "Most connections each worker serves at once; at the limit, idle keep-alive ones are closed for new clients.",
+    doc: "Most connections each worker serves at once (open keep-alive connections\ncount). Past it a worker stops accepting: new connections wait in the\nlisten queue, where another worker can take them, instead of piling\nonto a busy one. While a client waits, the worker closes its longest\nidle keep-alive connection to make room; it never closes one in the\nmiddle of a request.",
     check: |s| v::connections(s).map(drop),
 };
 

@@ -1,10 +1,17 @@
 //! The accept loop of one listener, TCP or unix.
 //!
-//! A connection is accepted only with a free slot (`worker_connections`):
-//! at the limit, new connections wait in the listen queue, where a less
-//! busy worker of the same socket takes them. Errors from `accept` (a
-//! client that gave up, too many open files) are logged and the loop goes
-//! on: one bad moment must not stop a worker.
+//! A connection is accepted only with a free slot (`worker_connections`,
+//! see `slots.rs`): at the limit, new connections wait in the listen
+//! queue, where a less busy worker of the same socket takes them. While
+//! every slot is taken, the loop still watches the queue: when a client
+//! waits there and one of the worker's connections is idle, that one is
+//! closed to make room. Errors from `accept` (too many open files) are
+//! logged and the loop goes on: one bad moment must not stop a worker.
+//!
+//! The loop waits on the listening socket itself (tokio's `AsyncFd`)
+//! rather than on tokio's `TcpListener`, because it needs to know that a
+//! client waits without accepting it: accepting at the limit would keep the
+//! client from a worker with room.
 //!
 //! On a graceful stop the loop accepts, without waiting, every connection
 //! already in the listen queue before it lets go of the listener: when the
@@ -14,15 +21,19 @@
 //! like any other during the drain.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use rg_contract::listeners::Listener;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest};
+use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 use super::connection::{self, Connection};
+use super::slots::{QUIET_ENOUGH, Slots};
 use super::{Shared, Stop};
 
 /// What every accept loop of a worker shares.
@@ -30,7 +41,7 @@ pub(super) struct Loop<S> {
     pub(super) stop: watch::Receiver<Option<Stop>>,
     pub(super) shared: Arc<Shared<S>>,
     pub(super) open: mpsc::Sender<()>,
-    pub(super) slots: Arc<Semaphore>,
+    pub(super) slots: Arc<Slots>,
 }
 
 impl<S> Loop<S>
@@ -38,53 +49,56 @@ where
     S: connection::Stack,
 {
     /// The loop for `listener`, to spawn; fails if tokio cannot take it.
-    pub(super) fn run(
-        mut self,
-        listener: Listener,
-    ) -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    pub(super) fn run(self, listener: Listener) -> io::Result<impl Future<Output = ()> + Send + 'static> {
         let described: Arc<str> = Arc::from(listener.describe());
-        let tokio_listener = match listener {
-            Listener::Tcp(l, _) => Either::Tcp(tokio::net::TcpListener::from_std(l)?),
-            Listener::Unix(l, _) => Either::Unix(tokio::net::UnixListener::from_std(l)?),
+        let socket = match listener {
+            Listener::Tcp(l, _) => Socket::Tcp(register(l)?),
+            Listener::Unix(l, _) => Socket::Unix(register(l)?),
         };
         Ok(async move {
-            match tokio_listener {
-                Either::Tcp(l) => {
-                    self.accept(&described, || async {
-                        l.accept().await.map(|(s, p)| (s, Some(p)))
-                    })
-                    .await;
-                    if self.graceful()
-                        && let Ok(l) = l.into_std()
-                    {
-                        while let Ok((stream, peer)) = l.accept() {
-                            let stream = stream
-                                .set_nonblocking(true)
-                                .and_then(|()| tokio::net::TcpStream::from_std(stream));
-                            if let Ok(stream) = stream {
-                                self.serve(stream, Some(peer), &described);
-                            }
+            match socket {
+                Socket::Tcp(socket) => self.listen(socket, described).await,
+                Socket::Unix(socket) => self.listen(socket, described).await,
+            }
+        })
+    }
+
+    /// Accepts until the worker stops, then takes in what is queued if
+    /// the stop is graceful. The listener closes when this returns.
+    async fn listen<L: Accept>(mut self, socket: AsyncFd<L>, described: Arc<str>) {
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.stop.changed() => break,
+                // Cancel-safe: a stop that comes first loses no connection.
+                accepted = next(&self.slots, &socket) => match accepted {
+                    Ok((fd, peer)) => {
+                        match L::stream(fd) {
+                            Ok(stream) => self.serve(stream, peer, &described),
+                            Err(e) => warn!("accept on {described} failed: {e}"),
                         }
+                        // Let this worker's other tasks run before it accepts
+                        // again. Without it, whichever worker wakes first drains
+                        // a burst of connections from the shared queue (measured:
+                        // 59 of wrk's 64 in one of two workers); with it, a busy
+                        // worker comes back to accept later than an idle one.
+                        tokio::task::yield_now().await;
                     }
-                }
-                Either::Unix(l) => {
-                    self.accept(&described, || async { l.accept().await.map(|(s, _)| (s, None)) })
-                        .await;
-                    if self.graceful()
-                        && let Ok(l) = l.into_std()
-                    {
-                        while let Ok((stream, _)) = l.accept() {
-                            let stream = stream
-                                .set_nonblocking(true)
-                                .and_then(|()| tokio::net::UnixStream::from_std(stream));
-                            if let Ok(stream) = stream {
-                                self.serve(stream, None, &described);
-                            }
-                        }
+                    Err(e) => {
+                        warn!("accept on {described} failed: {e}");
+                        // Typically EMFILE: give other tasks a moment to close files.
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     }
                 }
             }
-        })
+        }
+        if self.graceful() {
+            while let Ok((fd, peer)) = accept(socket.get_ref().as_raw_fd()) {
+                if let Ok(stream) = L::stream(fd) {
+                    self.serve(stream, peer, &described);
+                }
+            }
+        }
     }
 
     /// Whether to take in what is queued: on a graceful stop, and not
@@ -99,10 +113,6 @@ where
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        // Another listener may have taken the last slot since: the worker
-        // then goes over by at most one connection per listener, and that
-        // one holds no slot.
-        let slot = self.slots.clone().try_acquire_owned().ok();
         let connection = Arc::new(Connection::new(peer, server_addr.clone()));
         tokio::spawn(connection::serve(
             stream,
@@ -110,50 +120,173 @@ where
             self.shared.clone(),
             self.stop.clone(),
             self.open.clone(),
-            slot,
+            self.slots.take(),
         ));
     }
+}
 
-    /// Accepts until the worker stops.
-    async fn accept<T, F, Fut>(&mut self, server_addr: &Arc<str>, accept: F)
-    where
-        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        F: Fn() -> Fut,
-        Fut: Future<Output = std::io::Result<(T, Option<SocketAddr>)>>,
-    {
-        loop {
-            tokio::select! {
-                biased;
-                _ = self.stop.changed() => return,
-                accepted = async {
-                    // Wait for a free slot, but do not hold it while accept
-                    // waits: with several listeners, an idle one holding the
-                    // last slot would starve the others. (Accept is
-                    // cancel-safe: a stop that comes first loses nothing.)
-                    drop(self.slots.acquire().await);
-                    accept().await
-                } => match accepted {
-                    Ok((stream, peer)) => {
-                        self.serve(stream, peer, server_addr);
-                        // Let this worker's other tasks run before it accepts
-                        // again. Without it, whichever worker wakes first drains
-                        // a burst of connections from the shared queue (measured:
-                        // 59 of wrk's 64 in one of two workers); with it, a busy
-                        // worker comes back to accept later than an idle one.
-                        tokio::task::yield_now().await;
-                    }
-                    Err(e) => {
-                        warn!("accept on {server_addr} failed: {e}");
-                        // Typically EMFILE: give other tasks a moment to close files.
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    }
-                }
-            }
+/// The listener, registered with tokio for readability.
+fn register<L: Accept>(listener: L) -> io::Result<AsyncFd<L>> {
+    // SAFETY: a std listener owns its descriptor, open until it is
+    // dropped, and nothing here swaps it for another.
+    Ok(unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }?)
+}
+
+/// The next connection, once a slot is free.
+async fn next<L: Accept>(slots: &Slots, socket: &AsyncFd<L>) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+    loop {
+        if slots.full() {
+            room(slots, socket).await?;
+            continue;
+        }
+        let mut ready = socket.readable().await?;
+        if let Ok(accepted) = ready.try_io(|socket| accept(socket.get_ref().as_raw_fd())) {
+            return accepted;
         }
     }
 }
 
-enum Either {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
+/// Every slot is taken: waits for one to free and, when a client waits in
+/// the queue meanwhile, makes room for it by closing an idle connection.
+async fn room<L: Accept>(slots: &Slots, socket: &AsyncFd<L>) -> io::Result<()> {
+    tokio::select! {
+        () = slots.freed() => Ok(()),
+        ready = socket.readable() => {
+            let mut ready = ready?;
+            // tokio remembers readiness until an accept finds the queue
+            // empty, and another worker may have emptied it since.
+            if !waiting(socket.get_ref().as_raw_fd()) {
+                ready.clear_ready();
+                return Ok(());
+            }
+            drop(ready);
+            if slots.make_room() {
+                slots.freed().await;
+            } else {
+                // Nothing idle: wait for a slot, and look again when a
+                // connection may have turned idle.
+                tokio::select! {
+                    () = slots.freed() => {}
+                    () = tokio::time::sleep(QUIET_ENOUGH) => {}
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether a client waits in the listen queue, asked without accepting it.
+fn waiting(listener: RawFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: listener,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and a zero timeout: poll(2) does not block.
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    ready == 1 && poll.revents & libc::POLLIN != 0
+}
+
+/// accept(2)s one connection, non-blocking and close-on-exec in the same
+/// call (std's accept needs a second one to make it non-blocking). A
+/// connection its client gave up on is skipped.
+fn accept(listener: RawFd) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+    loop {
+        // SAFETY: all-zero bytes are a valid sockaddr_storage.
+        let mut peer: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `peer` is writable for `len` bytes, which accept4 updates.
+        let fd = unsafe {
+            libc::accept4(
+                listener,
+                (&raw mut peer).cast(),
+                &mut len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
+                _ => return Err(e),
+            }
+        }
+        // SAFETY: accept4 returned a new descriptor, ours alone.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        return Ok((fd, socket_addr(&peer)));
+    }
+}
+
+/// The peer's address, for IPv4 and IPv6 (a unix peer has none worth
+/// keeping).
+fn socket_addr(peer: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(peer.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let v4 = unsafe { &*(peer as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(v4.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let v6 = unsafe { &*(peer as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(v6.sin6_port),
+                v6.sin6_flowinfo,
+                v6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+enum Socket {
+    Tcp(AsyncFd<std::net::TcpListener>),
+    Unix(AsyncFd<std::os::unix::net::UnixListener>),
+}
+
+/// A listening socket, and the stream its connections become.
+trait Accept: AsRawFd + Send + Sync + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn stream(fd: OwnedFd) -> io::Result<Self::Stream>;
+}
+
+impl Accept for std::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    fn stream(fd: OwnedFd) -> io::Result<Self::Stream> {
+        tokio::net::TcpStream::from_std(fd.into())
+    }
+}
+
+impl Accept for std::os::unix::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    fn stream(fd: OwnedFd) -> io::Result<Self::Stream> {
+        tokio::net::UnixStream::from_std(fd.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_with_the_peer_address_and_sees_a_waiting_client_without_accepting_it() {
+        for bind in ["127.0.0.1:0", "[::1]:0"] {
+            let Ok(listener) = std::net::TcpListener::bind(bind) else {
+                continue; // no IPv6 loopback here
+            };
+            listener.set_nonblocking(true).unwrap();
+            let fd = listener.as_raw_fd();
+            assert!(!waiting(fd));
+            assert_eq!(accept(fd).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            assert!(waiting(fd));
+            assert!(waiting(fd), "looking took the client");
+            let (_, peer) = accept(fd).unwrap();
+            assert_eq!(peer, Some(client.local_addr().unwrap()));
+            assert!(!waiting(fd));
+        }
+    }
 }

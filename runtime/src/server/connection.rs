@@ -17,11 +17,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
+
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
 use rg_contract::settings::ProxyProtocol;
 
+use super::slots::{Activity, Taken};
 use super::stats::Open;
 use super::strict::{RefusalLog, Strict};
 use super::{Reason, Shared, Stop};
@@ -70,15 +72,16 @@ impl Connection {
     }
 }
 
-/// Serves one connection until it closes or the worker stops. `open` and
-/// `slot` are held for as long as the connection's socket lives.
+/// Serves one connection until it closes, the worker stops, or the accept
+/// loop needs its slot while it is idle. `open` and the slot are held for
+/// as long as the connection's socket lives.
 pub(super) async fn serve<S, T>(
     stream: T,
     connection: Arc<Connection>,
     shared: Arc<Shared<S>>,
     mut stop: watch::Receiver<Option<Stop>>,
     open: mpsc::Sender<()>,
-    slot: Option<OwnedSemaphorePermit>,
+    taken: Taken,
 ) where
     S: Stack,
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -116,18 +119,30 @@ pub(super) async fn serve<S, T>(
     // The stream carries the connection's place in the drain and its slot:
     // a connection upgraded to a WebSocket leaves hyper with them, and they
     // are released only when the application drops the socket.
+    let Taken {
+        permit,
+        activity,
+        listed,
+    } = taken;
     let stream = Held {
         inner: Strict::new(stream, config.strict, log)
             .with_body_timeout(config.body_read_timeout)
             .with_proxy(proxy, connection.clone()),
+        activity,
         _open: open,
-        _slot: slot,
+        _slot: permit,
         _counted: config.stats.as_ref().map(|stats| stats.open()),
     };
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
+        // Idle while new clients wait for a slot: hyper closes it now if
+        // it is idle, or after the response it turns out to be sending.
+        () = listed.closing() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
         stopping = async { stop.wait_for(Option::is_some).await.ok().and_then(|s| *s) } => {
             if matches!(stopping, Some(Stop::Immediate(_))) {
                 return;
@@ -213,10 +228,12 @@ async fn handle<S: Stack>(
 pin_project_lite::pin_project! {
     /// A connection's stream with what it holds: its place in the drain
     /// (`open`), its slot of `worker_connections`, and its place in the
-    /// metrics' count of open connections.
+    /// metrics' count of open connections. It tells the slots when the
+    /// connection reads and writes, so they know which ones are idle.
     struct Held<T> {
         #[pin]
         inner: T,
+        activity: Arc<Activity>,
         _open: mpsc::Sender<()>,
         _slot: Option<OwnedSemaphorePermit>,
         _counted: Option<Open>,
@@ -229,13 +246,24 @@ impl<T: AsyncRead> AsyncRead for Held<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        self.project().inner.poll_read(cx, buf)
+        let this = self.project();
+        let before = buf.filled().len();
+        let poll = this.inner.poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.read();
+        }
+        poll
     }
 }
 
 impl<T: AsyncWrite> AsyncWrite for Held<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
+        let this = self.project();
+        let poll = this.inner.poll_write(cx, buf);
+        if let Poll::Ready(Ok(1..)) = poll {
+            this.activity.wrote();
+        }
+        poll
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -251,7 +279,12 @@ impl<T: AsyncWrite> AsyncWrite for Held<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        let poll = this.inner.poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(1..)) = poll {
+            this.activity.wrote();
+        }
+        poll
     }
 
     fn is_write_vectored(&self) -> bool {

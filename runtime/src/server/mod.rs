@@ -19,6 +19,7 @@
 
 mod accept;
 mod connection;
+mod slots;
 pub(crate) mod stats;
 mod strict;
 
@@ -33,7 +34,7 @@ use http::{Request, Response};
 use rg_contract::listeners::Listener;
 use rg_contract::notify::Notifier;
 use rg_contract::settings::ForwardedAllow;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tower::Service;
 use tracing::{debug, info, warn};
@@ -160,7 +161,7 @@ where
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
     // One slot per connection the worker may serve at once, for all its
     // listeners together.
-    let slots = Arc::new(Semaphore::new(shared.config.worker_connections));
+    let slots = slots::Slots::new(shared.config.worker_connections);
     let mut addresses = Vec::new();
     let mut accepting = tokio::task::JoinSet::new();
     for listener in listeners {

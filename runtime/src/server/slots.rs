@@ -1,0 +1,342 @@
+//! A worker's connection slots (`worker_connections`) and who holds them.
+//!
+//! Each connection served takes a slot and gives it back when its socket
+//! closes. When every slot is taken and a new client waits in the listen
+//! queue, the accept loop makes room by closing an idle connection: one
+//! that has read nothing since its last response (an idle keep-alive
+//! connection), or nothing since it was accepted, for at least
+//! [`QUIET_ENOUGH`]. The one quiet the longest goes first, as nginx reuses
+//! its idle keep-alive connections when `worker_connections` runs out.
+//!
+//! Closing goes through hyper's graceful shutdown, so it never cuts a
+//! response: an idle connection closes at once, one that turns out to be
+//! busy finishes its response first. A connection in the middle of a
+//! request (its head or its body still arriving, its response being
+//! computed) is never chosen; the header and body timeouts bound those.
+//!
+//! The per-request cost is what the connection's stream does on each read
+//! and write: a relaxed atomic load, and a store when the connection turns
+//! from reading to answering or back (plus the time, when it turns to
+//! answering).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tracing::warn;
+
+/// How long a connection must have been quiet to count as idle: a
+/// keep-alive client usually sends its next request right after the last
+/// response, and closing under it would make it retry.
+pub(super) const QUIET_ENOUGH: Duration = Duration::from_millis(100);
+
+/// How often, at most, a worker says that its slots ran out.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Accepted, nothing read yet.
+const FRESH: u8 = 0;
+/// Bytes read since the last write: a request arriving or being served.
+const READING: u8 = 1;
+/// Written since the last read: a response sent, nothing new asked yet.
+const ANSWERED: u8 = 2;
+/// Chosen to make room.
+const CLOSING: u8 = 3;
+
+/// The slots of one worker, for all its listeners together.
+pub(super) struct Slots {
+    free: Arc<Semaphore>,
+    size: usize,
+    epoch: Instant,
+    held: Mutex<Held>,
+    /// When the worker last said its slots ran out (ms since `epoch`, plus one).
+    warned: AtomicU64,
+}
+
+#[derive(Default)]
+struct Held {
+    next: u64,
+    connections: HashMap<u64, Arc<Activity>>,
+}
+
+impl Slots {
+    pub(super) fn new(size: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            free: Arc::new(Semaphore::new(size)),
+            size,
+            epoch: Instant::now(),
+            held: Mutex::new(Held::default()),
+            warned: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether every slot is taken.
+    pub(super) fn full(&self) -> bool {
+        self.free.available_permits() == 0
+    }
+
+    /// Waits until a slot is free (without taking it).
+    pub(super) async fn freed(&self) {
+        drop(self.free.acquire().await);
+    }
+
+    /// A slot for a connection just accepted. Another listener may have
+    /// taken the last one since this one's loop saw it free: the worker
+    /// then goes over by that connection, which holds no slot.
+    pub(super) fn take(self: &Arc<Self>) -> Taken {
+        let permit = self.free.clone().try_acquire_owned().ok();
+        let activity = Arc::new(Activity {
+            state: AtomicU8::new(FRESH),
+            quiet_since: AtomicU64::new(self.now()),
+            epoch: self.epoch,
+            close: Notify::new(),
+        });
+        let id = {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let id = held.next;
+            held.next += 1;
+            held.connections.insert(id, activity.clone());
+            id
+        };
+        Taken {
+            permit,
+            activity: activity.clone(),
+            listed: Listed {
+                slots: self.clone(),
+                id,
+                activity,
+            },
+        }
+    }
+
+    /// Tells the connection quiet the longest (at least [`QUIET_ENOUGH`])
+    /// to close; false if none is.
+    pub(super) fn make_room(&self) -> bool {
+        let now = self.now();
+        let chosen = {
+            let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let quiet = held.connections.values().filter_map(|a| {
+                let state = a.state.load(Ordering::Relaxed);
+                let since = a.quiet_since.load(Ordering::Relaxed);
+                ((state == FRESH || state == ANSWERED) && idle_enough(since, now)).then_some((since, a))
+            });
+            quiet.min_by_key(|(since, _)| *since).map(|(_, a)| a.clone())
+        };
+        let Some(activity) = chosen else {
+            return false;
+        };
+        activity.state.store(CLOSING, Ordering::Relaxed);
+        activity.close.notify_one();
+        self.say_full(now);
+        true
+    }
+
+    /// Says, once a minute at most, that the slots ran out.
+    fn say_full(&self, now: u64) {
+        let last = self.warned.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last - 1) >= WARN_EVERY.as_millis() as u64;
+        if due
+            && self
+                .warned
+                .compare_exchange(last, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            warn!(
+                "All {} worker_connections are in use: closing idle keep-alive connections to serve new clients",
+                self.size
+            );
+        }
+    }
+
+    fn now(&self) -> u64 {
+        millis(self.epoch)
+    }
+}
+
+fn millis(epoch: Instant) -> u64 {
+    epoch.elapsed().as_millis() as u64
+}
+
+fn idle_enough(since: u64, now: u64) -> bool {
+    now.saturating_sub(since) >= QUIET_ENOUGH.as_millis() as u64
+}
+
+/// What a connection takes: its slot (if one was free), the activity its
+/// stream reports, and its place on the list of connections that may be
+/// asked to close.
+pub(super) struct Taken {
+    pub(super) permit: Option<OwnedSemaphorePermit>,
+    pub(super) activity: Arc<Activity>,
+    pub(super) listed: Listed,
+}
+
+/// A connection's place on the list; it leaves the list when dropped (when
+/// hyper is done with the connection, even if its socket lives on as a
+/// WebSocket, which is never closed to make room).
+pub(super) struct Listed {
+    slots: Arc<Slots>,
+    id: u64,
+    activity: Arc<Activity>,
+}
+
+impl Listed {
+    /// Resolves when the accept loop chose this connection to close.
+    pub(super) async fn closing(&self) {
+        self.activity.close.notified().await;
+    }
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        let mut held = self.slots.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.connections.remove(&self.id);
+    }
+}
+
+/// What a connection's stream last did, as the accept loop reads it.
+pub(super) struct Activity {
+    state: AtomicU8,
+    /// Since when it has read nothing (ms since the slots' epoch).
+    quiet_since: AtomicU64,
+    epoch: Instant,
+    close: Notify,
+}
+
+impl Activity {
+    /// The stream read some bytes.
+    #[inline]
+    pub(super) fn read(&self) {
+        let state = self.state.load(Ordering::Relaxed);
+        if state == FRESH || state == ANSWERED {
+            self.state.store(READING, Ordering::Relaxed);
+        }
+    }
+
+    /// The stream wrote some bytes.
+    #[inline]
+    pub(super) fn wrote(&self) {
+        if self.state.load(Ordering::Relaxed) == READING {
+            self.quiet_since.store(millis(self.epoch), Ordering::Relaxed);
+            self.state.store(ANSWERED, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    /// Slots whose clock has run for a while, so "quiet for 5 s" exists.
+    fn aged(size: usize) -> Arc<Slots> {
+        let fresh = Arc::into_inner(Slots::new(size)).unwrap();
+        Arc::new(Slots {
+            epoch: Instant::now() - Duration::from_secs(10),
+            ..fresh
+        })
+    }
+
+    /// Makes a connection look quiet for `ago` (or, with `None`, quiet
+    /// only from a minute from now: never quiet enough during the test).
+    fn quiet_for(slots: &Slots, activity: &Activity, ago: Option<Duration>) {
+        let now = slots.now();
+        let since = match ago {
+            Some(ago) => now.saturating_sub(ago.as_millis() as u64),
+            None => now + 60_000,
+        };
+        activity.quiet_since.store(since, Ordering::Relaxed);
+    }
+
+    /// Whether the connection was told to close (and takes the message).
+    fn told(taken: &Taken) -> bool {
+        taken.listed.closing().now_or_never().is_some()
+    }
+
+    fn state(taken: &Taken) -> u8 {
+        taken.activity.state.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn the_connection_quiet_the_longest_is_closed_first() {
+        let slots = aged(3);
+        let a = slots.take();
+        let b = slots.take();
+        let c = slots.take();
+        assert!(slots.full());
+        for t in [&a, &b, &c] {
+            t.activity.read();
+            t.activity.wrote();
+            assert_eq!(state(t), ANSWERED);
+        }
+        quiet_for(&slots, &a.activity, Some(Duration::from_secs(1)));
+        quiet_for(&slots, &b.activity, Some(Duration::from_secs(5)));
+        quiet_for(&slots, &c.activity, Some(Duration::from_secs(3)));
+
+        assert!(slots.make_room());
+        assert!(told(&b), "the longest quiet was not told to close");
+        assert!(!told(&a));
+        assert!(!told(&c));
+
+        // Told once: the next choice is the next quietest.
+        assert!(slots.make_room());
+        assert!(told(&c));
+        assert!(!told(&a));
+    }
+
+    #[test]
+    fn connections_mid_request_or_just_answered_are_left_alone() {
+        let slots = aged(3);
+        // Reading a request (its head trickling in) for a long time.
+        let reading = slots.take();
+        reading.activity.read();
+        quiet_for(&slots, &reading.activity, Some(Duration::from_secs(9)));
+        // Answered just now: its client may be sending the next request.
+        let answered = slots.take();
+        answered.activity.read();
+        answered.activity.wrote();
+        quiet_for(&slots, &answered.activity, None);
+        // Accepted just now, nothing read yet.
+        let fresh = slots.take();
+        quiet_for(&slots, &fresh.activity, None);
+        assert!(!slots.make_room());
+
+        // A fresh connection that stays silent becomes idle.
+        quiet_for(&slots, &fresh.activity, Some(QUIET_ENOUGH));
+        assert!(slots.make_room());
+        assert!(told(&fresh));
+
+        // The one reading is never chosen, however long it takes.
+        assert!(!slots.make_room());
+        assert_eq!(state(&reading), READING);
+        assert!(!told(&reading));
+
+        // Reading again after an answer makes a connection busy again.
+        answered.activity.read();
+        quiet_for(&slots, &answered.activity, Some(Duration::from_secs(5)));
+        assert!(!slots.make_room());
+    }
+
+    #[test]
+    fn a_connection_leaves_the_list_when_hyper_is_done_and_frees_its_slot_with_its_socket() {
+        let slots = aged(1);
+        let Taken {
+            permit,
+            activity,
+            listed,
+        } = slots.take();
+        assert!(slots.full());
+        quiet_for(&slots, &activity, Some(Duration::from_secs(5)));
+        drop(listed);
+        assert!(!slots.make_room(), "a connection off the list was chosen");
+        // An upgraded connection's socket still holds the slot.
+        assert!(slots.full());
+        drop(permit);
+        assert!(!slots.full());
+        // Taking past the size gives no slot rather than waiting.
+        let a = slots.take();
+        let b = slots.take();
+        assert!(a.permit.is_some() && b.permit.is_none());
+    }
+}
