@@ -20,11 +20,14 @@
 //! answering).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use futures_util::task::AtomicWaker;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
 
 /// How long a connection must have been quiet to count as idle: a
@@ -90,7 +93,7 @@ impl Slots {
             state: AtomicU8::new(FRESH),
             quiet_since: AtomicU64::new(self.now()),
             epoch: self.epoch,
-            close: Notify::new(),
+            closing: AtomicWaker::new(),
         });
         let id = {
             let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
@@ -126,8 +129,8 @@ impl Slots {
         let Some(activity) = chosen else {
             return false;
         };
-        activity.state.store(CLOSING, Ordering::Relaxed);
-        activity.close.notify_one();
+        activity.state.store(CLOSING, Ordering::Release);
+        activity.closing.wake();
         self.say_full(now);
         true
     }
@@ -181,9 +184,22 @@ pub(super) struct Listed {
 }
 
 impl Listed {
-    /// Resolves when the accept loop chose this connection to close.
-    pub(super) async fn closing(&self) {
-        self.activity.close.notified().await;
+    /// Resolves when the accept loop chose this connection to close. It
+    /// is polled each time the connection's task wakes, so it is an atomic
+    /// load and a waker check, not a lock.
+    pub(super) fn closing(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.activity.state.load(Ordering::Acquire) == CLOSING {
+                return Poll::Ready(());
+            }
+            self.activity.closing.register(cx.waker());
+            // Chosen between the load and the registration: seen now.
+            if self.activity.state.load(Ordering::Acquire) == CLOSING {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 }
 
@@ -200,7 +216,8 @@ pub(super) struct Activity {
     /// Since when it has read nothing (ms since the slots' epoch).
     quiet_since: AtomicU64,
     epoch: Instant,
-    close: Notify,
+    /// The connection's task, waiting to hear it was chosen.
+    closing: AtomicWaker,
 }
 
 impl Activity {
@@ -249,7 +266,7 @@ mod tests {
         activity.quiet_since.store(since, Ordering::Relaxed);
     }
 
-    /// Whether the connection was told to close (and takes the message).
+    /// Whether the connection was told to close.
     fn told(taken: &Taken) -> bool {
         taken.listed.closing().now_or_never().is_some()
     }
