@@ -22,6 +22,7 @@ mod connection;
 mod slots;
 pub(crate) mod stats;
 mod strict;
+mod timer;
 
 use std::convert::Infallible;
 use std::future::Future;
