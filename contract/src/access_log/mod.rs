@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName, Method, StatusCode, Version};
 mod time;
 
 use time::civil;
-pub use time::{clf_time, rfc3339};
+pub use time::{clf_time, push_clf_time, rfc3339};
 
 /// Apache's "combined" format, Gunicorn's default.
 pub const COMBINED: &str = r#"%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-Agent}i""#;
@@ -249,7 +249,12 @@ fn field(out: &mut String, c: char, r: &AccessRecord<'_>) {
             None => write!(out, "-"),
         },
         'l' | 'u' => write!(out, "-"),
-        't' => write!(out, "[{}]", clf_time(r.time)),
+        't' => {
+            out.push('[');
+            push_clf_time(out, r.time);
+            out.push(']');
+            Ok(())
+        }
         'r' => {
             let _ = write!(out, "{} ", r.method);
             escaped(out, r.path_and_query);
@@ -285,6 +290,13 @@ fn field(out: &mut String, c: char, r: &AccessRecord<'_>) {
 /// Copies `s`, escaping quotes, backslashes and control characters as
 /// Apache does, so a hostile header cannot forge a log line.
 fn escaped(out: &mut String, s: &str) {
+    // Most values need no escaping: copy them whole.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
