@@ -84,14 +84,7 @@ fn two_thousand_trickling_connections_do_not_keep_a_normal_client_out() {
     // for long enough to time out, so only closing idle ones lets anyone in.
     let crowd = Crowd::start(socket, Trickle::Requests);
     crowd.wait_until_all_answered();
-    assert!(
-        eventually(Duration::from_secs(10), || sample(
-            &metrics,
-            "rg_connections_open"
-        ) >= CROWD as f64),
-        "the crowd does not hold every slot: {} open",
-        sample(&metrics, "rg_connections_open")
-    );
+    wait_until_every_slot_is_held(&metrics);
     for _ in 0..5 {
         let waited = normal_client(&addr);
         eprintln!("keep-alive crowd: a new client waited {waited:?}");
@@ -120,14 +113,7 @@ fn two_thousand_trickling_connections_do_not_keep_a_normal_client_out() {
     // finish it, reconnecting when cut: each holds a slot until the header
     // timeout, never longer.
     let crowd = Crowd::start(socket, Trickle::Head);
-    assert!(
-        eventually(Duration::from_secs(10), || sample(
-            &metrics,
-            "rg_connections_open"
-        ) >= CROWD as f64),
-        "the crowd does not hold every slot: {} open",
-        sample(&metrics, "rg_connections_open")
-    );
+    wait_until_every_slot_is_held(&metrics);
     let saturated = Instant::now();
     for _ in 0..3 {
         let waited = normal_client(&addr);
@@ -151,6 +137,16 @@ fn two_thousand_trickling_connections_do_not_keep_a_normal_client_out() {
         "slow heads outlived the header timeout"
     );
     assert_eq!(report.refused, 0, "a trickled head was answered: {report:?}");
+}
+
+/// Waits until the workers report the crowd's connections all open.
+fn wait_until_every_slot_is_held(metrics: &Addr) {
+    let open = || sample(metrics, "rg_connections_open");
+    assert!(
+        eventually(Duration::from_secs(10), || open() >= CROWD as f64),
+        "the crowd does not hold every slot: {} open",
+        open()
+    );
 }
 
 /// Raises this process's soft limit of open files to at least `wanted`
