@@ -17,7 +17,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
-
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
