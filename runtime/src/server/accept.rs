@@ -118,7 +118,6 @@ where
             stream,
             connection,
             self.shared.clone(),
-            self.stop.clone(),
             self.open.clone(),
             self.slots.take(),
         ));

@@ -16,13 +16,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
 use rg_contract::settings::ProxyProtocol;
 
-use super::slots::{Activity, Taken};
+use super::slots::{Activity, Taken, Told};
 use super::stats::Open;
 use super::strict::{RefusalLog, Strict};
 use super::timer::HeadTimer;
@@ -73,13 +73,12 @@ impl Connection {
 }
 
 /// Serves one connection until it closes, the worker stops, or the accept
-/// loop needs its slot while it is idle. `open` and the slot are held for
+/// loop needs its slot while it is idle (both told through its slot). `open` and the slot are held for
 /// as long as the connection's socket lives.
 pub(super) async fn serve<S, T>(
     stream: T,
     connection: Arc<Connection>,
     shared: Arc<Shared<S>>,
-    mut stop: watch::Receiver<Option<Stop>>,
     open: mpsc::Sender<()>,
     taken: Taken,
 ) where
@@ -140,29 +139,31 @@ pub(super) async fn serve<S, T>(
     let result = tokio::select! {
         biased;
         result = conn.as_mut() => result,
-        // Idle while new clients wait for a slot: hyper closes it now if
-        // it is idle, or after the response it turns out to be sending.
-        () = listed.closing() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-        stopping = async { stop.wait_for(Option::is_some).await.ok().and_then(|s| *s) } => {
-            if matches!(stopping, Some(Stop::Immediate(_))) {
-                return;
+        told = listed.told() => match told {
+            Told::StopNow => return,
+            // Idle while new clients wait for a slot: hyper closes it now
+            // if it is idle, or after the response it turns out to be
+            // sending.
+            Told::MakeRoom => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
             }
-            // A connection accepted just before the stop has a request on
-            // its way: hyper would close it as idle, failing that request.
-            // Wait for it (bounded by the header timeout) before closing.
-            if !connection.started.load(Ordering::Acquire) {
-                tokio::select! {
-                    result = conn.as_mut() => return log_result(result),
-                    _ = connection.first_request.notified() => {}
-                    _ = tokio::time::sleep(config.keepalive) => {}
+            Told::Stop => {
+                // A connection accepted just before the stop has a request
+                // on its way: hyper would close it as idle, failing that
+                // request. Wait for it (bounded by the header timeout)
+                // before closing.
+                if !connection.started.load(Ordering::Acquire) {
+                    tokio::select! {
+                        result = conn.as_mut() => return log_result(result),
+                        _ = connection.first_request.notified() => {}
+                        _ = tokio::time::sleep(config.keepalive) => {}
+                    }
                 }
+                conn.as_mut().graceful_shutdown();
+                conn.await
             }
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
+        },
     };
     log_result(result);
 }

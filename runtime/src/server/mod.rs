@@ -205,6 +205,7 @@ where
     let _ = notifier.notify("STOPPING=1");
     shutdown::advance(Phase::Draining);
     shared.stop.send_replace(Some(stop));
+    slots.stop(matches!(stop, Stop::Immediate(_)));
     // The accept loops return as soon as they see the stop; their listeners
     // close with them.
     while accepting.join_next().await.is_some() {}

@@ -47,6 +47,22 @@ const ANSWERED: u8 = 2;
 /// Chosen to make room.
 const CLOSING: u8 = 3;
 
+/// Values of [`Slots::stopping`].
+const RUNNING: u8 = 0;
+const GRACEFUL: u8 = 1;
+const IMMEDIATE: u8 = 2;
+
+/// What a connection is told, through [`Listed::told`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Told {
+    /// Close while idle: a new client needs the slot.
+    MakeRoom,
+    /// The worker stops: finish what is in flight, then close.
+    Stop,
+    /// The worker stops now.
+    StopNow,
+}
+
 /// The slots of one worker, for all its listeners together.
 pub(super) struct Slots {
     free: Arc<Semaphore>,
@@ -55,6 +71,8 @@ pub(super) struct Slots {
     held: Mutex<Held>,
     /// When the worker last said its slots ran out (ms since `epoch`, plus one).
     warned: AtomicU64,
+    /// Whether the worker stops, and how: RUNNING, GRACEFUL or IMMEDIATE.
+    stopping: AtomicU8,
 }
 
 #[derive(Default)]
@@ -71,7 +89,22 @@ impl Slots {
             epoch: Instant::now(),
             held: Mutex::new(Held::default()),
             warned: AtomicU64::new(0),
+            stopping: AtomicU8::new(RUNNING),
         })
+    }
+
+    /// Tells every connection that the worker stops (`now`: without
+    /// finishing what is in flight), and any connection taken from here on.
+    /// Connections hear it through the waker they already poll for
+    /// [`Slots::make_room`]: no channel for each connection to poll on
+    /// every wake.
+    pub(super) fn stop(&self, now: bool) {
+        let how = if now { IMMEDIATE } else { GRACEFUL };
+        self.stopping.fetch_max(how, Ordering::AcqRel);
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        for activity in held.connections.values() {
+            activity.told.wake();
+        }
     }
 
     /// Whether every slot is taken.
@@ -93,7 +126,7 @@ impl Slots {
             state: AtomicU8::new(FRESH),
             quiet_since: AtomicU64::new(self.now()),
             epoch: self.epoch,
-            closing: AtomicWaker::new(),
+            told: AtomicWaker::new(),
         });
         let id = {
             let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
@@ -130,7 +163,7 @@ impl Slots {
             return false;
         };
         activity.state.store(CLOSING, Ordering::Release);
-        activity.closing.wake();
+        activity.told.wake();
         self.say_full(now);
         true
     }
@@ -184,22 +217,28 @@ pub(super) struct Listed {
 }
 
 impl Listed {
-    /// Resolves when the accept loop chose this connection to close. It
-    /// is polled each time the connection's task wakes, so it is an atomic
-    /// load and a waker check, not a lock.
-    pub(super) fn closing(&self) -> impl Future<Output = ()> + '_ {
+    /// Resolves when the worker stops or the accept loop chose this
+    /// connection to close; a stop comes first. It is polled each time the
+    /// connection's task wakes, so it is two atomic loads and a waker
+    /// check, not a lock.
+    pub(super) fn told(&self) -> impl Future<Output = Told> + '_ {
         std::future::poll_fn(|cx| {
-            if self.activity.state.load(Ordering::Acquire) == CLOSING {
-                return Poll::Ready(());
+            if let Some(told) = self.check() {
+                return Poll::Ready(told);
             }
-            self.activity.closing.register(cx.waker());
-            // Chosen between the load and the registration: seen now.
-            if self.activity.state.load(Ordering::Acquire) == CLOSING {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
+            self.activity.told.register(cx.waker());
+            // Told between the check and the registration: seen now.
+            self.check().map_or(Poll::Pending, Poll::Ready)
         })
+    }
+
+    fn check(&self) -> Option<Told> {
+        match self.slots.stopping.load(Ordering::Acquire) {
+            IMMEDIATE => return Some(Told::StopNow),
+            GRACEFUL => return Some(Told::Stop),
+            _ => {}
+        }
+        (self.activity.state.load(Ordering::Acquire) == CLOSING).then_some(Told::MakeRoom)
     }
 }
 
@@ -216,8 +255,8 @@ pub(super) struct Activity {
     /// Since when it has read nothing (ms since the slots' epoch).
     quiet_since: AtomicU64,
     epoch: Instant,
-    /// The connection's task, waiting to hear it was chosen.
-    closing: AtomicWaker,
+    /// The connection's task, waiting to be told to close or stop.
+    told: AtomicWaker,
 }
 
 impl Activity {
@@ -266,9 +305,9 @@ mod tests {
         activity.quiet_since.store(since, Ordering::Relaxed);
     }
 
-    /// Whether the connection was told to close.
+    /// Whether the connection was told to close to make room.
     fn told(taken: &Taken) -> bool {
-        taken.listed.closing().now_or_never().is_some()
+        taken.listed.told().now_or_never() == Some(Told::MakeRoom)
     }
 
     fn state(taken: &Taken) -> u8 {
@@ -355,5 +394,47 @@ mod tests {
         let a = slots.take();
         let b = slots.take();
         assert!(a.permit.is_some() && b.permit.is_none());
+    }
+
+    #[derive(Default)]
+    struct Woken(std::sync::atomic::AtomicBool);
+
+    impl std::task::Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_stop_reaches_every_connection_and_those_taken_after_it() {
+        let slots = aged(4);
+        let before = slots.take();
+        // The connection's task, waiting.
+        let woken = Arc::new(Woken::default());
+        let waker = std::task::Waker::from(woken.clone());
+        let mut told = Box::pin(before.listed.told());
+        assert!(
+            told.as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+                .is_pending()
+        );
+        drop(told);
+        slots.stop(false);
+        assert!(
+            woken.0.load(Ordering::Relaxed),
+            "a waiting connection was not woken"
+        );
+        assert_eq!(before.listed.told().now_or_never(), Some(Told::Stop));
+        // Taken during the drain of the queue: told at once.
+        let after = slots.take();
+        assert_eq!(after.listed.told().now_or_never(), Some(Told::Stop));
+        // A stop comes before making room, and an immediate stop wins.
+        quiet_for(&slots, &before.activity, Some(Duration::from_secs(5)));
+        assert!(slots.make_room());
+        assert_eq!(before.listed.told().now_or_never(), Some(Told::Stop));
+        slots.stop(true);
+        assert_eq!(before.listed.told().now_or_never(), Some(Told::StopNow));
+        slots.stop(false);
+        assert_eq!(after.listed.told().now_or_never(), Some(Told::StopNow));
     }
 }
