@@ -94,8 +94,6 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
 
     let config = server::Config {
         layers: Layers {
-            access_log: (settings.access_log != LogTarget::Off).then(|| settings.access_log_format.clone()),
-            access_sink: logs.ours.then(|| logs.access.clone()),
             // With strict_http on, the strict layer enforces the limits on
             // the bytes; the tower layer keeps only what it cannot see.
             limits: if settings.strict_http {
@@ -118,8 +116,14 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         request_fields: settings.limits.request_fields,
         strict: settings.strict_http.then_some(settings.limits),
         body_read_timeout: (!settings.body_read_timeout.is_zero()).then_some(settings.body_read_timeout),
-        access_log: (settings.access_log != LogTarget::Off)
-            .then(|| Arc::new(settings.access_log_format.clone())),
+        access_log: (settings.access_log != LogTarget::Off).then(|| {
+            // Lines go to the sink directly, unless the application
+            // installed a subscriber of its own: then as `tracing` events.
+            server::access_log::AccessLog::new(
+                settings.access_log_format.clone(),
+                logs.ours.then(|| logs.access.clone()),
+            )
+        }),
         graceful_timeout: settings.graceful_timeout,
         recycle_after: settings.recycle_after(),
         supervised: settings.master_pid.is_some(),

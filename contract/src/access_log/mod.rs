@@ -146,7 +146,8 @@ impl AccessFormat {
     }
 
     /// The request headers a line will need, to be kept before the request
-    /// is handed to the application.
+    /// is handed to the application; [`AccessRecord::request_headers`] has
+    /// their values in this order.
     pub fn request_headers(&self) -> Vec<HeaderName> {
         match self {
             AccessFormat::Json => vec![http::header::REFERER, http::header::USER_AGENT],
@@ -158,6 +159,17 @@ impl AccessFormat {
                     _ => None,
                 })
                 .collect(),
+        }
+    }
+
+    /// Whether a line shows how long the request took: if not, the time
+    /// it started need not be taken.
+    pub fn times_requests(&self) -> bool {
+        match self {
+            AccessFormat::Json | AccessFormat::Dev { .. } => true,
+            AccessFormat::Pattern(pieces) => {
+                pieces.iter().any(|p| matches!(p, Piece::Field('D' | 'M' | 'T')))
+            }
         }
     }
 
@@ -175,12 +187,14 @@ impl AccessFormat {
             AccessFormat::Json => out.push_str(&render_json(r)),
             AccessFormat::Dev { color } => out.push_str(&render_dev(r, *color)),
             AccessFormat::Pattern(pieces) => {
+                let mut request_headers = 0..;
                 for piece in pieces {
                     match piece {
                         Piece::Literal(s) => out.push_str(s),
                         Piece::Field(c) => field(out, *c, r),
-                        Piece::RequestHeader(h) => {
-                            escaped(out, r.request_header(h).unwrap_or("-"));
+                        Piece::RequestHeader(_) => {
+                            let i = request_headers.next().unwrap_or(usize::MAX);
+                            escaped(out, r.request_header(i).unwrap_or("-"));
                         }
                         Piece::ResponseHeader(h) => {
                             let v = r.response_headers.get(h).and_then(|v| v.to_str().ok());
@@ -212,19 +226,16 @@ pub struct AccessRecord<'a> {
     pub bytes: Option<u64>,
     /// How long the application took to produce the response head.
     pub duration: Duration,
-    /// The request headers the format asked for.
-    pub request_headers: &'a [(HeaderName, Option<http::HeaderValue>)],
+    /// The values of the request headers the format asked for, in the
+    /// order of [`AccessFormat::request_headers`] (missing at the end: `-`).
+    pub request_headers: &'a [Option<http::HeaderValue>],
     /// The response headers.
     pub response_headers: &'a HeaderMap,
 }
 
 impl AccessRecord<'_> {
-    fn request_header(&self, name: &HeaderName) -> Option<&str> {
-        self.request_headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.as_ref())
-            .and_then(|v| v.to_str().ok())
+    fn request_header(&self, i: usize) -> Option<&str> {
+        self.request_headers.get(i)?.as_ref()?.to_str().ok()
     }
 }
 
@@ -243,48 +254,80 @@ fn field(out: &mut String, c: char, r: &AccessRecord<'_>) {
         Some((p, q)) => (p, Some(q)),
         None => (r.path_and_query, None),
     };
-    let _ = match c {
+    match c {
         'h' => match r.remote {
-            Some(ip) => write!(out, "{ip}"),
-            None => write!(out, "-"),
+            Some(ip) => push_ip(out, ip),
+            None => out.push('-'),
         },
-        'l' | 'u' => write!(out, "-"),
+        'l' | 'u' => out.push('-'),
         't' => {
             out.push('[');
             push_clf_time(out, r.time);
             out.push(']');
-            Ok(())
         }
         'r' => {
-            let _ = write!(out, "{} ", r.method);
+            out.push_str(r.method.as_str());
+            out.push(' ');
             escaped(out, r.path_and_query);
-            write!(out, " {}", version_str(r.version))
+            out.push(' ');
+            out.push_str(version_str(r.version));
         }
-        'm' => write!(out, "{}", r.method),
-        'U' => {
-            escaped(out, path);
-            Ok(())
-        }
+        'm' => out.push_str(r.method.as_str()),
+        'U' => escaped(out, path),
         'q' => {
             if let Some(q) = query {
                 out.push('?');
                 escaped(out, q);
             }
-            Ok(())
         }
-        'H' => write!(out, "{}", version_str(r.version)),
-        's' => write!(out, "{}", r.status.as_u16()),
+        'H' => out.push_str(version_str(r.version)),
+        's' => out.push_str(r.status.as_str()),
         'b' => match r.bytes {
-            Some(n) if n > 0 => write!(out, "{n}"),
-            _ => write!(out, "-"),
+            Some(n) if n > 0 => push_u64(out, n),
+            _ => out.push('-'),
         },
-        'B' => write!(out, "{}", r.bytes.unwrap_or(0)),
-        'D' => write!(out, "{}", r.duration.as_micros()),
-        'M' => write!(out, "{}", r.duration.as_millis()),
-        'T' => write!(out, "{}", r.duration.as_secs()),
-        'p' => write!(out, "{}", std::process::id()),
-        _ => Ok(()),
-    };
+        'B' => push_u64(out, r.bytes.unwrap_or(0)),
+        'D' => push_u64(out, u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX)),
+        'M' => push_u64(out, u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX)),
+        'T' => push_u64(out, r.duration.as_secs()),
+        'p' => push_u64(out, u64::from(std::process::id())),
+        _ => {}
+    }
+}
+
+/// Appends `n` in decimal, without the formatting machinery (a line is
+/// written for every request).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends an address as `Display` would: IPv4 by hand, IPv6 formatted.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// Copies `s`, escaping quotes, backslashes and control characters as
@@ -349,8 +392,8 @@ fn render_json(r: &AccessRecord<'_>) -> String {
         "status": r.status.as_u16(),
         "bytes": r.bytes,
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
-        "referer": r.request_header(&http::header::REFERER),
-        "user_agent": r.request_header(&http::header::USER_AGENT),
+        "referer": r.request_header(0),
+        "user_agent": r.request_header(1),
         "pid": std::process::id(),
     })
     .to_string()
@@ -362,7 +405,7 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     fn record<'a>(
-        req: &'a [(HeaderName, Option<http::HeaderValue>)],
+        req: &'a [Option<http::HeaderValue>],
         resp: &'a HeaderMap,
         method: &'a Method,
     ) -> AccessRecord<'a> {
@@ -384,13 +427,11 @@ mod tests {
     fn combined_is_apaches() {
         let format = AccessFormat::combined();
         assert_eq!(format, AccessFormat::parse("combined").unwrap());
-        let req = [
-            (http::header::REFERER, None),
-            (
-                http::header::USER_AGENT,
-                Some(http::HeaderValue::from_static("curl/8")),
-            ),
-        ];
+        assert_eq!(
+            format.request_headers(),
+            [http::header::REFERER, http::header::USER_AGENT]
+        );
+        let req = [None, Some(http::HeaderValue::from_static("curl/8"))];
         let resp = HeaderMap::new();
         let line = format.render(&record(&req, &resp, &Method::GET));
         assert_eq!(
@@ -413,6 +454,33 @@ mod tests {
         );
         assert!(AccessFormat::parse("50%").unwrap_err().contains("lone %"));
         assert!(AccessFormat::parse("%{Referer").is_err());
+    }
+
+    #[test]
+    fn numbers_addresses_and_headers_render_as_apache_writes_them() {
+        let format = AccessFormat::parse("%h|%b|%B|%D|%M|%T|%p|%{A}i|%{B}i|%{C}i").unwrap();
+        assert!(format.times_requests());
+        assert!(!AccessFormat::combined().times_requests());
+        assert_eq!(format.request_headers().len(), 3);
+        let resp = HeaderMap::new();
+        // Values in the format's order; one missing at the end.
+        let req = [Some(http::HeaderValue::from_static("a")), None];
+        let mut r = record(&req, &resp, &Method::GET);
+        r.remote = Some("255.0.10.1".parse().unwrap());
+        r.bytes = Some(0);
+        r.duration = Duration::from_millis(12_345);
+        let pid = std::process::id();
+        assert_eq!(
+            format.render(&r),
+            format!("255.0.10.1|-|0|12345000|12345|12|{pid}|a|-|-")
+        );
+        r.remote = Some("::1".parse().unwrap());
+        r.bytes = Some(u64::MAX);
+        r.duration = Duration::ZERO;
+        assert_eq!(
+            format.render(&r),
+            format!("::1|{0}|{0}|0|0|0|{pid}|a|-|-", u64::MAX)
+        );
     }
 
     #[test]

@@ -1,16 +1,14 @@
 //! What the runtime wraps around every application, as tower layers, from
-//! the outside in: the access log (so refusals are logged too), Gunicorn's
-//! request limits, and in dev mode live reload. Each is a layer of its own,
-//! so the serving loop knows nothing of them and each can be tested alone.
+//! the outside in: Gunicorn's request limits, and in dev mode live reload.
+//! Each is a layer of its own, so the serving loop knows nothing of them
+//! and each can be tested alone. (The access log is written around this
+//! stack by the serving loop: `server/access_log.rs`.)
 
-mod access_log;
 pub(crate) mod limits;
 pub(crate) mod live_reload;
 
 use std::sync::Arc;
 
-use rg_contract::access_log::AccessFormat;
-use rg_contract::logging::Sink;
 use rg_contract::settings::Limits;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
@@ -21,11 +19,6 @@ use crate::server::Stop;
 /// The layers around the application, as the serving loop's caller chose.
 #[derive(Debug, Clone)]
 pub(crate) struct Layers {
-    /// The access log format, when the access log is on.
-    pub(crate) access_log: Option<AccessFormat>,
-    /// Where access lines go directly; `None`: as `tracing` events (the
-    /// application installed a subscriber of its own).
-    pub(crate) access_sink: Option<Arc<Sink>>,
     /// Limits on a request's head.
     pub(crate) limits: Limits,
     /// Live reload's build id, in dev mode.
@@ -33,20 +26,12 @@ pub(crate) struct Layers {
 }
 
 /// The stack's type, for the serving loop to name.
-pub(crate) type Stacked<S> = Either<
-    access_log::AccessLog<limits::WithLimits<Either<live_reload::LiveReload<S>, S>>>,
-    limits::WithLimits<Either<live_reload::LiveReload<S>, S>>,
->;
+pub(crate) type Stacked<S> = limits::WithLimits<Either<live_reload::LiveReload<S>, S>>;
 
 impl Layers {
     /// Wraps `app`; `stop` ends live reload's event streams.
     pub(crate) fn around<S: Clone>(&self, app: S, stop: watch::Receiver<Option<Stop>>) -> Stacked<S> {
         ServiceBuilder::new()
-            .option_layer(
-                self.access_log
-                    .clone()
-                    .map(|format| access_log::AccessLogLayer::new(format, self.access_sink.clone())),
-            )
             .layer(limits::LimitsLayer(self.limits))
             .option_layer(
                 self.live_reload

@@ -111,7 +111,7 @@ pub(super) async fn serve<S, T>(
         _ => config.proxy_protocol,
     };
     let log = (config.access_log.is_some() || config.stats.is_some()).then(|| RefusalLog {
-        format: config.access_log.clone(),
+        format: config.access_log.as_ref().map(|log| log.format.clone()),
         peer: connection.peer,
         stats: config.stats.clone(),
     });
@@ -198,12 +198,19 @@ async fn handle<S: Stack>(
         request.headers(),
         &config.forwarded_allow_ips,
     );
+    let kept = config
+        .access_log
+        .as_ref()
+        .map(|log| log.keep(&request, environ.client_addr));
     let mut request = request.map(Body::new);
     if let Some(peer) = peer {
         request.extensions_mut().insert(ConnectInfo(peer));
     }
     request.extensions_mut().insert(environ);
     let Ok(response) = shared.service.clone().oneshot(request).await;
+    if let (Some(log), Some(kept)) = (&config.access_log, &kept) {
+        log.write(kept, &response);
+    }
     if let Some((in_flight, method)) = in_flight {
         in_flight.answered(&method, response.status().as_u16());
     }

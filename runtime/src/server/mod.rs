@@ -18,6 +18,7 @@
 //! (bounded by the header timeout) first, so the drain is ours.
 
 mod accept;
+pub(crate) mod access_log;
 mod connection;
 mod slots;
 pub(crate) mod stats;
@@ -102,9 +103,8 @@ pub(crate) struct Config {
     pub(crate) proxy_protocol: rg_contract::settings::ProxyProtocol,
     /// The proxies that send it.
     pub(crate) proxy_allow_ips: ForwardedAllow,
-    /// The access log format, for the lines of requests the strict layer
-    /// refuses (the application's are the access log layer's).
-    pub(crate) access_log: Option<Arc<rg_contract::access_log::AccessFormat>>,
+    /// The access log, when it is on.
+    pub(crate) access_log: Option<access_log::AccessLog>,
     /// Time open requests get after a graceful stop.
     pub(crate) graceful_timeout: Duration,
     /// Requests after which the worker recycles, if any.
