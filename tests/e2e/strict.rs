@@ -515,3 +515,62 @@ fn strict_proxy_protocol_is_only_read_from_proxy_allow_ips() {
     );
     assert_eq!(status(&response), 400, "{response}");
 }
+
+#[test]
+fn the_header_timeout_cuts_slow_heads_and_spares_slow_applications_strict_or_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    // With strict_http on, the strict layer keeps the header timeout;
+    // off, hyper does.
+    for strict in ["true", "false"] {
+        let (_master, port) = serve(tmp.path(), &["--keepalive", "1", "--strict-http", strict]);
+
+        // A head trickled a line every 300 ms: cut at about a second, with
+        // no answer, though bytes keep coming.
+        let mut stream = connect(port);
+        let started = std::time::Instant::now();
+        stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut closed = None;
+        for _ in 0..20 {
+            let mut probe = [0u8; 64];
+            match stream.read(&mut probe) {
+                Ok(0) => {}
+                Ok(n) => panic!(
+                    "strict_http={strict}: a slow head was answered: {:?}",
+                    &probe[..n]
+                ),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    // Still open: the next line of the head.
+                    let _ = stream.write_all(b"X-Slow: 1\r\n");
+                    continue;
+                }
+                Err(_) => {}
+            }
+            closed = Some(started.elapsed());
+            break;
+        }
+        let closed = closed.unwrap_or_else(|| panic!("strict_http={strict}: a slow head was never cut"));
+        assert!(
+            closed >= Duration::from_millis(900) && closed < Duration::from_secs(4),
+            "strict_http={strict}: cut after {closed:?}"
+        );
+
+        // An application slower than the header timeout, on a keep-alive
+        // connection, and a second request on it after an idle half second.
+        let mut stream = connect(port);
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        for path in ["/slow?ms=2500", "/"] {
+            stream
+                .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+                .unwrap();
+            let (code, body) = read_one(&mut stream);
+            assert_eq!(code, 200, "strict_http={strict}: {path}: {body}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}

@@ -87,10 +87,17 @@ pub(super) async fn serve<S, T>(
 {
     let config = &shared.config;
     let mut builder = Builder::new(TokioExecutor::new());
+    if config.strict.is_some() {
+        // The strict layer keeps the header timeout: see `Strict::with_head_timeout`.
+        builder.http1().header_read_timeout(None);
+    } else {
+        builder
+            .http1()
+            .timer(HeadTimer::default())
+            .header_read_timeout(config.keepalive);
+    }
     builder
         .http1()
-        .timer(HeadTimer::default())
-        .header_read_timeout(config.keepalive)
         // A client that sends its request and then shuts down its side
         // (`nc -N`, some health checkers) still gets its response: without
         // this, hyper takes the end of the stream mid-request as the
@@ -126,6 +133,7 @@ pub(super) async fn serve<S, T>(
     let stream = Held {
         inner: Strict::new(stream, config.strict, log)
             .with_body_timeout(config.body_read_timeout)
+            .with_head_timeout(config.keepalive)
             .with_proxy(proxy, connection.clone()),
         activity,
         _open: open,

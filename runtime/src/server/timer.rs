@@ -1,5 +1,7 @@
 //! hyper's timer for one connection, which hyper uses for the header read
-//! timeout (`keepalive`), re-armed lazily.
+//! timeout (`keepalive`), re-armed lazily. Only with `strict_http` off: on,
+//! the strict layer keeps the header timeout itself, cheaper still (hyper
+//! then makes no sleep per request at all; see `strict/mod.rs`).
 //!
 //! hyper makes a new sleep for each request head it waits for and drops it
 //! when the head is in; with tokio's timer, each one enters the timer wheel

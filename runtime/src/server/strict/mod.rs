@@ -38,6 +38,8 @@
 //! (which no WebSocket client does: it must wait for the 101 before its
 //! first frame) has its upgrade judged by the earlier response.
 
+#[cfg(test)]
+mod clock_tests;
 mod proxy;
 mod validator;
 
@@ -48,6 +50,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use http::{HeaderMap, Method, StatusCode, Version};
 use rg_contract::access_log::{AccessFormat, AccessRecord};
@@ -95,11 +99,22 @@ pub(crate) struct Strict<T: Io> {
     /// hyper's read, waiting on a held request's response.
     reader: Option<Waker>,
     log: Option<RefusalLog>,
-    /// `body_read_timeout`, and its timer (made on first use, then reset):
-    /// armed while hyper waits for body bytes that do not come.
+    /// `body_read_timeout`: how long hyper may wait for body bytes that
+    /// do not come; the deadline, while it waits.
     body_timeout: Option<Duration>,
+    body_deadline: Option<Instant>,
+    /// The header timeout (`keepalive`): how long a client has, from the
+    /// moment hyper waits for a request's head, to send all of it; the
+    /// deadline, while hyper waits, and the count of heads the validator
+    /// had seen when it was set.
+    head_timeout: Option<Duration>,
+    head_deadline: Option<Instant>,
+    heads: u32,
+    /// The one sleep both deadlines use, made on first use. It is re-armed
+    /// lazily: it may be set for an earlier deadline than the one in force,
+    /// and is moved on when it fires, so a keep-alive connection touches
+    /// tokio's timer about once per timeout, not once per request.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    armed: bool,
     /// The PROXY protocol header still to read (boxed: rare), and the
     /// connection whose client address it gives.
     proxy: Option<(Box<ProxyHeader>, Arc<Connection>)>,
@@ -170,8 +185,11 @@ impl<T: Io> Strict<T> {
             reader: None,
             log,
             body_timeout: None,
+            body_deadline: None,
+            head_timeout: None,
+            head_deadline: None,
+            heads: 0,
             timer: None,
-            armed: false,
             swallow: false,
             proxy: None,
         }
@@ -193,25 +211,75 @@ impl<T: Io> Strict<T> {
         self
     }
 
-    /// hyper waits for body bytes that have not come: true when they have
-    /// not come for `body_timeout`. Registers the timer's wake-up.
-    fn body_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(limit) = self.body_timeout.filter(|_| self.validator.in_body()) else {
-            return false;
-        };
-        let deadline = tokio::time::Instant::now() + limit;
-        let timer = match &mut self.timer {
-            Some(timer) => {
-                if !self.armed {
-                    timer.as_mut().reset(deadline);
-                }
-                timer
-            }
-            None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        self.armed = true;
-        timer.as_mut().poll(cx).is_ready()
+    /// Closes a connection whose client has not sent a request's whole
+    /// head within `timeout` of hyper starting to wait for it, idle time
+    /// included (hyper's header read timeout, which it then need not keep:
+    /// hyper makes and drops a timer for every request). Only with the
+    /// validator on, which knows where heads end.
+    pub(crate) fn with_head_timeout(mut self, timeout: Duration) -> Strict<T> {
+        if !self.validator.is_through() {
+            self.head_timeout = Some(timeout);
+        }
+        self
     }
+
+    /// hyper asks for bytes: starts the header timeout's clock if this is
+    /// the first read of a new head.
+    ///
+    /// hyper reads only when it wants a head or body bytes (with
+    /// `half_close`, it does not read while the application works), and
+    /// the validator is ahead of it: so a read outside a body is a wait for
+    /// a head, and the first one since the validator saw the previous head
+    /// end starts that head's clock. Bytes arriving do not restart it.
+    fn start_head_clock(&mut self) {
+        if self.head_timeout.is_none()
+            || self.validator.in_body()
+            || self.validator.is_through()
+            || self.validator.is_held()
+        {
+            return;
+        }
+        let heads = self.validator.heads();
+        if heads != self.heads || self.head_deadline.is_none() {
+            self.heads = heads;
+            self.head_deadline = self.head_timeout.map(|limit| Instant::now() + limit);
+        }
+    }
+
+    /// hyper waits on the socket, which has nothing: which timeout, if
+    /// any, has passed. Registers the timer's wake-up.
+    fn timed_out(&mut self, cx: &mut Context<'_>) -> Option<Clock> {
+        let (clock, deadline) = if self.validator.in_body() {
+            let limit = self.body_timeout?;
+            let deadline = *self.body_deadline.get_or_insert_with(|| Instant::now() + limit);
+            (Clock::Body, deadline)
+        } else if self.validator.is_through() || self.validator.is_held() {
+            return None;
+        } else {
+            (Clock::Head, self.head_deadline?)
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        loop {
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(()) if timer.deadline() >= deadline => return Some(clock),
+                // It fired for an earlier deadline, since moved on.
+                Poll::Ready(()) => timer.as_mut().reset(deadline),
+                Poll::Pending => return None,
+            }
+        }
+    }
+}
+
+/// Which of a connection's clocks ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    Head,
+    Body,
 }
 
 /// Judges the bytes `buf.filled()[from..]`, just added, and keeps in
@@ -299,6 +367,7 @@ impl<T: Io> AsyncRead for Strict<T> {
                 this.reader = Some(cx.waker().clone());
                 return Poll::Pending;
             }
+            this.start_head_clock();
             let from = buf.filled().len();
             if this.held_from < this.held.len() {
                 let n = (this.held.len() - this.held_from).min(buf.remaining());
@@ -328,7 +397,13 @@ impl<T: Io> AsyncRead for Strict<T> {
                 continue;
             }
             if Pin::new(io(&mut this.inner)?).poll_read(cx, buf)?.is_pending() {
-                if this.body_timed_out(cx) {
+                let clock = this.timed_out(cx);
+                if clock == Some(Clock::Head) {
+                    // As hyper does at its header timeout: closed, no answer.
+                    debug!("the client did not send a request head within the header timeout");
+                    return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                }
+                if clock == Some(Clock::Body) {
                     // The request is incomplete: hyper gets an error (and
                     // the application a body error); whatever it answers
                     // is dropped, and the 408 is written when the stream
@@ -348,7 +423,7 @@ impl<T: Io> AsyncRead for Strict<T> {
                 }
                 return Poll::Pending;
             }
-            this.armed = false;
+            this.body_deadline = None;
             if buf.filled().len() == from {
                 return Poll::Ready(Ok(()));
             }

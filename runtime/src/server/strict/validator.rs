@@ -208,6 +208,8 @@ pub(crate) struct Validator {
     token: usize,
     /// The chunk size being read.
     chunk: u64,
+    /// Heads (and trailer sections) seen to their end, wrapping.
+    heads: u32,
 }
 
 impl Validator {
@@ -229,6 +231,7 @@ impl Validator {
             coding_len: 0,
             token: 0,
             chunk: 0,
+            heads: 0,
         }
     }
 
@@ -272,6 +275,12 @@ impl Validator {
                     | State::ChunkDataCr
                     | State::ChunkDataLf
             )
+    }
+
+    /// How many heads (and trailer sections) have ended, wrapping: a
+    /// change means a request is whole.
+    pub(crate) fn heads(&self) -> u32 {
+        self.heads
     }
 
     /// The method of the request being read, for the access log of a
@@ -1095,6 +1104,7 @@ impl Validator {
     /// The blank line: the head (or the trailers) is complete; how is the
     /// body framed?
     fn head_end(&mut self) -> Result<(), Refusal> {
+        self.heads = self.heads.wrapping_add(1);
         let flags = self.flags;
         if flags & TRAILERS != 0 {
             self.next_message();
