@@ -244,6 +244,17 @@ async fn handle<S: Stack>(
     Ok(response)
 }
 
+/// Vectored writes up to this many bytes are copied into one buffer and
+/// written with `write(2)` (measured side by side on one core: 1-3% on a
+/// hello world; hyper's own flattening, `writev(false)`, bought 9% there
+/// but cost 4% at 16 KiB and 17% at 256 KiB, as it copies every body).
+const COALESCE: usize = 4096;
+
+thread_local! {
+    /// The copy of a small vectored write, reused on each thread.
+    static COALESCED: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(COALESCE));
+}
+
 pin_project_lite::pin_project! {
     /// A connection's stream with what it holds: its place in the drain
     /// (`open`), its slot of `worker_connections`, and its place in the
@@ -299,7 +310,20 @@ impl<T: AsyncWrite> AsyncWrite for Held<T> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.project();
-        let poll = this.inner.poll_write_vectored(cx, bufs);
+        let poll = if bufs.len() > 1 && bufs.iter().map(|b| b.len()).sum::<usize>() <= COALESCE {
+            // A small response in pieces (hyper's head, then the body):
+            // one plain write of a copy is cheaper for the kernel than a
+            // writev of the pieces.
+            COALESCED.with_borrow_mut(|flat| {
+                flat.clear();
+                for b in bufs {
+                    flat.extend_from_slice(b);
+                }
+                this.inner.poll_write(cx, flat)
+            })
+        } else {
+            this.inner.poll_write_vectored(cx, bufs)
+        };
         if let Poll::Ready(Ok(1..)) = poll {
             this.activity.wrote();
         }
