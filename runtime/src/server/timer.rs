@@ -91,16 +91,29 @@ impl Future for Lazy {
         let sleep = armed
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.deadline() > deadline {
-            sleep.as_mut().reset(deadline);
-        }
-        loop {
-            match sleep.as_mut().poll(cx) {
-                Poll::Ready(()) if sleep.deadline() >= deadline => return Poll::Ready(()),
-                // It fired for an earlier deadline, since moved on.
-                Poll::Ready(()) => sleep.as_mut().reset(deadline),
-                Poll::Pending => return Poll::Pending,
-            }
+        poll_lazily(sleep, deadline, cx)
+    }
+}
+
+/// Polls `sleep` for `deadline`, re-arming it lazily: only set earlier when
+/// it is later than the deadline, and moved on when it fires for an earlier
+/// deadline since passed over. A sleep a connection keeps for deadlines
+/// that keep moving later (one per request) so touches tokio's timer about
+/// once per timeout, not once per deadline.
+pub(super) fn poll_lazily(
+    sleep: &mut Pin<Box<tokio::time::Sleep>>,
+    deadline: tokio::time::Instant,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if sleep.deadline() > deadline {
+        sleep.as_mut().reset(deadline);
+    }
+    loop {
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) if sleep.deadline() >= deadline => return Poll::Ready(()),
+            // It fired for an earlier deadline, since moved on.
+            Poll::Ready(()) => sleep.as_mut().reset(deadline),
+            Poll::Pending => return Poll::Pending,
         }
     }
 }

@@ -43,7 +43,6 @@ mod clock_tests;
 mod proxy;
 mod validator;
 
-use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -66,6 +65,7 @@ pub(crate) use validator::{Refusal, Validator, Verdict};
 
 use super::connection::Connection;
 use super::stats::Stats;
+use super::timer::poll_lazily;
 
 /// Where a refusal is told: the access log (its format, when it is on)
 /// and the metrics' counts (when the master asked for them).
@@ -261,17 +261,7 @@ impl<T: Io> Strict<T> {
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() > deadline {
-            timer.as_mut().reset(deadline);
-        }
-        loop {
-            match timer.as_mut().poll(cx) {
-                Poll::Ready(()) if timer.deadline() >= deadline => return Some(clock),
-                // It fired for an earlier deadline, since moved on.
-                Poll::Ready(()) => timer.as_mut().reset(deadline),
-                Poll::Pending => return None,
-            }
-        }
+        poll_lazily(timer, deadline, cx).is_ready().then_some(clock)
     }
 }
 
