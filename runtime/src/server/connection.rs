@@ -73,8 +73,9 @@ impl Connection {
 }
 
 /// Serves one connection until it closes, the worker stops, or the accept
-/// loop needs its slot while it is idle (both told through its slot). `open` and the slot are held for
-/// as long as the connection's socket lives.
+/// loop needs its slot while it is idle (both told through its slot).
+/// `open` and the slot are held for as long as the connection's socket
+/// lives.
 pub(super) async fn serve<S, T>(
     stream: T,
     connection: Arc<Connection>,
@@ -86,26 +87,6 @@ pub(super) async fn serve<S, T>(
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = &shared.config;
-    let mut builder = Builder::new(TokioExecutor::new());
-    if config.strict.is_some() {
-        // The strict layer keeps the header timeout: see `Strict::with_head_timeout`.
-        builder.http1().header_read_timeout(None);
-    } else {
-        builder
-            .http1()
-            .timer(HeadTimer::default())
-            .header_read_timeout(config.keepalive);
-    }
-    builder
-        .http1()
-        // A client that sends its request and then shuts down its side
-        // (`nc -N`, some health checkers) still gets its response: without
-        // this, hyper takes the end of the stream mid-request as the
-        // client gone and drops the response.
-        .half_close(true);
-    if config.request_fields != HYPER_DEFAULT_FIELDS {
-        builder.http1().max_headers(config.request_fields);
-    }
     let service = hyper::service::service_fn({
         let shared = shared.clone();
         let connection = connection.clone();
@@ -130,11 +111,31 @@ pub(super) async fn serve<S, T>(
         activity,
         listed,
     } = taken;
+    let strict = Strict::new(stream, config.strict, log)
+        .with_body_timeout(config.body_read_timeout)
+        .with_head_timeout(config.keepalive)
+        .with_proxy(proxy, connection.clone());
+    let mut builder = Builder::new(TokioExecutor::new());
+    if strict.keeps_head_timeout() {
+        builder.http1().header_read_timeout(None);
+    } else {
+        builder
+            .http1()
+            .timer(HeadTimer::default())
+            .header_read_timeout(config.keepalive);
+    }
+    builder
+        .http1()
+        // A client that sends its request and then shuts down its side
+        // (`nc -N`, some health checkers) still gets its response: without
+        // this, hyper takes the end of the stream mid-request as the
+        // client gone and drops the response.
+        .half_close(true);
+    if config.request_fields != HYPER_DEFAULT_FIELDS {
+        builder.http1().max_headers(config.request_fields);
+    }
     let stream = Held {
-        inner: Strict::new(stream, config.strict, log)
-            .with_body_timeout(config.body_read_timeout)
-            .with_head_timeout(config.keepalive)
-            .with_proxy(proxy, connection.clone()),
+        inner: strict,
         activity,
         _open: open,
         _slot: permit,

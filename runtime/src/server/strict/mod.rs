@@ -50,13 +50,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
-
 use http::{HeaderMap, Method, StatusCode, Version};
 use rg_contract::access_log::{AccessFormat, AccessRecord};
 use rg_contract::logging::ACCESS_TARGET;
 use rg_contract::settings::Limits;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
 use tracing::debug;
 
 use proxy::{Proxied, ProxyHeader};
@@ -221,6 +220,11 @@ impl<T: Io> Strict<T> {
             self.head_timeout = Some(timeout);
         }
         self
+    }
+
+    /// Whether the stream keeps the header timeout, so hyper need not.
+    pub(crate) fn keeps_head_timeout(&self) -> bool {
+        self.head_timeout.is_some()
     }
 
     /// hyper asks for bytes: starts the header timeout's clock if this is
