@@ -36,6 +36,12 @@ pub use axum;
 pub use axum::extract::Request;
 pub use axum::response::{IntoResponse, Response};
 pub use environ::{Environ, Scheme};
+/// The global allocator `rg new` writes into `main.rs`: mimalloc, built
+/// without transparent huge pages (which doubled a worker's memory).
+/// Measured side by side on one core against the system allocator: 4.5%
+/// more requests per second on the book's guestbook (JSON from SQLite),
+/// about 1% on a hello world, at the same memory per worker.
+pub use mimalloc::MiMalloc;
 pub use run::run;
 pub use shutdown::{Shutdown, on_shutdown, shutdown};
 pub use tokio;

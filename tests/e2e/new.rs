@@ -61,6 +61,11 @@ fn writes_the_project_and_says_what_next() {
     assert!(Path::new(path).join("src/lib.rs").is_file(), "{path}");
     let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
     assert!(main.contains("rg::run(application::application)"), "{main}");
+    // mimalloc, through the runtime: no dependency of its own to keep.
+    assert!(
+        main.contains("#[global_allocator]\nstatic ALLOCATOR: rg::MiMalloc = rg::MiMalloc;"),
+        "{main}"
+    );
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Created"), "{stdout}");
