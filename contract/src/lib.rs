@@ -19,6 +19,7 @@ pub mod listeners;
 pub mod live_reload;
 pub mod logging;
 pub mod notify;
+pub mod open_files;
 pub mod settings;
 pub mod stats;
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use rg_contract::listeners::{self, Activation, Listener};
 use rg_contract::logging::{self, Logs};
 use rg_contract::notify::{self, Notifier};
+use rg_contract::open_files;
 use rg_contract::settings::{Limits, LogTarget, WorkerSettings, unknown_variables};
 use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
 use tokio::signal::unix::{SignalKind, signal};
@@ -74,6 +75,12 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         !settings.dev,
     )
     .map_err(Failure::Start)?;
+    // Under `rg serve` the master raised the limit for its workers and
+    // said so once; in development a reload must not repeat it.
+    let opened = open_files::ensure(settings.worker_connections);
+    if settings.master_pid.is_none() && !settings.dev {
+        opened.log(settings.worker_connections);
+    }
     let env_keys: Vec<String> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .collect();

@@ -413,3 +413,106 @@ fn a_privileged_port_without_root_is_refused_in_words() {
         );
     }
 }
+
+/// `rg serve FIXTURE -b ADDR ARGS` started with an open files limit of
+/// `soft` (and `hard`), as systemd's default 1024 is low for 1000
+/// connections; waits for "Booted".
+fn serve_with_open_files(dir: &Path, port: u16, soft: u64, hard: u64, args: &[&str]) -> Running {
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-b", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .current_dir(dir);
+    // SAFETY: setrlimit only, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    };
+    let master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    master
+}
+
+/// A worker's (soft, hard) open files limits, from /proc.
+fn open_files_of(pid: i32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let numbers: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn the_open_files_limit_is_raised_for_worker_connections_or_named_when_it_cannot_be() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Room under the hard limit: raised as far as the connections and the
+    // application's own files need, and no further.
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let master = serve_with_open_files(
+        tmp.path(),
+        port,
+        256,
+        8192,
+        &["-w", "1", "--worker-connections", "1000"],
+    );
+    assert!(
+        master
+            .stderr()
+            .contains("Raised the open files limit from 256 to 2024"),
+        "{}",
+        master.stderr()
+    );
+    let pids = workers(&master);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    assert_eq!(open_files_of(pids[0]), (2024, 8192));
+    assert_eq!(get(&addr, "/").unwrap().status, 200);
+    drop(master);
+
+    // A hard limit below the connections: said at start, once, with what
+    // to change, and the server still serves.
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let master = serve_with_open_files(
+        tmp.path(),
+        port,
+        256,
+        512,
+        &["-w", "2", "--worker-connections", "1000"],
+    );
+    assert_eq!(get(&addr, "/").unwrap().status, 200);
+    let err = master.stderr();
+    let warning = "the open files limit is 512, too low for worker_connections = 1000";
+    assert_eq!(err.matches(warning).count(), 1, "{err}");
+    assert!(err.contains("LimitNOFILE="), "{err}");
+    for pid in workers(&master) {
+        assert_eq!(open_files_of(pid), (512, 512));
+    }
+
+    // Enough already: nothing to say.
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let master = serve_with_open_files(
+        tmp.path(),
+        port,
+        4096,
+        4096,
+        &["-w", "1", "--worker-connections", "1000"],
+    );
+    assert_eq!(get(&addr, "/").unwrap().status, 200);
+    assert_eq!(open_files_of(workers(&master)[0]), (4096, 4096));
+    assert!(
+        !master.stderr().contains("open files limit"),
+        "{}",
+        master.stderr()
+    );
+}

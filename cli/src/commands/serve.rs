@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use rg_contract::logging;
-use rg_contract::settings::{LogTarget, METRICS_BIND};
+use rg_contract::settings::{LogTarget, METRICS_BIND, WORKER_CONNECTIONS};
+use rg_contract::{logging, open_files};
 
 use crate::config::flags::SettingFlags;
 use crate::config::{self, Sources};
@@ -137,6 +137,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         LogTarget::Off,
         false,
     )?;
+    // Raised here, before the workers start, so they inherit it; the
+    // workers check again and stay quiet under a master.
+    if let Some(connections) = settings
+        .values
+        .get(WORKER_CONNECTIONS.key)
+        .and_then(|(value, _)| value.parse().ok())
+    {
+        open_files::ensure(connections).log(connections);
+    }
     let _pidfile = settings.pidfile.as_deref().map(Pidfile::create).transpose()?;
     let sockets = Sockets::open(
         &settings.bind,

@@ -100,7 +100,7 @@ pub static WORKER_CONNECTIONS: Setting = Setting {
     kind: Kind::Number,
     sides: WORKER,
     help: "Most connections each worker serves at once; at the limit, idle keep-alive ones are closed for new clients.",
-    doc: "Most connections each worker serves at once (open keep-alive connections\ncount). Past it a worker stops accepting: new connections wait in the\nlisten queue, where another worker can take them, instead of piling\nonto a busy one. While a client waits, the worker closes its longest\nidle keep-alive connection to make room; it never closes one in the\nmiddle of a request.",
+    doc: "Most connections each worker serves at once (open keep-alive connections\ncount). Past it a worker stops accepting: new connections wait in the\nlisten queue, where another worker can take them, instead of piling\nonto a busy one. While a client waits, the worker closes its longest\nidle keep-alive connection to make room; it never closes one in the\nmiddle of a request. rg raises the soft open files limit to this plus\n1024 at start (never past the hard limit), and says so when the hard\nlimit is too low.",
     check: |s| v::connections(s).map(drop),
 };
 
