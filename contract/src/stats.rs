@@ -36,8 +36,8 @@ pub const BUCKETS_MICROS: [u64; 13] = [
 /// Buckets in all, `+Inf` included.
 pub const BUCKETS: usize = BUCKETS_MICROS.len() + 1;
 
-const VERSION: &str = "1";
-const FIELDS: usize = 1 + METHODS.len() * CLASSES.len() + BUCKETS + 3;
+const VERSION: &str = "2";
+const FIELDS: usize = 1 + METHODS.len() * CLASSES.len() + BUCKETS + 4;
 
 /// One worker's counts: cumulative ones for its life, and gauges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub struct Counts {
     pub durations: [u64; BUCKETS],
     /// The sum of the durations, in microseconds.
     pub duration_micros: u64,
+    /// Idle keep-alive connections closed to make room for new clients
+    /// (`worker_connections` reached).
+    pub closed_idle: u64,
     /// Requests being handled now (a gauge).
     pub in_flight: u64,
     /// Connections open now (a gauge).
@@ -75,6 +78,7 @@ impl Counts {
             *mine += theirs;
         }
         self.duration_micros += other.duration_micros;
+        self.closed_idle += other.closed_idle;
     }
 
     /// The value of a `X_RG_STATS=` notification.
@@ -83,6 +87,7 @@ impl Counts {
         out.push_str(VERSION);
         let numbers = self.requests.iter().flatten().chain(&self.durations).chain([
             &self.duration_micros,
+            &self.closed_idle,
             &self.in_flight,
             &self.connections,
         ]);
@@ -113,6 +118,7 @@ impl Counts {
             *slot = it.next()?;
         }
         counts.duration_micros = it.next()?;
+        counts.closed_idle = it.next()?;
         counts.in_flight = it.next()?;
         counts.connections = it.next()?;
         Some(counts)
@@ -153,6 +159,7 @@ mod tests {
         counts.durations[0] = 5;
         counts.durations[BUCKETS - 1] = 4;
         counts.duration_micros = 123_456;
+        counts.closed_idle = 11;
         counts.in_flight = 3;
         counts.connections = 9;
         let text = counts.encode();
@@ -186,6 +193,7 @@ mod tests {
             in_flight: 5,
             connections: 5,
             duration_micros: 10,
+            closed_idle: 4,
             ..Counts::default()
         };
         b.requests[2][3] = 2;
@@ -194,6 +202,7 @@ mod tests {
         assert_eq!(a.requests[2][3], 3);
         assert_eq!(a.durations[3], 2);
         assert_eq!(a.duration_micros, 10);
+        assert_eq!(a.closed_idle, 4);
         assert_eq!((a.in_flight, a.connections), (1, 0));
     }
 

@@ -96,6 +96,14 @@ fn two_thousand_trickling_connections_do_not_keep_a_normal_client_out() {
     let report = crowd.stop();
     eprintln!("keep-alive crowd: {report:?}");
     assert!(report.closed > 0, "no idle connection was closed to make room");
+    // And /metrics counts them (the workers report once a second).
+    assert!(
+        eventually(Duration::from_secs(5), || sample(
+            &metrics,
+            "rg_connections_closed_idle_total"
+        ) >= 1.0),
+        "/metrics counts no connection closed to make room"
+    );
     assert_eq!(
         report.refused, 0,
         "a keep-alive client got something other than 200"

@@ -34,6 +34,7 @@ use tracing::warn;
 
 use super::connection::{self, Connection};
 use super::slots::{QUIET_ENOUGH, Slots};
+use super::stats::Stats;
 use super::{Shared, Stop};
 
 /// What every accept loop of a worker shares.
@@ -71,7 +72,7 @@ where
                 biased;
                 _ = self.stop.changed() => break,
                 // Cancel-safe: a stop that comes first loses no connection.
-                accepted = next(&self.slots, &socket) => match accepted {
+                accepted = next(&self.slots, &socket, self.shared.config.stats.as_deref()) => match accepted {
                     Ok((fd, peer)) => {
                         match L::stream(fd) {
                             Ok(stream) => self.serve(stream, peer, &described),
@@ -132,10 +133,14 @@ fn register<L: Accept>(listener: L) -> io::Result<AsyncFd<L>> {
 }
 
 /// The next connection, once a slot is free.
-async fn next<L: Accept>(slots: &Slots, socket: &AsyncFd<L>) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+async fn next<L: Accept>(
+    slots: &Slots,
+    socket: &AsyncFd<L>,
+    stats: Option<&Stats>,
+) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
     loop {
         if slots.full() {
-            room(slots, socket).await?;
+            room(slots, socket, stats).await?;
             continue;
         }
         let mut ready = socket.readable().await?;
@@ -146,8 +151,9 @@ async fn next<L: Accept>(slots: &Slots, socket: &AsyncFd<L>) -> io::Result<(Owne
 }
 
 /// Every slot is taken: waits for one to free and, when a client waits in
-/// the queue meanwhile, makes room for it by closing an idle connection.
-async fn room<L: Accept>(slots: &Slots, socket: &AsyncFd<L>) -> io::Result<()> {
+/// the queue meanwhile, makes room for it by closing an idle connection
+/// (counted in `stats`).
+async fn room<L: Accept>(slots: &Slots, socket: &AsyncFd<L>, stats: Option<&Stats>) -> io::Result<()> {
     tokio::select! {
         () = slots.freed() => Ok(()),
         ready = socket.readable() => {
@@ -160,6 +166,9 @@ async fn room<L: Accept>(slots: &Slots, socket: &AsyncFd<L>) -> io::Result<()> {
             }
             drop(ready);
             if slots.make_room() {
+                if let Some(stats) = stats {
+                    stats.closed_idle();
+                }
                 slots.freed().await;
             } else {
                 // Nothing idle: wait for a slot, and look again when a

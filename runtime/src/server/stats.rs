@@ -17,6 +17,7 @@ pub(crate) struct Stats {
     requests: [[AtomicU64; CLASSES.len()]; METHODS.len()],
     durations: [AtomicU64; BUCKETS],
     duration_micros: AtomicU64,
+    closed_idle: AtomicU64,
     in_flight: AtomicU64,
     connections: AtomicU64,
 }
@@ -45,6 +46,11 @@ impl Stats {
         self.durations[0].fetch_add(1, Relaxed);
     }
 
+    /// An idle connection was told to close to make room for a new client.
+    pub(crate) fn closed_idle(&self) {
+        self.closed_idle.fetch_add(1, Relaxed);
+    }
+
     /// The counts as they are now.
     pub(crate) fn snapshot(&self) -> Counts {
         let mut counts = Counts::default();
@@ -60,6 +66,7 @@ impl Stats {
             *slot = atomic.load(Relaxed);
         }
         counts.duration_micros = self.duration_micros.load(Relaxed);
+        counts.closed_idle = self.closed_idle.load(Relaxed);
         counts.in_flight = self.in_flight.load(Relaxed);
         counts.connections = self.connections.load(Relaxed);
         counts

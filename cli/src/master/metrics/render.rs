@@ -99,6 +99,13 @@ pub fn prometheus(s: &Snapshot) -> String {
         "Client connections open now.",
         t.connections,
     );
+    header(
+        &mut out,
+        "rg_connections_closed_idle_total",
+        "counter",
+        "Idle keep-alive connections closed to make room for new clients (worker_connections reached).",
+    );
+    let _ = writeln!(out, "rg_connections_closed_idle_total {}", t.closed_idle);
 
     header(
         &mut out,
