@@ -414,15 +414,17 @@ fn a_privileged_port_without_root_is_refused_in_words() {
     }
 }
 
-/// `rg serve FIXTURE -b ADDR ARGS` started with an open files limit of
-/// `soft` (and `hard`), as systemd's default 1024 is low for 1000
-/// connections; waits for "Booted".
-fn serve_with_open_files(dir: &Path, port: u16, soft: u64, hard: u64, args: &[&str]) -> Running {
+/// `rg serve FIXTURE` with `workers` workers and `worker_connections =
+/// 1000` on a free port, started with an open files limit of `soft` (and
+/// `hard`), as systemd's default 1024 is low for 1000 connections; waits
+/// for "Booted".
+fn serve_with_open_files(dir: &Path, soft: u64, hard: u64, workers: &str) -> (Running, Addr) {
+    let port = free_port();
     let mut cmd = rg();
     cmd.arg("serve")
         .arg(fixture_binary())
         .args(["-b", &format!("127.0.0.1:{port}")])
-        .args(args)
+        .args(["-w", workers, "--worker-connections", "1000"])
         .current_dir(dir);
     // SAFETY: setrlimit only, between fork and exec.
     unsafe {
@@ -440,7 +442,7 @@ fn serve_with_open_files(dir: &Path, port: u16, soft: u64, hard: u64, args: &[&s
     };
     let master = Running::spawn(&mut cmd);
     assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    master
+    (master, Addr::tcp(port))
 }
 
 /// A worker's (soft, hard) open files limits, from /proc.
@@ -456,15 +458,7 @@ fn the_open_files_limit_is_raised_for_worker_connections_or_named_when_it_cannot
     let tmp = tempfile::tempdir().unwrap();
     // Room under the hard limit: raised as far as the connections and the
     // application's own files need, and no further.
-    let port = free_port();
-    let addr = Addr::tcp(port);
-    let master = serve_with_open_files(
-        tmp.path(),
-        port,
-        256,
-        8192,
-        &["-w", "1", "--worker-connections", "1000"],
-    );
+    let (master, addr) = serve_with_open_files(tmp.path(), 256, 8192, "1");
     assert!(
         master
             .stderr()
@@ -480,15 +474,7 @@ fn the_open_files_limit_is_raised_for_worker_connections_or_named_when_it_cannot
 
     // A hard limit below the connections: said at start, once, with what
     // to change, and the server still serves.
-    let port = free_port();
-    let addr = Addr::tcp(port);
-    let master = serve_with_open_files(
-        tmp.path(),
-        port,
-        256,
-        512,
-        &["-w", "2", "--worker-connections", "1000"],
-    );
+    let (master, addr) = serve_with_open_files(tmp.path(), 256, 512, "2");
     assert_eq!(get(&addr, "/").unwrap().status, 200);
     let err = master.stderr();
     let warning = "the open files limit is 512, too low for worker_connections = 1000";
@@ -499,15 +485,7 @@ fn the_open_files_limit_is_raised_for_worker_connections_or_named_when_it_cannot
     }
 
     // Enough already: nothing to say.
-    let port = free_port();
-    let addr = Addr::tcp(port);
-    let master = serve_with_open_files(
-        tmp.path(),
-        port,
-        4096,
-        4096,
-        &["-w", "1", "--worker-connections", "1000"],
-    );
+    let (master, addr) = serve_with_open_files(tmp.path(), 4096, 4096, "1");
     assert_eq!(get(&addr, "/").unwrap().status, 200);
     assert_eq!(open_files_of(workers(&master)[0]), (4096, 4096));
     assert!(
