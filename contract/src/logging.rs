@@ -8,7 +8,7 @@
 //! `rg serve`'s master uses the same error log format through [`init`].
 
 use std::fs::OpenOptions;
-use std::io::{self, BufWriter, LineWriter, Write};
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -28,14 +28,22 @@ use crate::{Error, access_log};
 /// The `tracing` target of access log events.
 pub const ACCESS_TARGET: &str = "rg::access";
 
-type Out = Box<dyn Write + Send>;
+/// A buffered sink writes when this much is pending.
+const BUFFERED: usize = 64 * 1024;
+
+/// An open destination and the bytes not yet written to it.
+struct Out {
+    writer: Box<dyn Write + Send>,
+    pending: Vec<u8>,
+}
 
 /// A log destination that can be reopened (after rotation).
 ///
-/// A buffered sink collects lines in memory and writes them when 64 KiB
-/// are pending or [`Sink::flush`] is called (the server does every 200 ms
-/// and on exit): one write per many requests instead of one per request.
-/// An unbuffered sink writes each line as it ends.
+/// Lines are appended to a pending buffer, where the access log renders
+/// them in place ([`Sink::write_with`]). A buffered sink writes the buffer
+/// out when 64 KiB are pending or [`Sink::flush`] is called (the server
+/// does every 200 ms and on exit): one write per many requests instead of
+/// one per request. An unbuffered sink writes each line as it ends.
 pub struct Sink {
     target: LogTarget,
     buffered: bool,
@@ -47,6 +55,33 @@ impl std::fmt::Debug for Sink {
         f.debug_struct("Sink")
             .field("target", &self.target)
             .finish_non_exhaustive()
+    }
+}
+
+impl Out {
+    /// Writes what is pending, or with `whole_lines` only up to its last
+    /// newline. A failed write drops what it could not write: a full disk
+    /// or a closed stdout must not take requests down, nor grow the buffer.
+    fn write_pending(&mut self, whole_lines: bool) {
+        let end = if whole_lines {
+            match self.pending.iter().rposition(|&b| b == b'\n') {
+                Some(at) => at + 1,
+                None => return,
+            }
+        } else {
+            self.pending.len()
+        };
+        let _ = self.writer.write_all(&self.pending[..end]);
+        let _ = self.writer.flush();
+        self.pending.drain(..end);
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            self.write_pending(false);
+        }
     }
 }
 
@@ -77,23 +112,25 @@ impl Sink {
                     })?,
             ),
         };
-        Ok(Some(if buffered {
-            Box::new(BufWriter::with_capacity(64 * 1024, writer))
-        } else {
-            Box::new(LineWriter::new(writer))
+        let capacity = if buffered { BUFFERED + 4096 } else { 256 };
+        Ok(Some(Out {
+            writer,
+            pending: Vec::with_capacity(capacity),
         }))
+    }
+
+    /// The open destination. A panic while it was held (in a line's
+    /// rendering) leaves it usable: the log must outlive one bad line.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Out>> {
+        self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Closes and reopens a log file; stdout and stderr are kept.
     pub fn reopen(&self) -> Result<(), Error> {
         if let LogTarget::File(_) = self.target {
             let fresh = Self::open_writer(&self.target, self.buffered)?;
-            if let Ok(mut out) = self.out.lock() {
-                if let Some(old) = out.as_mut() {
-                    let _ = old.flush();
-                }
-                *out = fresh;
-            }
+            // The old destination writes what is pending as it is dropped.
+            *self.lock() = fresh;
         }
         Ok(())
     }
@@ -105,20 +142,28 @@ impl Sink {
 
     /// Writes out buffered lines.
     pub fn flush(&self) {
-        if let Ok(mut guard) = self.out.lock()
-            && let Some(out) = guard.as_mut()
+        if let Some(out) = self.lock().as_mut()
+            && !out.pending.is_empty()
         {
-            let _ = out.flush();
+            out.write_pending(false);
         }
     }
 
     /// Writes `bytes` (whole lines): into the buffer when buffered.
     pub fn write_all(&self, bytes: &[u8]) {
-        if let Ok(mut guard) = self.out.lock()
-            && let Some(out) = guard.as_mut()
-        {
-            // A full disk or a closed stdout must not take requests down.
-            let _ = out.write_all(bytes);
+        self.write_with(|pending| pending.extend_from_slice(bytes));
+    }
+
+    /// Lets `render` append whole lines to the pending buffer, in place:
+    /// no copy of a line between its rendering and the buffer.
+    pub fn write_with(&self, render: impl FnOnce(&mut Vec<u8>)) {
+        if let Some(out) = self.lock().as_mut() {
+            render(&mut out.pending);
+            if !self.buffered {
+                out.write_pending(true);
+            } else if out.pending.len() >= BUFFERED {
+                out.write_pending(false);
+            }
         }
     }
 }
@@ -264,4 +309,69 @@ pub fn init(
     };
     logs.ours = installed.is_ok();
     Ok(logs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(path: &std::path::Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_buffered_sink_writes_at_a_flush_when_full_on_reopen_and_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let sink = Sink::open(LogTarget::File(path.clone()), true).unwrap();
+        sink.write_with(|pending| pending.extend_from_slice(b"one\n"));
+        assert_eq!(read(&path), "", "a buffered line waits for the flush");
+        sink.flush();
+        assert_eq!(read(&path), "one\n");
+
+        // 64 KiB pending go out without a flush, in whole.
+        let line = [b'x'; 1023];
+        for _ in 0..64 {
+            sink.write_with(|pending| {
+                pending.extend_from_slice(&line);
+                pending.push(b'\n');
+            });
+        }
+        assert_eq!(read(&path).len(), 4 + 64 * 1024);
+
+        // After a rotation, what was pending goes to the old file and what
+        // follows to the new one.
+        sink.write_all(b"before\n");
+        let rotated = dir.path().join("access.log.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        sink.reopen().unwrap();
+        assert!(read(&rotated).ends_with("x\nbefore\n"));
+        sink.write_all(b"after\n");
+        drop(sink);
+        assert_eq!(read(&path), "after\n", "dropping the sink writes what is pending");
+    }
+
+    #[test]
+    fn an_unbuffered_sink_writes_each_line_as_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("error.log");
+        let sink = Sink::open(LogTarget::File(path.clone()), false).unwrap();
+        sink.write_all(b"[INFO] one\n[INFO] tw");
+        assert_eq!(read(&path), "[INFO] one\n");
+        sink.write_all(b"o\n");
+        assert_eq!(read(&path), "[INFO] one\n[INFO] two\n");
+    }
+
+    #[test]
+    fn a_panic_while_rendering_leaves_the_log_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let sink = Sink::open(LogTarget::File(path.clone()), false).unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sink.write_with(|_| panic!("a bad line"));
+        }));
+        assert!(panicked.is_err());
+        sink.write_all(b"next\n");
+        assert_eq!(read(&path), "next\n");
+    }
 }

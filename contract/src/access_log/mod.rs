@@ -6,7 +6,6 @@
 //! `tracing` (target `rg::access`), and [`crate::logging`] routes that
 //! target to the access log destination, unadorned.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
@@ -131,6 +130,20 @@ impl AccessFormat {
                         }
                     }
                 }
+                // Constant text is folded into the literals around it, so
+                // a line dispatches on fewer pieces: `%l` and `%u` are
+                // always `-`, and `%t`'s brackets never change.
+                Some('l' | 'u') => {
+                    literal.push('-');
+                    continue;
+                }
+                Some('t') => {
+                    literal.push('[');
+                    pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+                    pieces.push(Piece::Field('t'));
+                    literal.push(']');
+                    continue;
+                }
                 Some(d) if DIRECTIVES.iter().any(|(c, _)| *c == d) => Piece::Field(d),
                 Some(d) => return Err(format!("unknown directive %{d}")),
             };
@@ -175,22 +188,23 @@ impl AccessFormat {
 
     /// Renders one line (without the newline).
     pub fn render(&self, r: &AccessRecord<'_>) -> String {
-        let mut out = String::with_capacity(128);
+        let mut out = Vec::with_capacity(128);
         self.render_into(&mut out, r);
-        out
+        // Every piece appended is a `&str`, so the bytes are UTF-8.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
-    /// Appends one line (without the newline) to `out`, so a caller can
-    /// reuse one buffer for every line.
-    pub fn render_into(&self, out: &mut String, r: &AccessRecord<'_>) {
+    /// Appends one line (without the newline) to `out`, UTF-8 encoded: the
+    /// server renders straight into its log's pending buffer.
+    pub fn render_into(&self, out: &mut Vec<u8>, r: &AccessRecord<'_>) {
         match self {
-            AccessFormat::Json => out.push_str(&render_json(r)),
-            AccessFormat::Dev { color } => out.push_str(&render_dev(r, *color)),
+            AccessFormat::Json => out.extend_from_slice(render_json(r).as_bytes()),
+            AccessFormat::Dev { color } => render_dev(out, r, *color),
             AccessFormat::Pattern(pieces) => {
                 let mut request_headers = 0..;
                 for piece in pieces {
                     match piece {
-                        Piece::Literal(s) => out.push_str(s),
+                        Piece::Literal(s) => out.extend_from_slice(s.as_bytes()),
                         Piece::Field(c) => field(out, *c, r),
                         Piece::RequestHeader(_) => {
                             let i = request_headers.next().unwrap_or(usize::MAX);
@@ -249,42 +263,34 @@ fn version_str(v: Version) -> &'static str {
     }
 }
 
-fn field(out: &mut String, c: char, r: &AccessRecord<'_>) {
-    let (path, query) = match r.path_and_query.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (r.path_and_query, None),
-    };
+fn field(out: &mut Vec<u8>, c: char, r: &AccessRecord<'_>) {
+    let query = || r.path_and_query.split_once('?');
     match c {
         'h' => match r.remote {
             Some(ip) => push_ip(out, ip),
-            None => out.push('-'),
+            None => out.push(b'-'),
         },
-        'l' | 'u' => out.push('-'),
-        't' => {
-            out.push('[');
-            push_clf_time(out, r.time);
-            out.push(']');
-        }
+        't' => push_clf_time(out, r.time),
         'r' => {
-            out.push_str(r.method.as_str());
-            out.push(' ');
+            out.extend_from_slice(r.method.as_str().as_bytes());
+            out.push(b' ');
             escaped(out, r.path_and_query);
-            out.push(' ');
-            out.push_str(version_str(r.version));
+            out.push(b' ');
+            out.extend_from_slice(version_str(r.version).as_bytes());
         }
-        'm' => out.push_str(r.method.as_str()),
-        'U' => escaped(out, path),
+        'm' => out.extend_from_slice(r.method.as_str().as_bytes()),
+        'U' => escaped(out, query().map_or(r.path_and_query, |(path, _)| path)),
         'q' => {
-            if let Some(q) = query {
-                out.push('?');
+            if let Some((_, q)) = query() {
+                out.push(b'?');
                 escaped(out, q);
             }
         }
-        'H' => out.push_str(version_str(r.version)),
-        's' => out.push_str(r.status.as_str()),
+        'H' => out.extend_from_slice(version_str(r.version).as_bytes()),
+        's' => out.extend_from_slice(r.status.as_str().as_bytes()),
         'b' => match r.bytes {
             Some(n) if n > 0 => push_u64(out, n),
-            _ => out.push('-'),
+            _ => out.push(b'-'),
         },
         'B' => push_u64(out, r.bytes.unwrap_or(0)),
         'D' => push_u64(out, u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX)),
@@ -297,7 +303,7 @@ fn field(out: &mut String, c: char, r: &AccessRecord<'_>) {
 
 /// Appends `n` in decimal, without the formatting machinery (a line is
 /// written for every request).
-fn push_u64(out: &mut String, mut n: u64) {
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -308,23 +314,22 @@ fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Appends an address as `Display` would: IPv4 by hand, IPv6 formatted.
-fn push_ip(out: &mut String, ip: IpAddr) {
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
                 push_u64(out, u64::from(octet));
             }
         }
         IpAddr::V6(v6) => {
+            use std::io::Write as _;
             let _ = write!(out, "{v6}");
         }
     }
@@ -332,27 +337,29 @@ fn push_ip(out: &mut String, ip: IpAddr) {
 
 /// Copies `s`, escaping quotes, backslashes and control characters as
 /// Apache does, so a hostile header cannot forge a log line.
-fn escaped(out: &mut String, s: &str) {
+fn escaped(out: &mut Vec<u8>, s: &str) {
     // Most values need no escaping: copy them whole.
     if s.bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
     {
-        out.push_str(s);
+        out.extend_from_slice(s.as_bytes());
         return;
     }
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
             c if c.is_control() => {
+                use std::io::Write as _;
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c => out.push(c),
+            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }
     }
 }
 
-fn render_dev(r: &AccessRecord<'_>, color: bool) -> String {
+fn render_dev(out: &mut Vec<u8>, r: &AccessRecord<'_>, color: bool) {
+    use std::io::Write as _;
     let (y, mo, d, h, mi, s) = civil(r.time);
     let status = r.status.as_u16();
     let (start, end) = match (color, status) {
@@ -362,19 +369,19 @@ fn render_dev(r: &AccessRecord<'_>, color: bool) -> String {
         (true, 300..) => ("\x1b[36m", "\x1b[0m"),
         (true, _) => ("\x1b[32m", "\x1b[0m"),
     };
-    let mut line = format!(
+    let _ = write!(
+        out,
         "[{d:02}/{mo:02}/{y} {h:02}:{mi:02}:{s:02}] {start}\"{} ",
         r.method
     );
-    escaped(&mut line, r.path_and_query);
+    escaped(out, r.path_and_query);
     let _ = write!(
-        line,
+        out,
         " {}\" {status}{end} {} {:.1}ms",
         version_str(r.version),
         r.bytes.map_or("-".to_string(), |b| b.to_string()),
         r.duration.as_secs_f64() * 1000.0
     );
-    line
 }
 
 fn render_json(r: &AccessRecord<'_>) -> String {

@@ -25,14 +25,14 @@ pub(super) fn civil(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
 /// Formatted once per second per thread: a busy worker logs thousands of
 /// lines with the same time.
 pub fn clf_time(t: SystemTime) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     push_clf_time(&mut out, t);
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Appends [`clf_time`] to `out`, from the per-thread copy of this
 /// second's text: no allocation per line.
-pub fn push_clf_time(out: &mut String, t: SystemTime) {
+pub fn push_clf_time(out: &mut Vec<u8>, t: SystemTime) {
     thread_local! {
         static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
@@ -42,7 +42,7 @@ pub fn push_clf_time(out: &mut String, t: SystemTime) {
         if last.0 != second {
             *last = (second, format_clf_time(t));
         }
-        out.push_str(&last.1);
+        out.extend_from_slice(last.1.as_bytes());
     })
 }
 

@@ -7,14 +7,13 @@
 //! Per request, only what the format prints is kept: the start time only
 //! for a format that shows durations, and the request headers it names in
 //! a small inline array (no allocation for up to two, as in `combined`).
-//! Lines are rendered into a buffer each thread reuses and written straight
-//! to the access log's sink (buffered in production, flushed every 200 ms
-//! off the request path): no allocation for the line and no `tracing`
-//! dispatch per request. Only when the application installed a `tracing`
+//! Lines are rendered straight into the access log's pending buffer
+//! (written out at 64 KiB in production, and every 200 ms off the request
+//! path): no allocation or copy for the line and no `tracing` dispatch per
+//! request. Only when the application installed a `tracing`
 //! subscriber of its own before rg's do lines go out as events with the
 //! target [`rg_contract::logging::ACCESS_TARGET`], for it to route.
 
-use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -65,11 +64,6 @@ impl Values {
     }
 }
 
-thread_local! {
-    /// The line being written, reused for every request on this thread.
-    static LINE: RefCell<String> = RefCell::new(String::with_capacity(256));
-}
-
 impl AccessLog {
     pub(crate) fn new(format: AccessFormat, sink: Option<Arc<Sink>>) -> AccessLog {
         AccessLog {
@@ -115,11 +109,9 @@ impl AccessLog {
             response_headers: response.headers(),
         };
         match &self.sink {
-            Some(sink) => LINE.with_borrow_mut(|line| {
-                line.clear();
-                self.format.render_into(line, &record);
-                line.push('\n');
-                sink.write_all(line.as_bytes());
+            Some(sink) => sink.write_with(|pending| {
+                self.format.render_into(pending, &record);
+                pending.push(b'\n');
             }),
             None => {
                 let line = self.format.render(&record);
