@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::{Request, Response};
+use http::{Extensions, Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -212,6 +212,11 @@ async fn handle<S: Stack>(
         .as_ref()
         .map(|log| log.keep(&request, environ.client_addr));
     let mut request = request.map(Body::new);
+    // hyper leaves the map empty unless the request asks for an upgrade.
+    let extensions = request.extensions_mut();
+    if extensions.is_empty() {
+        *extensions = ROOMY.with(Extensions::clone);
+    }
     if let Some(peer) = peer {
         request.extensions_mut().insert(ConnectInfo(peer));
     }
@@ -243,6 +248,33 @@ async fn handle<S: Stack>(
         }
     }
     Ok(response)
+}
+
+thread_local! {
+    /// An empty extension map with room for seven: a request's starts as a
+    /// clone of it. Grown from nothing, the map would be allocated for
+    /// three, then regrown and rehashed when axum's router adds its three
+    /// (`OriginalUri`, `MatchedPath`, the path parameters) to the runtime's
+    /// two. A clone of the empty map is allocated at its final size at
+    /// once. (A clone of a map holding the runtime's two values cost more
+    /// than the regrowth: each value is boxed again.)
+    static ROOMY: Extensions = roomy();
+}
+
+fn roomy() -> Extensions {
+    #[derive(Clone)]
+    struct Room<const N: usize>;
+    let mut extensions = Extensions::new();
+    extensions.insert(Room::<0>);
+    extensions.insert(Room::<1>);
+    extensions.insert(Room::<2>);
+    extensions.insert(Room::<3>);
+    extensions.insert(Room::<4>);
+    extensions.insert(Room::<5>);
+    extensions.insert(Room::<6>);
+    // Clearing keeps the room.
+    extensions.clear();
+    extensions
 }
 
 /// Vectored writes up to this many bytes are copied into one buffer and
