@@ -64,13 +64,16 @@ impl Out {
     /// or a closed stdout must not take requests down, nor grow the buffer.
     fn write_pending(&mut self, whole_lines: bool) {
         let end = if whole_lines {
-            match self.pending.iter().rposition(|&b| b == b'\n') {
-                Some(at) => at + 1,
-                None => return,
-            }
+            self.pending
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |at| at + 1)
         } else {
             self.pending.len()
         };
+        if end == 0 {
+            return;
+        }
         let _ = self.writer.write_all(&self.pending[..end]);
         let _ = self.writer.flush();
         self.pending.drain(..end);
@@ -79,9 +82,7 @@ impl Out {
 
 impl Drop for Out {
     fn drop(&mut self) {
-        if !self.pending.is_empty() {
-            self.write_pending(false);
-        }
+        self.write_pending(false);
     }
 }
 
@@ -142,9 +143,7 @@ impl Sink {
 
     /// Writes out buffered lines.
     pub fn flush(&self) {
-        if let Some(out) = self.lock().as_mut()
-            && !out.pending.is_empty()
-        {
+        if let Some(out) = self.lock().as_mut() {
             out.write_pending(false);
         }
     }

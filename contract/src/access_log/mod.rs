@@ -6,6 +6,7 @@
 //! `tracing` (target `rg::access`), and [`crate::logging`] routes that
 //! target to the access log destination, unadorned.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
@@ -329,7 +330,6 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
             }
         }
         IpAddr::V6(v6) => {
-            use std::io::Write as _;
             let _ = write!(out, "{v6}");
         }
     }
@@ -350,7 +350,6 @@ fn escaped(out: &mut Vec<u8>, s: &str) {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
             c if c.is_control() => {
-                use std::io::Write as _;
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
             c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
@@ -359,7 +358,6 @@ fn escaped(out: &mut Vec<u8>, s: &str) {
 }
 
 fn render_dev(out: &mut Vec<u8>, r: &AccessRecord<'_>, color: bool) {
-    use std::io::Write as _;
     let (y, mo, d, h, mi, s) = civil(r.time);
     let status = r.status.as_u16();
     let (start, end) = match (color, status) {
