@@ -134,6 +134,13 @@ impl Dev {
                     message = self.receiver.recv() => self.on_message(&message?, started),
                     () = sleep_until(unready_at) => self.warn_unready(),
                     status = app_exit(&mut self.app) => {
+                        // Its last words (why its setup failed) were sent
+                        // before it exited, but `select!` may see the exit
+                        // first: read them before saying how it ended, as
+                        // the master does before it reaps a worker.
+                        for message in self.receiver.drain() {
+                            self.on_message(&message, started);
+                        }
                         if !self.on_app_exit(status, watcher.is_some()).await? {
                             self.shutdown().await;
                             return Ok(ExitCode::FAILURE);
