@@ -9,6 +9,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -28,22 +29,55 @@ use crate::{Error, access_log};
 /// The `tracing` target of access log events.
 pub const ACCESS_TARGET: &str = "rg::access";
 
-/// A buffered sink writes when this much is pending.
-const BUFFERED: usize = 64 * 1024;
+/// A buffered sink hands its lines to its writer thread when this much is
+/// pending.
+const BATCH: usize = 64 * 1024;
 
-/// An open destination and the bytes not yet written to it.
+/// Batches that may wait for the writer thread before the sink waits too.
+const QUEUED: usize = 4;
+
+/// An open destination and the bytes not yet on their way to it.
 struct Out {
-    writer: Box<dyn Write + Send>,
     pending: Vec<u8>,
+    dest: Dest,
+}
+
+/// How bytes reach a destination.
+enum Dest {
+    /// Written by the thread that logs: each line as it ends (the error
+    /// log, the access log in development).
+    Direct(Box<dyn Write + Send>),
+    /// Written by the sink's own thread, a batch at a time, so that a slow
+    /// disk or a log reader that stalls (journald, a container runtime)
+    /// never holds up the thread serving requests.
+    Thread(WriterThread),
+}
+
+/// The way to a sink's writer thread.
+struct WriterThread {
+    jobs: SyncSender<Job>,
+    /// Batches the thread has written, handed back to be filled again.
+    spare: Receiver<Vec<u8>>,
+}
+
+enum Job {
+    Write(Vec<u8>),
+    /// Everything before this went to the old destination; what follows
+    /// goes to this one.
+    Switch(Box<dyn Write + Send>),
+    /// Everything before this is written: say so.
+    Done(SyncSender<()>),
 }
 
 /// A log destination that can be reopened (after rotation).
 ///
 /// Lines are appended to a pending buffer, where the access log renders
-/// them in place ([`Sink::write_with`]). A buffered sink writes the buffer
-/// out when 64 KiB are pending or [`Sink::flush`] is called (the server
-/// does every 200 ms and on exit): one write per many requests instead of
-/// one per request. An unbuffered sink writes each line as it ends.
+/// them in place ([`Sink::write_with`]). A buffered sink hands the buffer
+/// to a writer thread of its own when 64 KiB are pending or
+/// [`Sink::flush`] is called (the server does every 200 ms; [`Sink::sync`]
+/// at exit also waits for the write): one write per many requests, and
+/// none on the thread that serves them. An unbuffered sink writes each
+/// line as it ends.
 pub struct Sink {
     target: LogTarget,
     buffered: bool,
@@ -58,38 +92,135 @@ impl std::fmt::Debug for Sink {
     }
 }
 
-impl Out {
-    /// Writes what is pending, or with `whole_lines` only up to its last
-    /// newline. A failed write drops what it could not write: a full disk
-    /// or a closed stdout must not take requests down, nor grow the buffer.
-    fn write_pending(&mut self, whole_lines: bool) {
-        let end = if whole_lines {
-            self.pending
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |at| at + 1)
-        } else {
-            self.pending.len()
-        };
-        if end == 0 {
-            return;
+impl WriterThread {
+    /// Starts the thread that writes to `writer`, or gives `writer` back if
+    /// no thread can be started.
+    fn start(writer: Box<dyn Write + Send>) -> Result<WriterThread, Box<dyn Write + Send>> {
+        let (jobs, queue) = sync_channel::<Job>(QUEUED);
+        let (give_back, spare) = sync_channel::<Vec<u8>>(QUEUED + 1);
+        let spawned = std::thread::Builder::new()
+            .name("rg-log-writer".into())
+            .spawn(move || write_batches(queue, give_back));
+        match spawned {
+            Ok(_) => {
+                let _ = jobs.send(Job::Switch(writer));
+                Ok(WriterThread { jobs, spare })
+            }
+            Err(_) => Err(writer),
         }
-        let _ = self.writer.write_all(&self.pending[..end]);
-        let _ = self.writer.flush();
-        self.pending.drain(..end);
+    }
+}
+
+/// The writer thread: runs the jobs in order until the sink is gone. A
+/// failed write drops its batch: a full disk or a closed stdout must not
+/// take requests down.
+fn write_batches(queue: Receiver<Job>, give_back: SyncSender<Vec<u8>>) {
+    let mut out: Option<Box<dyn Write + Send>> = None;
+    for job in queue {
+        match job {
+            Job::Write(mut batch) => {
+                if let Some(out) = out.as_mut() {
+                    let _ = out.write_all(&batch);
+                    let _ = out.flush();
+                }
+                batch.clear();
+                let _ = give_back.try_send(batch);
+            }
+            Job::Switch(fresh) => out = Some(fresh),
+            Job::Done(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+impl Out {
+    fn new(writer: Box<dyn Write + Send>, buffered: bool) -> Out {
+        let dest = if buffered {
+            // With no thread to spare, the caller writes the batches.
+            WriterThread::start(writer).map_or_else(Dest::Direct, Dest::Thread)
+        } else {
+            Dest::Direct(writer)
+        };
+        let capacity = if buffered { BATCH + 4096 } else { 256 };
+        Out {
+            pending: Vec::with_capacity(capacity),
+            dest,
+        }
+    }
+
+    /// Sends what is pending on its way, or with `whole_lines` only up to
+    /// its last newline (written here; the writer thread only ever gets
+    /// whole lines). A failed direct write drops what it could not write.
+    fn hand_off(&mut self, whole_lines: bool) {
+        match &mut self.dest {
+            Dest::Direct(writer) => {
+                let end = if whole_lines {
+                    self.pending
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |at| at + 1)
+                } else {
+                    self.pending.len()
+                };
+                if end > 0 {
+                    let _ = writer.write_all(&self.pending[..end]);
+                    let _ = writer.flush();
+                    self.pending.drain(..end);
+                }
+            }
+            Dest::Thread(thread) => {
+                if self.pending.is_empty() {
+                    return;
+                }
+                let next = thread
+                    .spare
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH + 4096));
+                let batch = std::mem::replace(&mut self.pending, next);
+                // This waits only when QUEUED batches are waiting already:
+                // a destination that stalls that long holds the server up,
+                // as it would with no thread, instead of growing memory.
+                let _ = thread.jobs.send(Job::Write(batch));
+            }
+        }
+    }
+
+    /// Sends what is pending to the destination it was meant for, and
+    /// what follows to `fresh`.
+    fn switch(&mut self, fresh: Box<dyn Write + Send>) {
+        self.hand_off(false);
+        match &mut self.dest {
+            Dest::Direct(writer) => *writer = fresh,
+            Dest::Thread(thread) => {
+                let _ = thread.jobs.send(Job::Switch(fresh));
+            }
+        }
+    }
+
+    /// Hands off what is pending and waits until it is written.
+    fn sync(&mut self) {
+        self.hand_off(false);
+        if let Dest::Thread(thread) = &self.dest {
+            let (ack, acked) = sync_channel(1);
+            if thread.jobs.send(Job::Done(ack)).is_ok() {
+                let _ = acked.recv();
+            }
+        }
     }
 }
 
 impl Drop for Out {
     fn drop(&mut self) {
-        self.write_pending(false);
+        // The writer thread ends when its queue closes, after this.
+        self.sync();
     }
 }
 
 impl Sink {
     /// Opens the destination; a file is created if missing and appended to.
     pub fn open(target: LogTarget, buffered: bool) -> Result<Sink, Error> {
-        let out = Self::open_writer(&target, buffered)?;
+        let out = Self::open_destination(&target)?.map(|writer| Out::new(writer, buffered));
         Ok(Sink {
             target,
             buffered,
@@ -97,8 +228,8 @@ impl Sink {
         })
     }
 
-    fn open_writer(target: &LogTarget, buffered: bool) -> Result<Option<Out>, Error> {
-        let writer: Box<dyn Write + Send> = match target {
+    fn open_destination(target: &LogTarget) -> Result<Option<Box<dyn Write + Send>>, Error> {
+        Ok(Some(match target {
             LogTarget::Off => return Ok(None),
             LogTarget::Stdout => Box::new(io::stdout()),
             LogTarget::Stderr => Box::new(io::stderr()),
@@ -112,11 +243,6 @@ impl Sink {
                         source,
                     })?,
             ),
-        };
-        let capacity = if buffered { BUFFERED + 4096 } else { 256 };
-        Ok(Some(Out {
-            writer,
-            pending: Vec::with_capacity(capacity),
         }))
     }
 
@@ -126,12 +252,14 @@ impl Sink {
         self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Closes and reopens a log file; stdout and stderr are kept.
+    /// Closes and reopens a log file; stdout and stderr are kept. Lines
+    /// pending go to the old file, the ones after to the new.
     pub fn reopen(&self) -> Result<(), Error> {
-        if let LogTarget::File(_) = self.target {
-            let fresh = Self::open_writer(&self.target, self.buffered)?;
-            // The old destination writes what is pending as it is dropped.
-            *self.lock() = fresh;
+        if let LogTarget::File(_) = self.target
+            && let Some(fresh) = Self::open_destination(&self.target)?
+            && let Some(out) = self.lock().as_mut()
+        {
+            out.switch(fresh);
         }
         Ok(())
     }
@@ -141,10 +269,17 @@ impl Sink {
         self.target != LogTarget::Off
     }
 
-    /// Writes out buffered lines.
+    /// Sends buffered lines on their way, without waiting for the write.
     pub fn flush(&self) {
         if let Some(out) = self.lock().as_mut() {
-            out.write_pending(false);
+            out.hand_off(false);
+        }
+    }
+
+    /// Writes buffered lines and waits until they are written (at exit).
+    pub fn sync(&self) {
+        if let Some(out) = self.lock().as_mut() {
+            out.sync();
         }
     }
 
@@ -159,9 +294,9 @@ impl Sink {
         if let Some(out) = self.lock().as_mut() {
             render(&mut out.pending);
             if !self.buffered {
-                out.write_pending(true);
-            } else if out.pending.len() >= BUFFERED {
-                out.write_pending(false);
+                out.hand_off(true);
+            } else if out.pending.len() >= BATCH {
+                out.hand_off(false);
             }
         }
     }
@@ -318,15 +453,29 @@ mod tests {
         std::fs::read_to_string(path).unwrap_or_default()
     }
 
+    /// What `path` holds once it holds `expected`: a buffered sink's
+    /// writer thread writes a moment after the hand-off.
+    fn eventually(path: &std::path::Path, expected: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let text = read(path);
+            if expected(&text) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     #[test]
     fn a_buffered_sink_writes_at_a_flush_when_full_on_reopen_and_when_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("access.log");
         let sink = Sink::open(LogTarget::File(path.clone()), true).unwrap();
         sink.write_with(|pending| pending.extend_from_slice(b"one\n"));
+        std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(read(&path), "", "a buffered line waits for the flush");
         sink.flush();
-        assert_eq!(read(&path), "one\n");
+        assert_eq!(eventually(&path, |t| !t.is_empty()), "one\n");
 
         // 64 KiB pending go out without a flush, in whole.
         let line = [b'x'; 1023];
@@ -336,7 +485,8 @@ mod tests {
                 pending.push(b'\n');
             });
         }
-        assert_eq!(read(&path).len(), 4 + 64 * 1024);
+        let expected = 4 + 64 * 1024;
+        assert_eq!(eventually(&path, |t| t.len() >= expected).len(), expected);
 
         // After a rotation, what was pending goes to the old file and what
         // follows to the new one.
@@ -344,10 +494,56 @@ mod tests {
         let rotated = dir.path().join("access.log.1");
         std::fs::rename(&path, &rotated).unwrap();
         sink.reopen().unwrap();
-        assert!(read(&rotated).ends_with("x\nbefore\n"));
         sink.write_all(b"after\n");
+        sink.sync();
+        assert!(read(&rotated).ends_with("x\nbefore\n"));
+        assert_eq!(read(&path), "after\n");
+        sink.write_all(b"last\n");
         drop(sink);
-        assert_eq!(read(&path), "after\n", "dropping the sink writes what is pending");
+        assert_eq!(
+            read(&path),
+            "after\nlast\n",
+            "dropping the sink writes what is pending"
+        );
+    }
+
+    #[test]
+    fn a_stalled_reader_does_not_hold_up_the_thread_that_logs() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("journal");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        // A reader that never reads: the pipe fills after 64 KiB.
+        let reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let sink = Arc::new(Sink::open(LogTarget::File(fifo), true).unwrap());
+        let (done, finished) = std::sync::mpsc::channel();
+        let logging = sink.clone();
+        std::thread::spawn(move || {
+            // Three batches: the first fills the pipe and the writer thread
+            // waits in it; the others wait in the queue, not in this thread.
+            let line = [b'x'; 1023];
+            for _ in 0..3 * 64 {
+                logging.write_with(|pending| {
+                    pending.extend_from_slice(&line);
+                    pending.push(b'\n');
+                });
+            }
+            logging.flush();
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(std::time::Duration::from_secs(10)).is_ok(),
+            "logging waited for a reader that does not read"
+        );
+        // The reader goes: the writes fail, and the sink still closes.
+        drop(reader);
+        drop(sink);
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
             stats.clone().report_every_second(notifier.clone());
         }
         let served = server::serve(app, listeners, config, shutdown).await;
-        logs.access.flush();
+        logs.access.sync();
         let (stop, stopped_at) = served.map_err(Failure::Serve)?;
         // What is left of the graceful timeout, and at least half a second.
         let left = graceful_timeout.saturating_sub(stopped_at.elapsed());

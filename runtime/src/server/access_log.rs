@@ -7,10 +7,10 @@
 //! Per request, only what the format prints is kept: the start time only
 //! for a format that shows durations, and the request headers it names in
 //! a small inline array (no allocation for up to two, as in `combined`).
-//! Lines are rendered straight into the access log's pending buffer
-//! (written out at 64 KiB in production, and every 200 ms off the request
-//! path): no allocation or copy for the line and no `tracing` dispatch per
-//! request. Only when the application installed a `tracing`
+//! Lines are rendered straight into the access log's pending buffer,
+//! which in production goes at 64 KiB and every 200 ms to the sink's
+//! writer thread: no allocation or copy for the line, no `tracing`
+//! dispatch and no `write` on the serving thread per request. Only when the application installed a `tracing`
 //! subscriber of its own before rg's do lines go out as events with the
 //! target [`rg_contract::logging::ACCESS_TARGET`], for it to route.
 
