@@ -10,9 +10,10 @@
 //! Lines are rendered straight into the access log's pending buffer,
 //! which in production goes at 64 KiB and every 200 ms to the sink's
 //! writer thread: no allocation or copy for the line, no `tracing`
-//! dispatch and no `write` on the serving thread per request. Only when the application installed a `tracing`
-//! subscriber of its own before rg's do lines go out as events with the
-//! target [`rg_contract::logging::ACCESS_TARGET`], for it to route.
+//! dispatch and no `write` on the serving thread per request. Only when
+//! the application installed a `tracing` subscriber of its own before
+//! rg's do lines go out as events with the target
+//! [`rg_contract::logging::ACCESS_TARGET`], for it to route.
 
 use std::net::IpAddr;
 use std::sync::Arc;
