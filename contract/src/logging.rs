@@ -11,7 +11,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -29,9 +29,14 @@ use crate::{Error, access_log};
 /// The `tracing` target of access log events.
 pub const ACCESS_TARGET: &str = "rg::access";
 
-/// A buffered sink hands its lines to its writer thread when this much is
-/// pending.
+/// A buffered sink writes its lines, or hands them to its writer thread,
+/// when this much is pending.
 const BATCH: usize = 64 * 1024;
+
+/// A batch's write that takes this long (a page-cache write of 64 KiB
+/// takes tens of microseconds) means the destination stalls: a buffered
+/// sink moves its writes to a thread of its own from then on.
+const STALL: Duration = Duration::from_millis(10);
 
 /// Batches that may wait for the writer thread before the sink waits too.
 const QUEUED: usize = 4;
@@ -40,16 +45,21 @@ const QUEUED: usize = 4;
 struct Out {
     pending: Vec<u8>,
     dest: Dest,
+    buffered: bool,
 }
 
 /// How bytes reach a destination.
 enum Dest {
     /// Written by the thread that logs: each line as it ends (the error
-    /// log, the access log in development).
+    /// log, the access log in development), or a batch at a time (the
+    /// access log in production, as nginx's `buffer=` does).
     Direct(Box<dyn Write + Send>),
-    /// Written by the sink's own thread, a batch at a time, so that a slow
-    /// disk or a log reader that stalls (journald, a container runtime)
-    /// never holds up the thread serving requests.
+    /// Written by the sink's own thread, a batch at a time, once a batch's
+    /// write stalled: a slow disk or a log reader that stalls (journald, a
+    /// container runtime) then no longer holds up the thread serving
+    /// requests. Not from the start: a second thread makes every socket
+    /// call of the worker dearer (the kernel and libc take the
+    /// multithreaded paths), which cost about 1.5% of a hello world.
     Thread(WriterThread),
 }
 
@@ -72,11 +82,12 @@ enum Job {
 /// A log destination that can be reopened (after rotation).
 ///
 /// Lines are appended to a pending buffer, where the access log renders
-/// them in place ([`Sink::write_with`]). A buffered sink hands the buffer
-/// to a writer thread of its own when 64 KiB are pending or
-/// [`Sink::flush`] is called (the server does every 200 ms; [`Sink::sync`]
-/// at exit also waits for the write): one write per many requests, and
-/// none on the thread that serves them. An unbuffered sink writes each
+/// them in place ([`Sink::write_with`]). A buffered sink writes the buffer
+/// when 64 KiB are pending or [`Sink::flush`] is called (the server does
+/// every 200 ms; [`Sink::sync`] at exit also waits for the write): one
+/// write per many requests. Once one of those writes stalls (10 ms), a
+/// writer thread of its own does them from then on, and the thread that
+/// serves requests only hands batches over. An unbuffered sink writes each
 /// line as it ends.
 pub struct Sink {
     target: LogTarget,
@@ -136,16 +147,11 @@ fn write_batches(queue: Receiver<Job>, give_back: SyncSender<Vec<u8>>) {
 
 impl Out {
     fn new(writer: Box<dyn Write + Send>, buffered: bool) -> Out {
-        let dest = if buffered {
-            // With no thread to spare, the caller writes the batches.
-            WriterThread::start(writer).map_or_else(Dest::Direct, Dest::Thread)
-        } else {
-            Dest::Direct(writer)
-        };
         let capacity = if buffered { BATCH + 4096 } else { 256 };
         Out {
             pending: Vec::with_capacity(capacity),
-            dest,
+            dest: Dest::Direct(writer),
+            buffered,
         }
     }
 
@@ -164,9 +170,13 @@ impl Out {
                     self.pending.len()
                 };
                 if end > 0 {
+                    let began = self.buffered.then(Instant::now);
                     let _ = writer.write_all(&self.pending[..end]);
                     let _ = writer.flush();
                     self.pending.drain(..end);
+                    if began.is_some_and(|began| began.elapsed() >= STALL) {
+                        self.move_to_thread();
+                    }
                 }
             }
             Dest::Thread(thread) => {
@@ -184,6 +194,16 @@ impl Out {
                 let _ = thread.jobs.send(Job::Write(batch));
             }
         }
+    }
+
+    /// Hands the destination to a writer thread, for good; with no thread
+    /// to spare, keeps writing it here.
+    fn move_to_thread(&mut self) {
+        let Dest::Direct(writer) = std::mem::replace(&mut self.dest, Dest::Direct(Box::new(io::sink())))
+        else {
+            return;
+        };
+        self.dest = WriterThread::start(writer).map_or_else(Dest::Direct, Dest::Thread);
     }
 
     /// Sends what is pending to the destination it was meant for, and
@@ -508,27 +528,53 @@ mod tests {
     }
 
     #[test]
-    fn a_stalled_reader_does_not_hold_up_the_thread_that_logs() {
+    fn after_a_stalled_write_a_stalled_reader_no_longer_holds_up_the_thread_that_logs() {
+        use std::io::Read;
         use std::os::unix::fs::OpenOptionsExt;
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("journal");
         let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        // A reader that never reads: the pipe fills after 64 KiB.
-        let reader = OpenOptions::new()
+        let mut reader = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&fifo)
             .unwrap();
         let sink = Arc::new(Sink::open(LogTarget::File(fifo), true).unwrap());
+        // A reader that lets the pipe fill, stalls for 200 ms more, reads
+        // one pipe's worth (64 KiB) and then never reads again.
+        let (go, gone) = std::sync::mpsc::channel::<()>();
+        let stalling = std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let mut queued: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int.
+            while unsafe { libc::ioctl(reader.as_raw_fd(), libc::FIONREAD, &mut queued) } == 0
+                && queued < 64 * 1024
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            let mut left = 64 * 1024;
+            let mut buf = [0; 4096];
+            while left > 0 {
+                match reader.read(&mut buf[..left.min(4096)]) {
+                    Ok(n) => left -= n,
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+            let _ = gone.recv();
+        });
         let (done, finished) = std::sync::mpsc::channel();
         let logging = sink.clone();
+        let started = Instant::now();
         std::thread::spawn(move || {
-            // Three batches: the first fills the pipe and the writer thread
-            // waits in it; the others wait in the queue, not in this thread.
+            // Six batches. The first fills the pipe; the second is written
+            // here, in the 200 ms the reader stalls, and moves the writes
+            // to the writer thread. That thread waits in the third; the
+            // rest wait in its queue, not in this thread.
             let line = [b'x'; 1023];
-            for _ in 0..3 * 64 {
+            for _ in 0..6 * 64 {
                 logging.write_with(|pending| {
                     pending.extend_from_slice(&line);
                     pending.push(b'\n');
@@ -538,11 +584,16 @@ mod tests {
             let _ = done.send(());
         });
         assert!(
-            finished.recv_timeout(std::time::Duration::from_secs(10)).is_ok(),
-            "logging waited for a reader that does not read"
+            finished.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "logging waited for a reader that stalled again after a stall"
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "the first stall was waited for, as nginx would"
         );
         // The reader goes: the writes fail, and the sink still closes.
-        drop(reader);
+        drop(go);
+        stalling.join().unwrap();
         drop(sink);
     }
 

@@ -8,9 +8,9 @@
 //! for a format that shows durations, and the request headers it names in
 //! a small inline array (no allocation for up to two, as in `combined`).
 //! Lines are rendered straight into the access log's pending buffer,
-//! which in production goes at 64 KiB and every 200 ms to the sink's
-//! writer thread: no allocation or copy for the line, no `tracing`
-//! dispatch and no `write` on the serving thread per request. Only when
+//! which in production is written at 64 KiB and every 200 ms (by a
+//! writer thread once a write stalled): no allocation or copy for the
+//! line, no `tracing` dispatch and no `write` per request. Only when
 //! the application installed a `tracing` subscriber of its own before
 //! rg's do lines go out as events with the target
 //! [`rg_contract::logging::ACCESS_TARGET`], for it to route.
