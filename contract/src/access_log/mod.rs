@@ -187,6 +187,13 @@ impl AccessFormat {
         }
     }
 
+    /// Whether a line shows the time the request arrived to the
+    /// millisecond (JSON's `time`): if not, whole seconds at most, and a
+    /// clock to the kernel's tick will do.
+    pub fn shows_milliseconds(&self) -> bool {
+        matches!(self, AccessFormat::Json)
+    }
+
     /// Renders one line (without the newline).
     pub fn render(&self, r: &AccessRecord<'_>) -> String {
         let mut out = Vec::with_capacity(128);
@@ -466,6 +473,8 @@ mod tests {
         let format = AccessFormat::parse("%h|%b|%B|%D|%M|%T|%p|%{A}i|%{B}i|%{C}i").unwrap();
         assert!(format.times_requests());
         assert!(!AccessFormat::combined().times_requests());
+        assert!(AccessFormat::Json.shows_milliseconds());
+        assert!(!AccessFormat::combined().shows_milliseconds());
         assert_eq!(format.request_headers().len(), 3);
         let resp = HeaderMap::new();
         // Values in the format's order; one missing at the end.

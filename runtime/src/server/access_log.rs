@@ -34,6 +34,8 @@ pub(crate) struct AccessLog {
     headers: Box<[HeaderName]>,
     /// Whether the format shows how long a request took.
     timed: bool,
+    /// Whether it shows when a request arrived to the millisecond.
+    fine_time: bool,
     /// Where lines go; `None`: as `tracing` events.
     sink: Option<Arc<Sink>>,
 }
@@ -70,6 +72,7 @@ impl AccessLog {
         AccessLog {
             headers: format.request_headers().into(),
             timed: format.times_requests(),
+            fine_time: format.shows_milliseconds(),
             format: Arc::new(format),
             sink,
         }
@@ -86,7 +89,11 @@ impl AccessLog {
         };
         Kept {
             started: self.timed.then(Instant::now),
-            time: SystemTime::now(),
+            time: if self.fine_time {
+                SystemTime::now()
+            } else {
+                super::coarse::wall()
+            },
             remote,
             method: request.method().clone(),
             target: request.uri().path_and_query().cloned(),

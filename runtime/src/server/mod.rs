@@ -19,6 +19,7 @@
 
 mod accept;
 pub(crate) mod access_log;
+mod coarse;
 mod connection;
 mod slots;
 pub(crate) mod stats;

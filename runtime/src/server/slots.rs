@@ -24,11 +24,13 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
+
+use super::coarse;
 
 /// How long a connection must have been quiet to count as idle: a
 /// keep-alive client usually sends its next request right after the last
@@ -67,7 +69,8 @@ pub(super) enum Told {
 pub(super) struct Slots {
     free: Arc<Semaphore>,
     size: usize,
-    epoch: Instant,
+    /// When the slots were made ([`coarse::millis`]).
+    epoch: u64,
     held: Mutex<Held>,
     /// When the worker last said its slots ran out (ms since `epoch`, plus one).
     warned: AtomicU64,
@@ -86,7 +89,7 @@ impl Slots {
         Arc::new(Slots {
             free: Arc::new(Semaphore::new(size)),
             size,
-            epoch: Instant::now(),
+            epoch: coarse::millis(),
             held: Mutex::new(Held::default()),
             warned: AtomicU64::new(0),
             stopping: AtomicU8::new(RUNNING),
@@ -190,8 +193,11 @@ impl Slots {
     }
 }
 
-fn millis(epoch: Instant) -> u64 {
-    epoch.elapsed().as_millis() as u64
+/// Milliseconds since `epoch` (a reading of [`coarse::millis`]): to the
+/// kernel's tick, which is all that picking connections quiet for seconds
+/// needs, and a reading in every response.
+fn millis(epoch: u64) -> u64 {
+    coarse::millis().saturating_sub(epoch)
 }
 
 fn idle_enough(since: u64, now: u64) -> bool {
@@ -254,7 +260,7 @@ pub(super) struct Activity {
     state: AtomicU8,
     /// Since when it has read nothing (ms since the slots' epoch).
     quiet_since: AtomicU64,
-    epoch: Instant,
+    epoch: u64,
     /// The connection's task, waiting to be told to close or stop.
     told: AtomicWaker,
 }
@@ -289,7 +295,7 @@ mod tests {
     fn aged(size: usize) -> Arc<Slots> {
         let fresh = Arc::into_inner(Slots::new(size)).unwrap();
         Arc::new(Slots {
-            epoch: Instant::now() - Duration::from_secs(10),
+            epoch: coarse::millis().saturating_sub(10_000),
             ..fresh
         })
     }
