@@ -24,24 +24,12 @@
 //! worker contract, described in the project's `ARCHITECTURE.md`; this
 //! crate's public API is only what an application uses.
 
-mod application;
-mod environ;
-mod layers;
-mod run;
-mod server;
-mod shutdown;
+pub use rg_internal::*;
 
-pub use application::{Application, IntoApplication, SetupOutput, ViaHandler, ViaService, ViaSetup};
-pub use axum;
-pub use axum::extract::Request;
-pub use axum::response::{IntoResponse, Response};
-pub use environ::{Environ, Scheme};
-/// The global allocator `rg new` writes into `main.rs`: mimalloc, built
-/// without transparent huge pages (which doubled a worker's memory).
-/// Measured side by side on one core against the system allocator: 4.5%
-/// more requests per second on the book's guestbook (JSON from SQLite),
-/// about 1% on a hello world, at the same memory per worker.
-pub use mimalloc::MiMalloc;
-pub use run::run;
-pub use shutdown::{Shutdown, on_shutdown, shutdown};
-pub use tokio;
+// `rg runserver`'s dev builds turn on `dynamic-linking`: this crate's code
+// and every crate it depends on then come from one shared library,
+// `rg-dylib`, so the rebuild after a save compiles and links the
+// application's own code only. The `use` makes the application link it.
+#[cfg(feature = "dynamic-linking")]
+#[allow(unused_imports)]
+use rg_dylib as _;

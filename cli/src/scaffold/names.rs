@@ -27,6 +27,10 @@ const RESERVED: &[&str] = &[
     "rg_runtime",
     "rg-contract",
     "rg_contract",
+    "rg-internal",
+    "rg_internal",
+    "rg-dylib",
+    "rg_dylib",
 ];
 
 /// Windows device names, which Cargo refuses so a project can be checked out there.

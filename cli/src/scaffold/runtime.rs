@@ -2,8 +2,8 @@
 //!
 //! A generated project must keep building after the rg source tree `rg`
 //! was installed from is moved or deleted, with nothing but the package
-//! registry. So `rg` embeds the sources of the runtime and of the contract
-//! crate it uses, and writes them once to a per-user directory named after
+//! registry. So `rg` embeds the sources of the runtime's crates (`CRATES`
+//! below), and writes them once to a per-user directory named after
 //! rg's version and a hash of those sources
 //! (`~/.local/share/rg/runtime-0.1.0-<hash>/`), with manifests that stand
 //! alone (the workspace's inherited fields and dependency versions written
@@ -20,11 +20,21 @@ use include_dir::{Dir, DirEntry, include_dir};
 use toml::{Table, Value};
 
 static RUNTIME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../runtime");
+static INTERNAL: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../internal");
+static DYLIB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../dylib");
 static CONTRACT: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../contract");
 const WORKSPACE: &str = include_str!("../../../Cargo.toml");
 
-/// The crates, by the directory name they get.
-const CRATES: [(&str, &Dir<'static>); 2] = [("rg-runtime", &RUNTIME), ("rg-contract", &CONTRACT)];
+/// The crates, by the directory name they get: the runtime projects import
+/// (a facade), the code behind it, that code as one shared library for
+/// `rg runserver`'s dev builds, and the contract the runtime shares with
+/// the master.
+const CRATES: [(&str, &Dir<'static>); 4] = [
+    ("rg-runtime", &RUNTIME),
+    ("rg-internal", &INTERNAL),
+    ("rg-dylib", &DYLIB),
+    ("rg-contract", &CONTRACT),
+];
 
 /// The runtime's directory for new projects, written on first use; later
 /// calls find it there. `home` is the per-user data directory.
@@ -212,6 +222,13 @@ mod tests {
             Some(env!("CARGO_PKG_VERSION"))
         );
         let deps = table["dependencies"].as_table().unwrap();
+        assert_eq!(deps["rg-internal"]["path"].as_str(), Some("../rg-internal"));
+        assert_eq!(deps["rg-dylib"]["optional"].as_bool(), Some(true), "{text}");
+
+        let internal = INTERNAL.get_file("Cargo.toml").unwrap().contents_utf8().unwrap();
+        let text = standalone(internal, &workspace).unwrap();
+        let table: Table = text.parse().unwrap();
+        let deps = table["dependencies"].as_table().unwrap();
         assert_eq!(deps["rg-contract"]["path"].as_str(), Some("../rg-contract"));
         assert!(deps["axum"]["features"].as_array().is_some(), "{text}");
         assert!(deps["tokio"]["version"].as_str().is_some(), "{text}");
@@ -222,7 +239,10 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let first = install(home.path()).unwrap();
         assert!(first.join("src/lib.rs").is_file());
-        assert!(first.parent().unwrap().join("rg-contract/src/lib.rs").is_file());
+        for sibling in ["rg-internal", "rg-dylib", "rg-contract"] {
+            let lib = first.parent().unwrap().join(sibling).join("src/lib.rs");
+            assert!(lib.is_file(), "{} is missing", lib.display());
+        }
         let second = install(home.path()).unwrap();
         assert_eq!(first, second);
         let entries: Vec<_> = fs::read_dir(home.path()).unwrap().collect();

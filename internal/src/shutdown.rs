@@ -51,7 +51,7 @@ pub(crate) fn advance(to: Phase) {
 /// Get one with [`shutdown`]; clones are cheap.
 ///
 /// ```no_run
-/// # extern crate rg_runtime as rg;
+/// # extern crate rg_internal as rg;
 /// # async fn example(mut socket: rg::axum::extract::ws::WebSocket) {
 /// use rg::axum::extract::ws::{CloseFrame, Message};
 ///
@@ -120,7 +120,7 @@ fn cleanups() -> &'static Mutex<Vec<Cleanup>> {
 /// concurrently, within what is left of the graceful timeout.
 ///
 /// ```no_run
-/// # extern crate rg_runtime as rg;
+/// # extern crate rg_internal as rg;
 /// # #[derive(Clone)] struct Pool;
 /// # impl Pool { async fn close(&self) {} }
 /// # let pool = Pool;
