@@ -413,3 +413,70 @@ fn bad_addresses_are_refused() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Cargo.toml in"));
 }
+
+/// The shared runtime library the application `port` serves from, as its
+/// process maps it: `None` when it links the runtime statically.
+fn shared_runtime_of(port: u16) -> Option<String> {
+    let pid = get(&Addr::tcp(port), "/pid").unwrap().body;
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", pid.trim())).unwrap();
+    maps.lines()
+        .find(|line| line.ends_with("/librg_dylib.so"))
+        .and_then(|line| line.split_whitespace().last())
+        .map(str::to_string)
+}
+
+/// Dev builds link the runtime as one shared library, which is what makes
+/// the rebuild after a save link only the application's code. Cargo
+/// names that library without a hash, so two projects that share a target
+/// directory but build different variants of the runtime (here: another
+/// feature of a crate it uses) overwrite each other's: each must keep
+/// serving its own code, save after save.
+#[test]
+fn dev_builds_share_the_runtime_and_projects_sharing_a_target_keep_their_own() {
+    let first = dev_project("dev_shared_a");
+    let second = dev_project("dev_shared_b");
+    let manifest = second.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let extra = "[dependencies]\nfutures-util = { version = \"0.3\", features = [\"sink\", \"io\"] }\n";
+    std::fs::write(&manifest, text.replacen("[dependencies]\n", extra, 1)).unwrap();
+
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = runserver(&first, port_a);
+    let b = runserver(&second, port_b);
+    for (port, name) in [(port_a, "dev_shared_a"), (port_b, "dev_shared_b")] {
+        let library = shared_runtime_of(port).expect("the dev build links the runtime as a shared library");
+        assert!(
+            library.ends_with(&format!("/debug/rg-runserver/{name}/librg_dylib.so")),
+            "{name} loads {library}"
+        );
+    }
+
+    let served = |port: u16, text: &str| {
+        let want = format!("{text}\n");
+        eventually(BUILD, || get(&Addr::tcp(port), "/").is_ok_and(|r| r.body == want))
+    };
+    let mut now = ("Hello, world!".to_string(), "Hello, world!".to_string());
+    for round in 1..=2 {
+        let text = format!("Hello, first {round}!");
+        edit(&first, &now.0, &text);
+        assert!(served(port_a, &text), "{}", output(&a));
+        now.0 = text;
+        assert!(
+            served(port_b, &now.1),
+            "the second project lost its code:\n{}",
+            output(&b)
+        );
+
+        let text = format!("Hello, second {round}!");
+        edit(&second, &now.1, &text);
+        assert!(served(port_b, &text), "{}", output(&b));
+        now.1 = text;
+        assert!(
+            served(port_a, &now.0),
+            "the first project lost its code:\n{}",
+            output(&a)
+        );
+    }
+    assert!(!output(&a).contains("error"), "{}", output(&a));
+    assert!(!output(&b).contains("error"), "{}", output(&b));
+}

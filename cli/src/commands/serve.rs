@@ -116,7 +116,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ),
         App::Project(dir, Some(project)) => {
             match runtime.block_on(cargo::build(project, Profile::Release, false))? {
-                cargo::Outcome::Built(exe) => exe,
+                cargo::Outcome::Built(exe) => exe.path,
                 cargo::Outcome::Failed(diagnostics) => {
                     bail!(
                         "the build of `{}` failed ({} above)",

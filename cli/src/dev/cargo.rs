@@ -7,6 +7,7 @@
 //! build that a newer save made stale is cancelled by dropping its future:
 //! cargo and every rustc it started are killed together.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -17,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 use crate::dev::progress::{self, BuildBar};
 use crate::dev::project::Project;
+use crate::dev::shared_runtime::SharedRuntime;
 
 /// A build profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +55,21 @@ impl Diagnostic {
     }
 }
 
+/// The executable a build made.
+#[derive(Debug, Clone)]
+pub struct Executable {
+    /// Where cargo put it.
+    pub path: PathBuf,
+    /// `LD_LIBRARY_PATH` for running it, when it links the runtime as a
+    /// shared library (`shared_runtime.rs`).
+    pub library_path: Option<OsString>,
+}
+
 /// How a build ended.
 #[derive(Debug)]
 pub enum Outcome {
     /// The executable.
-    Built(PathBuf),
+    Built(Executable),
     /// The errors (and warnings), or cargo's own complaint when the compiler
     /// never ran (a broken Cargo.toml).
     Failed(Vec<Diagnostic>),
@@ -82,6 +94,41 @@ impl Drop for Group {
 /// returned future is dropped; the caller then owns Ctrl-C. Otherwise cargo
 /// stays in the terminal's group and Ctrl-C reaches it directly.
 pub async fn build(project: &Project, profile: Profile, cancellable: bool) -> Result<Outcome> {
+    // Dev builds link the runtime as one shared library when the project's
+    // runtime offers it (`shared_runtime.rs`). Release builds stay static.
+    let feature = project
+        .shared_runtime
+        .as_deref()
+        .filter(|_| profile == Profile::Dev);
+    let Some(feature) = feature else {
+        return build_once(project, profile, cancellable, None).await;
+    };
+    let shared = SharedRuntime::of(project);
+    if !shared.is_current() {
+        shared.rebuild_next()?;
+    }
+    let mut outcome = build_once(project, profile, cancellable, Some(feature)).await?;
+    if let Outcome::Failed(diagnostics) = &outcome
+        && diagnostics.iter().any(|d| d.rendered.contains("rg_dylib"))
+    {
+        // Another project's build replaced the library during this one.
+        println!("The runtime's shared library was built for another project meanwhile; building it again");
+        shared.rebuild_next()?;
+        outcome = build_once(project, profile, cancellable, Some(feature)).await?;
+    }
+    if let Outcome::Built(exe) = &mut outcome {
+        exe.library_path = Some(shared.keep(project).await?);
+    }
+    Ok(outcome)
+}
+
+/// One `cargo build`, with `feature` (rg-runtime's `dynamic-linking`).
+async fn build_once(
+    project: &Project,
+    profile: Profile,
+    cancellable: bool,
+    feature: Option<&str>,
+) -> Result<Outcome> {
     let manifest = project.dir.join("Cargo.toml");
     let mut cmd = tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.arg("build")
@@ -100,6 +147,9 @@ pub async fn build(project: &Project, profile: Profile, cancellable: bool) -> Re
     }
     if profile == Profile::Release {
         cmd.arg("--release");
+    }
+    if let Some(feature) = feature {
+        cmd.args(["--features", feature]);
     }
     let mut child = cmd
         .spawn()
@@ -164,16 +214,20 @@ pub async fn build(project: &Project, profile: Profile, cancellable: bool) -> Re
         }
         return Ok(Outcome::Failed(diagnostics));
     }
-    executables
+    let path = executables
         .into_iter()
         .find(|(name, _)| *name == project.bin)
-        .map(|(_, exe)| Outcome::Built(exe))
+        .map(|(_, exe)| exe)
         .with_context(|| {
             format!(
                 "the build of `{}` produced no executable `{}`",
                 project.package, project.bin
             )
-        })
+        })?;
+    Ok(Outcome::Built(Executable {
+        path,
+        library_path: None,
+    }))
 }
 
 /// Reads cargo's stderr to its end: the progress line (`\r`-ended)

@@ -8,5 +8,6 @@ pub mod error_page;
 pub mod progress;
 pub mod project;
 pub mod server;
+pub mod shared_runtime;
 pub mod start;
 pub mod watch;

@@ -23,9 +23,15 @@ pub struct Project {
     pub dir: PathBuf,
     /// The workspace's root directory (the package's, alone).
     pub root: PathBuf,
+    /// Cargo's target directory.
+    pub target_dir: PathBuf,
     /// The directories of every local package the binary is built from,
     /// its own first.
     pub sources: Vec<PathBuf>,
+    /// `--features` for a dev build that links the runtime as a shared
+    /// library (`rg/dynamic-linking`), when the package's rg-runtime
+    /// offers it and the binary keeps `rg::MiMalloc` as its allocator.
+    pub shared_runtime: Option<String>,
 }
 
 /// Cargo could not read the project (a broken manifest): a build error to
@@ -94,11 +100,13 @@ impl Project {
             .map(|p| p.as_std_path().to_path_buf())
             .unwrap_or_else(|| dir.to_path_buf());
         Ok(Project {
+            shared_runtime: shared_runtime(&metadata, package, &bin),
             package: package.name.to_string(),
             bin,
             sources: local_sources(&metadata, &package.id),
             dir: package_dir,
             root: metadata.workspace_root.as_std_path().to_path_buf(),
+            target_dir: metadata.target_directory.as_std_path().to_path_buf(),
         })
     }
 
@@ -111,6 +119,40 @@ impl Project {
             self.root.join("rg.toml")
         }
     }
+}
+
+/// The runtime's feature that makes dev builds link it as one shared
+/// library, as `--features` names it (`rg/dynamic-linking`, after the
+/// name the package gives the dependency), when `package` depends on an
+/// rg-runtime that has it.
+///
+/// Not for a binary whose `main.rs` sets a global allocator other than
+/// `rg::MiMalloc`: the shared library allocates with the system's, and
+/// memory allocated on one side is freed on the other, so the binary must
+/// use the system's too (which `rg::MiMalloc` is in those builds). Such a
+/// binary is built as `cargo build` would.
+fn shared_runtime(metadata: &Metadata, package: &Package, bin: &str) -> Option<String> {
+    const FEATURE: &str = "dynamic-linking";
+    let dependency = package
+        .dependencies
+        .iter()
+        .find(|d| d.name == "rg-runtime" && d.kind == cargo_metadata::DependencyKind::Normal)?;
+    let offered = metadata.packages.iter().any(|p| {
+        let same = match &dependency.path {
+            Some(dir) => p.manifest_path.parent() == Some(dir.as_path()),
+            None => dependency.req.matches(&p.version),
+        };
+        p.name.as_str() == "rg-runtime" && same && p.features.contains_key(FEATURE)
+    });
+    let main = package
+        .targets
+        .iter()
+        .find(|t| t.is_kind(TargetKind::Bin) && t.name == bin)
+        .map(|t| t.src_path.as_std_path().to_path_buf())?;
+    let source = std::fs::read_to_string(main).ok()?;
+    let own_allocator = source.contains("global_allocator") && !source.contains("rg::MiMalloc");
+    let name = dependency.rename.as_deref().unwrap_or(&dependency.name);
+    (offered && !own_allocator).then(|| format!("{name}/{FEATURE}"))
 }
 
 fn has_manifest_above(dir: &Path) -> bool {

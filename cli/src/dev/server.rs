@@ -19,7 +19,7 @@ use rg_contract::live_reload;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::dev::app::{App, app_exit, describe_status, sleep_until, unready_at};
-use crate::dev::cargo::{self, Outcome, Profile};
+use crate::dev::cargo::{self, Executable, Outcome, Profile};
 use crate::dev::depinfo::Inputs;
 use crate::dev::error_page::{self, ErrorPage};
 use crate::dev::project::{Choice, Project};
@@ -160,7 +160,7 @@ impl Dev {
                 if let Some(page) = self.page.take() {
                     page.stop().await;
                 }
-                self.inputs = Inputs::of(&exe);
+                self.inputs = Inputs::of(&exe.path);
                 self.start_app(&exe, since)
             }
             Outcome::Failed(diagnostics) => {
@@ -291,11 +291,11 @@ impl Dev {
         }
     }
 
-    fn start_app(&mut self, exe: &Path, since: Option<Instant>) -> Result<()> {
+    fn start_app(&mut self, exe: &Executable, since: Option<Instant>) -> Result<()> {
         let fds = self.sockets.fds();
         let names = self.sockets.names();
         let spec = WorkerSpec {
-            program: exe,
+            program: &exe.path,
             fds: &fds,
             names: &names,
             env: &self.env,
@@ -310,9 +310,12 @@ impl Dev {
             "RG_INTERNAL_BUILD_ID",
             format!("build-{}-{}", std::process::id(), self.builds),
         );
+        if let Some(path) = &exe.library_path {
+            cmd.env("LD_LIBRARY_PATH", path);
+        }
         let child = tokio::process::Command::from(cmd)
             .spawn()
-            .with_context(|| format!("could not start `{}`", exe.display()))?;
+            .with_context(|| format!("could not start `{}`", exe.path.display()))?;
         let pid = child.id().unwrap_or_default();
         self.app = Some(App {
             child,
