@@ -104,6 +104,7 @@ pub async fn build(project: &Project, profile: Profile, cancellable: bool) -> Re
         return build_once(project, profile, cancellable, None).await;
     };
     let shared = SharedRuntime::of(project);
+    let _turn = shared.turn().await?;
     if !shared.is_current() {
         shared.rebuild_next()?;
     }

@@ -19,6 +19,11 @@
 //!   one kept, it is removed, so cargo builds it again for this project
 //!   (cargo would otherwise judge it fresh, and rustc refuse the other
 //!   project's copy).
+//!
+//! Runservers sharing a target directory take turns for those three steps
+//! and the build between them (a lock file beside the kept copies), so
+//! one never removes the library while another links against it or keeps
+//! it. Cargo makes their builds wait for each other anyway.
 
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
@@ -27,6 +32,7 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
+use nix::fcntl::{Flock, FlockArg};
 
 use crate::dev::project::Project;
 
@@ -49,6 +55,25 @@ impl SharedRuntime {
             built: debug.join("deps").join(FILE),
             kept: debug.join("rg-runserver").join(&project.package),
         }
+    }
+
+    /// Waits for this project's turn among the runservers building in the
+    /// same target directory; the turn lasts as long as what is returned.
+    pub async fn turn(&self) -> Result<Flock<std::fs::File>> {
+        let dir = self.kept.parent().map(Path::to_path_buf).unwrap_or_default();
+        let path = dir.join(".lock");
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| std::io::Error::from(errno))
+        })
+        .await
+        .context("waiting for the other runservers' builds")?
+        .context("failed to lock the runtime's shared library")
     }
 
     /// Whether cargo's copy is the one this package was last built with,
@@ -84,8 +109,24 @@ impl SharedRuntime {
     /// Keeps the library just built for this package, and returns
     /// `LD_LIBRARY_PATH` for its executable: the kept copy's directory,
     /// the toolchain's libraries (the shared standard library), then the
-    /// inherited value, as `cargo run` sets it.
+    /// inherited value, as `cargo run` sets it. If no copy can be kept,
+    /// the application loads cargo's.
     pub async fn keep(&self, project: &Project) -> Result<OsString> {
+        let own = match self.keep_copy() {
+            Ok(()) => self.kept.clone(),
+            Err(e) => {
+                eprintln!("warning: {e:#}; the application loads `{}`", self.built.display());
+                self.built.parent().map(Path::to_path_buf).unwrap_or_default()
+            }
+        };
+        let mut dirs = vec![own, toolchain_libraries(&project.dir).await?];
+        if let Some(inherited) = std::env::var_os("LD_LIBRARY_PATH") {
+            dirs.extend(std::env::split_paths(&inherited));
+        }
+        std::env::join_paths(dirs).context("a library directory's path holds a `:`")
+    }
+
+    fn keep_copy(&self) -> Result<()> {
         std::fs::create_dir_all(&self.kept)
             .with_context(|| format!("failed to create `{}`", self.kept.display()))?;
         let kept = self.kept.join(FILE);
@@ -99,11 +140,7 @@ impl SharedRuntime {
                 )
             })?;
         }
-        let mut dirs = vec![self.kept.clone(), toolchain_libraries(&project.dir).await?];
-        if let Some(inherited) = std::env::var_os("LD_LIBRARY_PATH") {
-            dirs.extend(std::env::split_paths(&inherited));
-        }
-        std::env::join_paths(dirs).context("a library directory's path holds a `:`")
+        Ok(())
     }
 }
 
