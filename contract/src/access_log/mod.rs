@@ -298,6 +298,43 @@ fn version_str(v: Version) -> &'static str {
     }
 }
 
+/// [`version_str`] as the eight bytes it always is, for a copy of a known
+/// length.
+fn version_bytes(v: Version) -> &'static [u8; 8] {
+    match v {
+        Version::HTTP_09 => b"HTTP/0.9",
+        Version::HTTP_10 => b"HTTP/1.0",
+        Version::HTTP_2 => b"HTTP/2.0",
+        Version::HTTP_3 => b"HTTP/3.0",
+        _ => b"HTTP/1.1",
+    }
+}
+
+/// Appends the method, the common ones as literals (a copy of a known
+/// length: a few moves, where a copy of a length the compiler does not
+/// know is a call to `memcpy`).
+fn push_method(out: &mut Vec<u8>, method: &Method) {
+    match *method {
+        Method::GET => out.extend_from_slice(b"GET"),
+        Method::POST => out.extend_from_slice(b"POST"),
+        Method::HEAD => out.extend_from_slice(b"HEAD"),
+        Method::PUT => out.extend_from_slice(b"PUT"),
+        Method::DELETE => out.extend_from_slice(b"DELETE"),
+        _ => out.extend_from_slice(method.as_str().as_bytes()),
+    }
+}
+
+/// Appends the first `len` bytes of `buf` with one copy of all of it: a
+/// copy of a known length, then the end cut off. For the short fields of
+/// a line (an address, a number), which would otherwise each cost a call
+/// to `memcpy`.
+#[inline(always)]
+fn push_prefix<const N: usize>(out: &mut Vec<u8>, buf: &[u8; N], len: usize) {
+    let at = out.len();
+    out.extend_from_slice(buf);
+    out.truncate(at + len.min(N));
+}
+
 /// `%h - - [%t] "%r" %s %b`, then ` "%{Referer}i" "%{User-Agent}i"` for
 /// the combined format: each field as a pattern renders it, in a fixed
 /// order with no loop to dispatch on.
@@ -313,10 +350,18 @@ fn render_apache(out: &mut Vec<u8>, r: &AccessRecord<'_>, referer_and_agent: boo
     field(out, 'b', r);
     if referer_and_agent {
         out.extend_from_slice(b" \"");
-        escaped(out, r.request_header(0).unwrap_or("-"));
+        header_or_dash(out, r.request_header(0));
         out.extend_from_slice(b"\" \"");
-        escaped(out, r.request_header(1).unwrap_or("-"));
+        header_or_dash(out, r.request_header(1));
         out.push(b'"');
+    }
+}
+
+/// A request header's value, escaped, or `-` when the request had none.
+fn header_or_dash(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(value) => escaped(out, value),
+        None => out.push(b'-'),
     }
 }
 
@@ -332,13 +377,13 @@ fn field(out: &mut Vec<u8>, c: char, r: &AccessRecord<'_>) {
         },
         't' => push_clf_time(out, r.time),
         'r' => {
-            out.extend_from_slice(r.method.as_str().as_bytes());
+            push_method(out, r.method);
             out.push(b' ');
             escaped(out, r.path_and_query);
             out.push(b' ');
-            out.extend_from_slice(version_str(r.version).as_bytes());
+            out.extend_from_slice(version_bytes(r.version));
         }
-        'm' => out.extend_from_slice(r.method.as_str().as_bytes()),
+        'm' => push_method(out, r.method),
         'U' => escaped(out, query().map_or(r.path_and_query, |(path, _)| path)),
         'q' => {
             if let Some((_, q)) = query() {
@@ -346,8 +391,12 @@ fn field(out: &mut Vec<u8>, c: char, r: &AccessRecord<'_>) {
                 escaped(out, q);
             }
         }
-        'H' => out.extend_from_slice(version_str(r.version).as_bytes()),
-        's' => out.extend_from_slice(r.status.as_str().as_bytes()),
+        'H' => out.extend_from_slice(version_bytes(r.version)),
+        's' => match <&[u8; 3]>::try_from(r.status.as_str().as_bytes()) {
+            // A status code is three digits.
+            Ok(three) => out.extend_from_slice(three),
+            Err(_) => out.extend_from_slice(r.status.as_str().as_bytes()),
+        },
         'b' => match r.bytes {
             Some(n) if n > 0 => push_u64(out, n),
             _ => out.push(b'-'),
@@ -364,31 +413,28 @@ fn field(out: &mut Vec<u8>, c: char, r: &AccessRecord<'_>) {
 /// Appends `n` in decimal, without the formatting machinery (a line is
 /// written for every request).
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let len = n.checked_ilog10().unwrap_or(0) as usize + 1;
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
+    for at in (0..len).rev() {
         digits[at] = b'0' + (n % 10) as u8;
         n /= 10;
-        if n == 0 {
-            break;
-        }
     }
-    out.extend_from_slice(&digits[at..]);
+    push_prefix(out, &digits, len);
 }
 
 /// Appends an address as `Display` would: IPv4 by hand, IPv6 formatted.
 fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            // Written on the stack, then copied at once.
             let [a, b, c, d] = v4.octets();
-            push_octet(out, a);
-            out.push(b'.');
-            push_octet(out, b);
-            out.push(b'.');
-            push_octet(out, c);
-            out.push(b'.');
-            push_octet(out, d);
+            let mut text = [0u8; 16];
+            let mut at = write_octet(&mut text, 0, a);
+            for octet in [b, c, d] {
+                text[at] = b'.';
+                at = write_octet(&mut text, at + 1, octet);
+            }
+            push_prefix(out, &text, at);
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
@@ -396,15 +442,20 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
-/// Appends `n` (0-255) in decimal.
-fn push_octet(out: &mut Vec<u8>, n: u8) {
-    if n >= 100 {
-        out.push(b'0' + n / 100);
+/// Writes `n` (0-255) in decimal into `text` at `at`, as three bytes of
+/// which the first one to three are the digits, and returns where the
+/// digits end. (Three bytes whatever the length: a copy of a known size.)
+fn write_octet(text: &mut [u8; 16], at: usize, n: u8) -> usize {
+    let (h, t, o) = (b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10);
+    let (len, digits) = match n {
+        100.. => (3, [h, t, o]),
+        10.. => (2, [t, o, 0]),
+        _ => (1, [o, 0, 0]),
+    };
+    if let Some(to) = text.get_mut(at..at + 3) {
+        to.copy_from_slice(&digits);
     }
-    if n >= 10 {
-        out.push(b'0' + n / 10 % 10);
-    }
-    out.push(b'0' + n % 10);
+    at + len
 }
 
 /// Copies `s`, escaping quotes, backslashes and control characters as
@@ -622,6 +673,35 @@ mod tests {
             format.render(&r),
             format!("::1|{0}|{0}|0|0|0|{pid}|a|-|-", u64::MAX)
         );
+    }
+
+    #[test]
+    fn fields_copied_at_a_fixed_length_match_display() {
+        let format = AccessFormat::parse("%h %B %m %s %H").unwrap();
+        let resp = HeaderMap::new();
+        let post = Method::POST;
+        let patch = Method::PATCH;
+        let custom = Method::from_bytes(b"PROPFIND").unwrap();
+        let cases = [
+            ("0.0.0.0", 0, &Method::GET, 200, Version::HTTP_11),
+            ("9.10.99.100", 9, &post, 404, Version::HTTP_10),
+            ("255.255.255.255", 10, &patch, 101, Version::HTTP_2),
+            ("10.0.100.9", 12_345, &custom, 599, Version::HTTP_09),
+            ("1.22.203.4", u64::MAX, &Method::DELETE, 302, Version::HTTP_3),
+        ];
+        for (ip, bytes, method, status, version) in cases {
+            let mut r = record(&[], &resp, method);
+            r.remote = Some(ip.parse().unwrap());
+            r.bytes = Some(bytes);
+            r.status = StatusCode::from_u16(status).unwrap();
+            r.version = version;
+            let mut out = b"before ".to_vec();
+            format.render_into(&mut out, &r);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("before {ip} {bytes} {method} {status} {version:?}")
+            );
+        }
     }
 
     #[test]

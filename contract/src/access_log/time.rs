@@ -31,20 +31,30 @@ pub fn clf_time(t: SystemTime) -> String {
 }
 
 /// Appends [`clf_time`] to `out`, from the per-thread copy of this
-/// second's text: no allocation per line.
+/// second's text: no allocation per line, and a copy of a known length.
 pub fn push_clf_time(out: &mut Vec<u8>, t: SystemTime) {
     thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        static LAST: std::cell::Cell<(u64, [u8; CLF_LEN])> = const { std::cell::Cell::new((u64::MAX, [0; CLF_LEN])) };
     }
     let second = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if last.0 != second {
-            *last = (second, format_clf_time(t));
+    let (cached, text) = LAST.get();
+    if cached == second {
+        out.extend_from_slice(&text);
+        return;
+    }
+    let formatted = format_clf_time(t);
+    match <[u8; CLF_LEN]>::try_from(formatted.as_bytes()) {
+        Ok(text) => {
+            LAST.set((second, text));
+            out.extend_from_slice(&text);
         }
-        out.extend_from_slice(last.1.as_bytes());
-    })
+        // A year of other than four digits.
+        Err(_) => out.extend_from_slice(formatted.as_bytes()),
+    }
 }
+
+/// The length of [`clf_time`]'s text in years 1000 to 9999.
+const CLF_LEN: usize = 26;
 
 fn format_clf_time(t: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
