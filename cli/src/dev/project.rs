@@ -133,6 +133,11 @@ impl Project {
 /// binary is built as `cargo build` would.
 fn shared_runtime(metadata: &Metadata, package: &Package, bin: &str) -> Option<String> {
     const FEATURE: &str = "dynamic-linking";
+    // The application finds the library through `LD_LIBRARY_PATH`, which is
+    // how Linux's loader is told; elsewhere dev builds stay static.
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
     let dependency = package
         .dependencies
         .iter()
