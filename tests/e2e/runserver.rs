@@ -455,27 +455,23 @@ fn dev_builds_share_the_runtime_and_projects_sharing_a_target_keep_their_own() {
         let want = format!("{text}\n");
         eventually(BUILD, || get(&Addr::tcp(port), "/").is_ok_and(|r| r.body == want))
     };
-    let mut now = ("Hello, world!".to_string(), "Hello, world!".to_string());
+    // Each project saved in turn; after each save, the other still serves
+    // its own last text.
+    let projects = [(&first, port_a, &a, "first"), (&second, port_b, &b, "second")];
+    let mut now = ["Hello, world!".to_string(), "Hello, world!".to_string()];
     for round in 1..=2 {
-        let text = format!("Hello, first {round}!");
-        edit(&first, &now.0, &text);
-        assert!(served(port_a, &text), "{}", output(&a));
-        now.0 = text;
-        assert!(
-            served(port_b, &now.1),
-            "the second project lost its code:\n{}",
-            output(&b)
-        );
-
-        let text = format!("Hello, second {round}!");
-        edit(&second, &now.1, &text);
-        assert!(served(port_b, &text), "{}", output(&b));
-        now.1 = text;
-        assert!(
-            served(port_a, &now.0),
-            "the first project lost its code:\n{}",
-            output(&a)
-        );
+        for (i, (dir, port, server, name)) in projects.iter().enumerate() {
+            let text = format!("Hello, {name} {round}!");
+            edit(dir, &now[i], &text);
+            assert!(served(*port, &text), "{}", output(server));
+            now[i] = text;
+            let (_, other_port, other, other_name) = projects[1 - i];
+            assert!(
+                served(other_port, &now[1 - i]),
+                "the {other_name} project lost its code:\n{}",
+                output(other)
+            );
+        }
     }
     assert!(!output(&a).contains("error"), "{}", output(&a));
     assert!(!output(&b).contains("error"), "{}", output(&b));
