@@ -13,8 +13,13 @@ use crate::support::{Addr, Running, dev_project, e2e_target, eventually, free_po
 const BUILD: Duration = Duration::from_secs(300);
 
 fn runserver(dir: &Path, port: u16) -> Running {
+    runserver_with(dir, port, &[])
+}
+
+fn runserver_with(dir: &Path, port: u16, flags: &[&str]) -> Running {
     let mut cmd = rg();
     cmd.args(["runserver", &port.to_string()])
+        .args(flags)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", e2e_target());
     let server = Running::spawn(&mut cmd);
@@ -423,6 +428,26 @@ fn shared_runtime_of(port: u16) -> Option<String> {
         .find(|line| line.ends_with("/librg_dylib.so"))
         .and_then(|line| line.split_whitespace().last())
         .map(str::to_string)
+}
+
+/// Where the shared library does not fit, a dev build links the runtime
+/// into the binary as `cargo build` does: when asked (`--static-runtime`),
+/// and for a `main.rs` that sets an allocator of its own, which could not
+/// free what the library allocated.
+#[test]
+fn static_runtime_and_an_own_allocator_build_as_cargo_does() {
+    let asked = dev_project("dev_static_asked");
+    let own = dev_project("dev_static_allocator");
+    let main = own.join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let allocator = "#[global_allocator]\nstatic ALLOCATOR: std::alloc::System = std::alloc::System;\n";
+    std::fs::write(&main, format!("{text}\n{allocator}")).unwrap();
+    for (dir, flags) in [(&asked, &["--static-runtime"][..]), (&own, &[][..])] {
+        let port = free_port();
+        let server = runserver_with(dir, port, flags);
+        assert_eq!(shared_runtime_of(port), None, "{}", output(&server));
+        assert_eq!(get(&Addr::tcp(port), "/").unwrap().body, "Hello, world!\n");
+    }
 }
 
 /// Dev builds link the runtime as one shared library, which is what makes

@@ -46,7 +46,7 @@ impl std::fmt::Display for Unreadable {
 }
 
 /// What the user asked for on the command line: cargo's `-p/--package`
-/// and `--bin`.
+/// and `--bin`, and how a dev build links the runtime.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Choice {
     /// The package to run, in a workspace (as `cargo run -p`)
@@ -55,6 +55,10 @@ pub struct Choice {
     /// The binary to run, in a package with several (as `cargo run --bin`)
     #[arg(long = "bin", value_name = "NAME")]
     pub bin: Option<String>,
+    /// Link the rg runtime into the binary, as `cargo build` does, instead
+    /// of as the shared library dev builds load on Linux (slower rebuilds)
+    #[arg(long)]
+    pub static_runtime: bool,
 }
 
 /// The same choice for `rg serve`, where `-p` is Gunicorn's `--pid`.
@@ -73,6 +77,7 @@ impl From<ServeChoice> for Choice {
         Choice {
             package: choice.package,
             bin: choice.bin,
+            static_runtime: true,
         }
     }
 }
@@ -100,7 +105,7 @@ impl Project {
             .map(|p| p.as_std_path().to_path_buf())
             .unwrap_or_else(|| dir.to_path_buf());
         Ok(Project {
-            shared_runtime: shared_runtime(&metadata, package, &bin),
+            shared_runtime: shared_runtime(&metadata, package, &bin).filter(|_| !choice.static_runtime),
             package: package.name.to_string(),
             bin,
             sources: local_sources(&metadata, &package.id),
