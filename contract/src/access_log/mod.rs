@@ -2,9 +2,10 @@
 //! format string, or one JSON object per request.
 //!
 //! The format is parsed once at start-up into [`AccessFormat`]; each request
-//! then only fills in an [`AccessRecord`]. Lines reach the log through
-//! `tracing` (target `rg::access`), and [`crate::logging`] routes that
-//! target to the access log destination, unadorned.
+//! then only fills in an [`AccessRecord`], rendered straight into the
+//! buffer of the access log's [`crate::logging::Sink`] (or, when the
+//! application installed a `tracing` subscriber of its own, sent as an
+//! event with the target [`crate::logging::ACCESS_TARGET`]).
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -466,8 +467,9 @@ fn write_octet(text: &mut [u8; 16], at: usize, n: u8) -> usize {
     at + len
 }
 
-/// Copies `s`, escaping quotes, backslashes and control characters as
-/// Apache does, so a hostile header cannot forge a log line.
+/// Copies `bytes`, escaping quotes, backslashes and every byte outside
+/// printable ASCII (`\xe9`) as nginx does, so a hostile header cannot
+/// forge a log line and a line is always ASCII.
 fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     // Most values need no escaping: copy them whole.
     if plain(bytes) {
