@@ -420,30 +420,39 @@ fn field(out: &mut Vec<u8>, c: char, r: &AccessRecord<'_>) {
 }
 
 /// Appends `n` in decimal, without the formatting machinery (a line is
-/// written for every request).
+/// written for every request). The digits are gathered in a register, not
+/// in memory: bytes stored one at a time and then loaded as one block
+/// stall the load until every store is done.
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let len = n.checked_ilog10().unwrap_or(0) as usize + 1;
-    let mut digits = [0u8; 20];
-    for at in (0..len).rev() {
-        digits[at] = b'0' + (n % 10) as u8;
+    if len > 16 {
+        return out.extend_from_slice(n.to_string().as_bytes());
+    }
+    // From the last digit to the first, each shifted in below the ones
+    // after it: the first digit ends in the lowest byte.
+    let mut text = 0u128;
+    for _ in 0..len {
+        text = text << 8 | u128::from(b'0' + (n % 10) as u8);
         n /= 10;
     }
-    push_prefix(out, &digits, len);
+    push_prefix(out, &text.to_le_bytes(), len);
 }
 
 /// Appends an address as `Display` would: IPv4 by hand, IPv6 formatted.
 fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            // Written on the stack, then copied at once.
-            let [a, b, c, d] = v4.octets();
-            let mut text = [0u8; 16];
-            let mut at = write_octet(&mut text, 0, a);
-            for octet in [b, c, d] {
-                text[at] = b'.';
-                at = write_octet(&mut text, at + 1, octet);
+            // Each octet's text and its dot, four bytes whatever the
+            // octet's length, gathered in a register (see `push_u64`);
+            // then the whole address is copied without the last dot.
+            let mut text = 0u128;
+            let mut at = 0;
+            for octet in v4.octets() {
+                let (len, digits) = OCTETS[usize::from(octet)];
+                text |= u128::from(u32::from_le_bytes(digits)) << (at * 8);
+                at += u32::from(len);
             }
-            push_prefix(out, &text, at);
+            push_prefix(out, &text.to_le_bytes(), at as usize - 1);
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
@@ -451,21 +460,27 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
-/// Writes `n` (0-255) in decimal into `text` at `at`, as three bytes of
-/// which the first one to three are the digits, and returns where the
-/// digits end. (Three bytes whatever the length: a copy of a known size.)
-fn write_octet(text: &mut [u8; 16], at: usize, n: u8) -> usize {
-    let (h, t, o) = (b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10);
-    let (len, digits) = match n {
-        100.. => (3, [h, t, o]),
-        10.. => (2, [t, o, 0]),
-        _ => (1, [o, 0, 0]),
-    };
-    if let Some(to) = text.get_mut(at..at + 3) {
-        to.copy_from_slice(&digits);
+/// Each octet (0-255) in decimal followed by a dot, in four bytes (the
+/// rest zero), with the length of the digits and the dot: an address is
+/// rendered by four table reads instead of divisions.
+static OCTETS: [(u8, [u8; 4]); 256] = {
+    let mut table = [(0, [0; 4]); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (h, t, o) = (
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        );
+        table[n] = match n {
+            100.. => (4, [h, t, o, b'.']),
+            10.. => (3, [t, o, b'.', 0]),
+            _ => (2, [o, b'.', 0, 0]),
+        };
+        n += 1;
     }
-    at + len
-}
+    table
+};
 
 /// Copies `bytes`, escaping quotes, backslashes and every byte outside
 /// printable ASCII (`\xe9`) as nginx does, so a hostile header cannot
@@ -492,13 +507,20 @@ fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 /// User-Agent is over a hundred bytes, and this runs on every request.
 fn plain(bytes: &[u8]) -> bool {
     let needs_escape = |b: u8| !(0x20..0x7f).contains(&b) | (b == b'"') | (b == b'\\');
+    let any = |chunk: &[u8]| chunk.iter().fold(false, |any, &b| any | needs_escape(b));
     let mut chunks = bytes.chunks_exact(16);
     for chunk in &mut chunks {
-        if chunk.iter().fold(false, |any, &b| any | needs_escape(b)) {
+        if any(chunk) {
             return false;
         }
     }
-    !chunks.remainder().iter().any(|&b| needs_escape(b))
+    match chunks.remainder() {
+        [] => true,
+        // The tail as the last sixteen bytes, overlapping the chunk before
+        // it: one more vector compare instead of a loop over each byte.
+        _ if bytes.len() >= 16 => !any(&bytes[bytes.len() - 16..]),
+        tail => !tail.iter().any(|&b| needs_escape(b)),
+    }
 }
 
 fn render_dev(out: &mut Vec<u8>, r: &AccessRecord<'_>, color: bool) {
@@ -694,6 +716,23 @@ mod tests {
             format.render(&r),
             format!("::1|{0}|{0}|0|0|0|{pid}|a|-|-", u64::MAX)
         );
+    }
+
+    #[test]
+    fn every_octet_and_every_length_of_number_match_display() {
+        let format = AccessFormat::parse("%h %B").unwrap();
+        let resp = HeaderMap::new();
+        let mut numbers: Vec<u64> = (0..20).flat_map(|k| [10u64.pow(k), 10u64.pow(k) - 1]).collect();
+        numbers.extend([7, 13, 4_096, u64::MAX]);
+        for (i, n) in (0..=255u8).zip(numbers.iter().cycle()) {
+            let ip = std::net::Ipv4Addr::new(i, 255 - i, i / 2, i % 10);
+            let mut r = record(&[], &resp, &Method::GET);
+            r.remote = Some(ip.into());
+            r.bytes = Some(*n);
+            let mut out = Vec::new();
+            format.render_into(&mut out, &r);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{ip} {n}"));
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! common log format's `10/Oct/2000:13:55:36 +0000` and RFC 3339's
 //! `2000-10-10T13:55:36.123Z`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::cell::Cell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Civil UTC date and time of `t`: (year, month, day, hour, minute, second).
 pub(super) fn civil(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
@@ -32,23 +33,37 @@ pub fn clf_time(t: SystemTime) -> String {
 
 /// Appends [`clf_time`] to `out`, from the per-thread copy of this
 /// second's text: no allocation per line, and a copy of a known length.
+/// The second is recognised by comparing times, which is inline, instead
+/// of taking the time since the epoch, which is a call: the time is
+/// written on every line.
 pub fn push_clf_time(out: &mut Vec<u8>, t: SystemTime) {
     thread_local! {
-        static LAST: std::cell::Cell<(u64, [u8; CLF_LEN])> = const { std::cell::Cell::new((u64::MAX, [0; CLF_LEN])) };
+        /// The second whose text is kept: from its start to the next's.
+        static SECOND: Cell<(SystemTime, SystemTime)> = const { Cell::new((UNIX_EPOCH, UNIX_EPOCH)) };
+        /// Its text, in 32 bytes: copied as two 16-byte blocks, each
+        /// loaded as it was stored (26 bytes would be copied in pieces
+        /// that overlap, and the load of one stalls on the store of two).
+        static TEXT: Cell<[u8; 32]> = const { Cell::new([0; 32]) };
     }
-    let second = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (cached, text) = LAST.get();
-    if cached == second {
-        out.extend_from_slice(&text);
+    let (from, to) = SECOND.get();
+    if from <= t && t < to {
+        let at = out.len();
+        out.extend_from_slice(&TEXT.get());
+        out.truncate(at + CLF_LEN);
         return;
     }
     let formatted = format_clf_time(t);
     match <[u8; CLF_LEN]>::try_from(formatted.as_bytes()) {
         Ok(text) => {
-            LAST.set((second, text));
+            let since_epoch = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+            let from = UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs());
+            SECOND.set((from, from + Duration::from_secs(1)));
+            let mut padded = [0; 32];
+            padded[..CLF_LEN].copy_from_slice(&text);
+            TEXT.set(padded);
             out.extend_from_slice(&text);
         }
-        // A year of other than four digits.
+        // A year of other than four digits, or before 1970.
         Err(_) => out.extend_from_slice(formatted.as_bytes()),
     }
 }
@@ -78,7 +93,27 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn the_kept_second_is_only_used_within_that_second() {
+        let base = UNIX_EPOCH + Duration::from_millis(971_186_136_000);
+        // Within a second, into the next, back to the one before, far off.
+        let steps: [i64; 9] = [0, 999, 1_000, 1_001, 999, -1, -1_000, 86_400_000, 999];
+        for ms in steps {
+            let t = if ms >= 0 {
+                base + Duration::from_millis(ms as u64)
+            } else {
+                base - Duration::from_millis(ms.unsigned_abs())
+            };
+            let mut out = b"x".to_vec();
+            push_clf_time(&mut out, t);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("x{}", format_clf_time(t)),
+                "{ms} ms"
+            );
+        }
+    }
 
     #[test]
     fn formats_both_ways() {
