@@ -409,7 +409,9 @@ fn strict_http_false_leaves_requests_to_hyper() {
 #[test]
 fn strict_body_read_timeout_refuses_a_stalled_body_with_408() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &["--body-read-timeout", "1"]);
+    // The read timeout alone: body_min_rate would cut the slow body below
+    // (see the next test).
+    let (_master, port) = serve(tmp.path(), &["--body-read-timeout", "1", "--body-min-rate", "0"]);
     let bodies = |c: &str| c.split("bodies=").nth(1).unwrap().parse::<u64>().unwrap();
     let before = bodies(&counters(port));
 
@@ -444,6 +446,66 @@ fn strict_body_read_timeout_refuses_a_stalled_body_with_408() {
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
+    assert_eq!(bodies(&counters(port)), before + 1);
+}
+
+#[test]
+fn strict_body_min_rate_cuts_a_body_trickled_within_the_read_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    // body_min_rate at its default, 500 bytes a second, after a second of
+    // grace.
+    let (_master, port) = serve(tmp.path(), &["--body-read-timeout", "1"]);
+    let bodies = |c: &str| c.split("bodies=").nth(1).unwrap().parse::<u64>().unwrap();
+    let before = bodies(&counters(port));
+
+    // A byte every 300 ms, as in the test above, which the read timeout
+    // alone lets through: here the grace is spent after about a second.
+    let mut stream = connect(port);
+    let started = std::time::Instant::now();
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(300));
+            if writer.write_all(b"x").is_err() {
+                break;
+            }
+        }
+    });
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+        head.push(byte[0]);
+    }
+    let answered = started.elapsed();
+    let response = String::from_utf8_lossy(&head);
+    assert_eq!(status(&response), 408, "{response}");
+    assert!(
+        answered >= Duration::from_millis(900) && answered < Duration::from_secs(3),
+        "answered after {answered:?}"
+    );
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    trickle.join().unwrap();
+
+    // An upload well above the rate is not cut, however long it waits
+    // in all: 4,000 bytes, 200 every 100 ms, two seconds of waiting.
+    let mut stream = connect(port);
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4000\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        stream.write_all(&[b'y'; 200]).unwrap();
+    }
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let response = String::from_utf8_lossy(&bytes);
+    assert_eq!(status(&response), 200, "{response}");
+    assert!(response.contains("4000 bytes: yyyy"), "{response}");
+    // The trickled body never reached the application whole.
     assert_eq!(bodies(&counters(port)), before + 1);
 }
 

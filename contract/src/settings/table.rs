@@ -14,6 +14,7 @@ pub static SETTINGS: &[&Setting] = &[
     &GRACEFUL_TIMEOUT,
     &KEEPALIVE,
     &BODY_READ_TIMEOUT,
+    &BODY_MIN_RATE,
     &BACKLOG,
     &MAX_REQUESTS,
     &MAX_REQUESTS_JITTER,
@@ -166,6 +167,22 @@ pub static BODY_READ_TIMEOUT: Setting = Setting {
     help: "Seconds a client may leave between two reads of a request body the application waits for; then 408 and close (0: no limit; needs strict_http).",
     doc: "Seconds a client may leave between two reads of a request's body while\nthe application waits for it (not the time for the whole body); a\nslower client gets 408 and its connection closed. 0: no limit. Checked\nby the strict layer, so only with strict_http on.",
     check: |s| v::seconds(s).map(drop),
+};
+
+/// `body_min_rate`, Apache's `mod_reqtimeout` `MinRate` (its default too).
+pub static BODY_MIN_RATE: Setting = Setting {
+    key: "body_min_rate",
+    flag: "--body-min-rate",
+    short: None,
+    alias: None,
+    value_name: "BYTES",
+    default: "500",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Bytes a second a request body must come at on average, after body_read_timeout of grace; slower: 408 and close (0: off; needs strict_http).",
+    doc: "The least average rate, in bytes a second, at which a client must send\na request body the application waits for: the body may be waited for\nbody_read_timeout, plus a second for every body_min_rate bytes that\ncame. Only time spent waiting on the client counts. A slower client gets\n408 and its connection closed. 0, or a body_read_timeout of 0, turns it\noff. Checked by the strict layer, so only with strict_http on.",
+    check: |s| v::rate(s).map(drop),
 };
 
 /// `backlog`.

@@ -30,6 +30,12 @@ pub fn whole(s: &str) -> Result<u64, String> {
         .map_err(|_| "expected a whole number, e.g. 30".into())
 }
 
+/// Bytes a second, from 0 (0: no minimum).
+pub fn rate(s: &str) -> Result<u32, String> {
+    let n = whole(s)?;
+    u32::try_from(n).map_err(|_| format!("expected bytes a second from 0 to {}", u32::MAX))
+}
+
 /// `true` or `false` (also `1`, `0`, `yes`, `no`, `on`, `off`).
 pub fn switch(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {

@@ -62,6 +62,8 @@ pub struct WorkerSettings {
     pub keepalive: Duration,
     /// Time allowed between two reads of a request body; zero: none.
     pub body_read_timeout: Duration,
+    /// Least average rate of a request body in bytes a second; zero: none.
+    pub body_min_rate: u32,
     /// Requests before a recycle; 0 is never.
     pub max_requests: u64,
     /// Random extra requests before a recycle.
@@ -131,6 +133,7 @@ impl WorkerSettings {
             graceful_timeout: read.get(&GRACEFUL_TIMEOUT, v::seconds)?,
             keepalive: read.get(&KEEPALIVE, v::seconds)?,
             body_read_timeout: read.get(&BODY_READ_TIMEOUT, v::seconds)?,
+            body_min_rate: read.get(&BODY_MIN_RATE, v::rate)?,
             max_requests: read.get(&MAX_REQUESTS, v::whole)?,
             max_requests_jitter: read.get(&MAX_REQUESTS_JITTER, v::whole)?,
             limits: Limits {

@@ -113,6 +113,7 @@ pub(super) async fn serve<S, T>(
     } = taken;
     let strict = Strict::new(stream, config.strict, log)
         .with_body_timeout(config.body_read_timeout)
+        .with_body_min_rate(config.body_min_rate)
         .with_head_timeout(config.keepalive)
         .with_proxy(proxy, connection.clone());
     let mut builder = Builder::new(TokioExecutor::new());

@@ -99,6 +99,9 @@ pub(crate) struct Config {
     /// With `strict`: time a client may leave between two reads of a body
     /// the application waits for.
     pub(crate) body_read_timeout: Option<Duration>,
+    /// With `body_read_timeout`: the least average rate of a body, in
+    /// bytes a second, after that timeout of grace.
+    pub(crate) body_min_rate: Option<u32>,
     /// The PROXY protocol header connections from `proxy_allow_ips` start
     /// with.
     pub(crate) proxy_protocol: rg_contract::settings::ProxyProtocol,

@@ -110,3 +110,140 @@ async fn with_the_validator_off_the_stream_keeps_no_clock() {
     let waited = tokio::time::timeout(HEAD * 4, read(&mut stream)).await;
     assert!(waited.is_err(), "{waited:?}");
 }
+
+const BODY: Duration = Duration::from_secs(5);
+
+/// A validated stream with `body_read_timeout` (`BODY`) and `body_min_rate`
+/// (`rate`), past the head of a POST of `length` bytes; and its client.
+async fn posted(rate: Option<u32>, length: usize) -> (Strict<DuplexStream>, DuplexStream) {
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let mut stream = Strict::new(server, Some(GUNICORN), None)
+        .with_head_timeout(HEAD)
+        .with_body_timeout(Some(BODY))
+        .with_body_min_rate(rate);
+    let mut client = client;
+    post(&mut stream, &mut client, length).await;
+    (stream, client)
+}
+
+async fn post(stream: &mut Strict<DuplexStream>, client: &mut DuplexStream, length: usize) {
+    let head = format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\n\r\n");
+    client.write_all(head.as_bytes()).await.unwrap();
+    assert_eq!(read(stream).await.0, Ok(head.into_bytes()));
+}
+
+/// The client sends a byte every `gap` while the stream is read as hyper
+/// reads a body: the time from the first wait to the 408, or `None` if
+/// all `bytes` went through.
+async fn trickle(
+    stream: &mut Strict<DuplexStream>,
+    client: DuplexStream,
+    gap: Duration,
+    bytes: usize,
+) -> Option<Duration> {
+    let sender = tokio::spawn(async move {
+        let mut client = client;
+        for _ in 0..bytes {
+            tokio::time::sleep(gap).await;
+            client.write_all(b"x").await.unwrap();
+        }
+        client
+    });
+    let start = Instant::now();
+    let mut got = 0;
+    while got < bytes {
+        match read(stream).await.0 {
+            Ok(read) => {
+                assert!(!read.is_empty(), "the stream ended");
+                got += read.len();
+            }
+            Err(kind) => {
+                assert_eq!(kind, std::io::ErrorKind::TimedOut);
+                sender.abort();
+                return Some(start.elapsed());
+            }
+        }
+    }
+    sender.await.unwrap();
+    None
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_trickled_within_the_read_timeout_is_cut_at_the_min_rate() {
+    // A byte every 4 s never trips the 5 s between reads; at 100 bytes a
+    // second it has 5 s of grace and 10 ms a byte, all used by the first
+    // gap and most of the second.
+    let (mut stream, client) = posted(Some(100), 1000).await;
+    let cut = trickle(&mut stream, client, Duration::from_secs(4), 1000).await;
+    let cut = cut.expect("the trickle went through");
+    assert!(
+        cut >= Duration::from_millis(5_010) && cut < Duration::from_millis(5_100),
+        "cut after {cut:?}"
+    );
+
+    // Without a minimum rate the same trickle goes on.
+    let (mut stream, client) = posted(None, 6).await;
+    assert_eq!(
+        trickle(&mut stream, client, Duration::from_secs(4), 6).await,
+        None
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_above_the_min_rate_is_never_cut_however_long_it_lasts() {
+    // 125 bytes a second for a minute, twelve times the grace.
+    let (mut stream, client) = posted(Some(100), 7500).await;
+    let sender = tokio::spawn(async move {
+        let mut client = client;
+        for _ in 0..150 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            client.write_all(&[b'x'; 50]).await.unwrap();
+        }
+        client
+    });
+    let mut got = 0;
+    while got < 7500 {
+        let (result, _) = read(&mut stream).await;
+        got += result.expect("a body at 125 bytes a second was cut").len();
+    }
+    sender.await.unwrap();
+}
+
+/// Sends `bytes` after `delay`, while the stream is read; the client back.
+fn send_after(
+    mut client: DuplexStream,
+    delay: Duration,
+    bytes: &'static [u8],
+) -> tokio::task::JoinHandle<DuplexStream> {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        client.write_all(bytes).await.unwrap();
+        client
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_applications_time_between_reads_and_earlier_bodies_do_not_count() {
+    let (mut stream, client) = posted(Some(100), 2).await;
+    // 3 s waiting for the first byte; then the application works for a
+    // minute without reading; then 1 s waiting for the second byte. 4 s
+    // waited of the 5.02 s the two bytes allow; 64 s if the minute counted.
+    let sender = send_after(client, Duration::from_secs(3), b"x");
+    assert_eq!(read(&mut stream).await.0, Ok(b"x".to_vec()));
+    let client = sender.await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let sender = send_after(client, Duration::from_secs(1), b"y");
+    assert_eq!(read(&mut stream).await.0, Ok(b"y".to_vec()));
+    let mut client = sender.await.unwrap();
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        .await
+        .unwrap();
+
+    // The next request's body has an account of its own: 4 s of waiting
+    // is within its grace, where only 1.02 s is left of the first body's.
+    post(&mut stream, &mut client, 1).await;
+    let sender = send_after(client, Duration::from_secs(4), b"z");
+    assert_eq!(read(&mut stream).await.0, Ok(b"z".to_vec()));
+    sender.await.unwrap();
+}

@@ -102,6 +102,9 @@ pub(crate) struct Strict<T: Io> {
     /// do not come; the deadline, while it waits.
     body_timeout: Option<Duration>,
     body_deadline: Option<Instant>,
+    /// `body_min_rate`, and what a body has used of it (boxed: most
+    /// connections never wait for a body).
+    body_rate: Option<Box<BodyRate>>,
     /// The header timeout (`keepalive`): how long a client has, from the
     /// moment hyper waits for a request's head, to send all of it; the
     /// deadline, while hyper waits, and the count of heads the validator
@@ -185,6 +188,7 @@ impl<T: Io> Strict<T> {
             log,
             body_timeout: None,
             body_deadline: None,
+            body_rate: None,
             head_timeout: None,
             head_deadline: None,
             heads: 0,
@@ -207,6 +211,26 @@ impl<T: Io> Strict<T> {
     /// two reads of a body hyper waits for.
     pub(crate) fn with_body_timeout(mut self, timeout: Option<Duration>) -> Strict<T> {
         self.body_timeout = timeout;
+        self
+    }
+
+    /// Refuses with 408 a client whose body comes slower than `rate` bytes
+    /// a second on average, after a first `body_read_timeout` of grace
+    /// (so only with one): in all, hyper may wait for a body that timeout
+    /// plus a second for every `rate` bytes received. Only the time hyper
+    /// waits on the socket counts, not the application's between reads.
+    pub(crate) fn with_body_min_rate(mut self, rate: Option<u32>) -> Strict<T> {
+        self.body_rate = rate
+            .filter(|rate| *rate > 0 && self.body_timeout.is_some())
+            .map(|rate| {
+                Box::new(BodyRate {
+                    rate,
+                    body: 0,
+                    waited: Duration::ZERO,
+                    received: 0,
+                    waiting_since: None,
+                })
+            });
         self
     }
 
@@ -255,7 +279,18 @@ impl<T: Io> Strict<T> {
     fn timed_out(&mut self, cx: &mut Context<'_>) -> Option<Clock> {
         let (clock, deadline) = if self.validator.in_body() {
             let limit = self.body_timeout?;
-            let deadline = *self.body_deadline.get_or_insert_with(|| Instant::now() + limit);
+            let deadline = match self.body_deadline {
+                Some(deadline) => deadline,
+                None => {
+                    let now = Instant::now();
+                    let mut wait = limit;
+                    if let Some(rate) = &mut self.body_rate {
+                        rate.start_waiting(self.validator.heads(), now);
+                        wait = wait.min(rate.left(limit));
+                    }
+                    *self.body_deadline.insert(now + wait)
+                }
+            };
             (Clock::Body, deadline)
         } else if self.validator.is_through() || self.validator.is_held() {
             return None;
@@ -266,6 +301,61 @@ impl<T: Io> Strict<T> {
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         poll_lazily(timer, deadline, cx).is_ready().then_some(clock)
+    }
+}
+
+/// `body_min_rate`'s account of the body being read: how long hyper has
+/// waited on the socket for it, and how much came.
+#[derive(Debug)]
+struct BodyRate {
+    /// Bytes a second, at least, on average.
+    rate: u32,
+    /// The body this account is for: the validator's count of heads.
+    body: u32,
+    waited: Duration,
+    received: u64,
+    /// When the current wait began; taken when bytes come.
+    waiting_since: Option<Instant>,
+}
+
+impl BodyRate {
+    /// The account of body `body`, opened afresh if it is a new one.
+    fn of(&mut self, body: u32) -> &mut BodyRate {
+        if self.body != body {
+            self.body = body;
+            self.waited = Duration::ZERO;
+            self.received = 0;
+            self.waiting_since = None;
+        }
+        self
+    }
+
+    /// hyper starts waiting for body `body` at `now`.
+    fn start_waiting(&mut self, body: u32, now: Instant) {
+        self.of(body).waiting_since = Some(now);
+    }
+
+    /// `n` bytes of body `body` came: the wait, if any, is over.
+    fn received(&mut self, body: u32, n: usize) {
+        let account = self.of(body);
+        if let Some(since) = account.waiting_since.take() {
+            account.waited += since.elapsed();
+        }
+        account.received += n as u64;
+    }
+
+    /// What is left of the time the body may be waited for: `grace`
+    /// (`body_read_timeout`) and a second per `rate` bytes, less what
+    /// was waited already.
+    fn left(&self, grace: Duration) -> Duration {
+        let earned = Duration::from_secs_f64(self.received as f64 / f64::from(self.rate));
+        (grace + earned).saturating_sub(self.waited)
+    }
+
+    /// Whether the wait under way has used up the time left.
+    fn is_spent(&self, grace: Option<Duration>) -> bool {
+        let waiting = self.waiting_since.map_or(Duration::ZERO, |since| since.elapsed());
+        grace.is_some_and(|grace| waiting >= self.left(grace))
     }
 }
 
@@ -406,7 +496,16 @@ impl<T: Io> AsyncRead for Strict<T> {
                         status: 408,
                         reason: "The request body timed out".to_string(),
                     };
-                    debug!("{}: body_read_timeout", refused.reason);
+                    let slow = this
+                        .body_rate
+                        .as_ref()
+                        .is_some_and(|rate| rate.is_spent(this.body_timeout));
+                    let which = if slow {
+                        "body_min_rate"
+                    } else {
+                        "body_read_timeout"
+                    };
+                    debug!("{}: {which}", refused.reason);
                     if let Some(log) = &this.log {
                         log_refusal(log, this.validator.method(), &refused, 0, true);
                     }
@@ -418,6 +517,11 @@ impl<T: Io> AsyncRead for Strict<T> {
                 return Poll::Pending;
             }
             this.body_deadline = None;
+            if let Some(rate) = &mut this.body_rate
+                && this.validator.in_body()
+            {
+                rate.received(this.validator.heads(), buf.filled().len() - from);
+            }
             if buf.filled().len() == from {
                 return Poll::Ready(Ok(()));
             }
