@@ -124,6 +124,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         strict: settings.strict_http.then_some(settings.limits),
         body_read_timeout: (!settings.body_read_timeout.is_zero()).then_some(settings.body_read_timeout),
         body_min_rate: (settings.body_min_rate > 0).then_some(settings.body_min_rate),
+        send_timeout: (!settings.send_timeout.is_zero()).then_some(settings.send_timeout),
         access_log: (settings.access_log != LogTarget::Off).then(|| {
             // Lines go to the sink directly, unless the application
             // installed a subscriber of its own: then as `tracing` events.

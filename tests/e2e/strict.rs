@@ -510,6 +510,47 @@ fn strict_body_min_rate_cuts_a_body_trickled_within_the_read_timeout() {
 }
 
 #[test]
+fn strict_send_timeout_frees_the_slot_of_a_client_that_reads_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One connection at a time, so the stalled client holds the only slot.
+    let (_master, port) = serve(tmp.path(), &["--worker-connections", "1", "--send-timeout", "1"]);
+
+    // 32 MB asked for and nothing read: the socket's buffers fill and
+    // the worker's write waits on the client.
+    let mut stalled = connect(port);
+    stalled
+        .write_all(b"GET /big?mb=32 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    // A new client waits for the slot until the send timeout frees it. (A
+    // connection in the middle of a response is never closed for a new
+    // one; without the timeout this one would wait for as long as the
+    // stalled client reads nothing, and fail on its read timeout.)
+    let started = std::time::Instant::now();
+    let response = exchange(port, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let waited = started.elapsed();
+    assert_eq!(status(&response), 200, "{response}");
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+        "answered after {waited:?}"
+    );
+
+    // The stalled client gets what the buffers held, then the end.
+    let mut received = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stalled.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("after {received} bytes: {e}"),
+        }
+    }
+    assert!(received < 32 << 20, "the whole response came: {received} bytes");
+}
+
+#[test]
 fn strict_proxy_protocol_gives_the_client_address() {
     let tmp = tempfile::tempdir().unwrap();
     let (_master, port) = serve(tmp.path(), &["--proxy-protocol", "auto"]);

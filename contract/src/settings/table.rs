@@ -15,6 +15,7 @@ pub static SETTINGS: &[&Setting] = &[
     &KEEPALIVE,
     &BODY_READ_TIMEOUT,
     &BODY_MIN_RATE,
+    &SEND_TIMEOUT,
     &BACKLOG,
     &MAX_REQUESTS,
     &MAX_REQUESTS_JITTER,
@@ -183,6 +184,23 @@ pub static BODY_MIN_RATE: Setting = Setting {
     help: "Bytes a second a request body must come at on average, after body_read_timeout of grace; slower: 408 and close (0: off; needs strict_http).",
     doc: "The least average rate, in bytes a second, at which a client must send\na request body the application waits for: the body may be waited for\nbody_read_timeout, plus a second for every body_min_rate bytes that\ncame. Only time spent waiting on the client counts. A slower client gets\n408 and its connection closed. 0, or a body_read_timeout of 0, turns it\noff. Checked by the strict layer, so only with strict_http on.",
     check: |s| v::rate(s).map(drop),
+};
+
+/// `send_timeout`, NGINX Unit's name and default (nginx's has the same
+/// name, 60 s).
+pub static SEND_TIMEOUT: Setting = Setting {
+    key: "send_timeout",
+    flag: "--send-timeout",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "30",
+    alone: None,
+    kind: Kind::Number,
+    sides: WORKER,
+    help: "Seconds a write may wait for a client that reads nothing of a response or WebSocket; then the connection is closed (0: no limit; needs strict_http).",
+    doc: "Seconds a write to a client may wait while the client reads nothing\n(not the time for the whole response): a client that stops reading a\nresponse, or a WebSocket's messages, has its connection closed. 0: no\nlimit. Checked by the strict layer, so only with strict_http on.",
+    check: |s| v::seconds(s).map(drop),
 };
 
 /// `backlog`.

@@ -64,6 +64,8 @@ pub struct WorkerSettings {
     pub body_read_timeout: Duration,
     /// Least average rate of a request body in bytes a second; zero: none.
     pub body_min_rate: u32,
+    /// Time a write may wait for a client that reads nothing; zero: none.
+    pub send_timeout: Duration,
     /// Requests before a recycle; 0 is never.
     pub max_requests: u64,
     /// Random extra requests before a recycle.
@@ -134,6 +136,7 @@ impl WorkerSettings {
             keepalive: read.get(&KEEPALIVE, v::seconds)?,
             body_read_timeout: read.get(&BODY_READ_TIMEOUT, v::seconds)?,
             body_min_rate: read.get(&BODY_MIN_RATE, v::rate)?,
+            send_timeout: read.get(&SEND_TIMEOUT, v::seconds)?,
             max_requests: read.get(&MAX_REQUESTS, v::whole)?,
             max_requests_jitter: read.get(&MAX_REQUESTS_JITTER, v::whole)?,
             limits: Limits {

@@ -247,3 +247,69 @@ async fn the_applications_time_between_reads_and_earlier_bodies_do_not_count() {
     assert_eq!(read(&mut stream).await.0, Ok(b"z".to_vec()));
     sender.await.unwrap();
 }
+
+const SEND: Duration = Duration::from_secs(5);
+
+/// A validated stream with `send_timeout` (`timeout`) whose client has a
+/// 4 KiB window, and its client's end.
+fn sending(timeout: Option<Duration>) -> (Strict<DuplexStream>, DuplexStream) {
+    let (client, server) = tokio::io::duplex(4096);
+    (
+        Strict::new(server, Some(GUNICORN), None).with_send_timeout(timeout),
+        client,
+    )
+}
+
+/// Writes `total` bytes to the client as hyper writes a response; the
+/// error's kind and when it came, or `Ok` and when all went.
+async fn respond(
+    stream: &mut Strict<DuplexStream>,
+    total: usize,
+) -> (Result<(), std::io::ErrorKind>, Duration) {
+    let start = Instant::now();
+    let chunk = [b'r'; 1024];
+    let mut sent = 0;
+    while sent < total {
+        match stream.write(&chunk).await {
+            Ok(n) => sent += n,
+            Err(e) => return (Err(e.kind()), start.elapsed()),
+        }
+    }
+    (Ok(()), start.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
+    let (mut stream, _client) = sending(Some(SEND));
+    let (result, after) = respond(&mut stream, 64 * 1024).await;
+    assert_eq!(result, Err(std::io::ErrorKind::TimedOut));
+    assert!(
+        after >= SEND && after < SEND + Duration::from_millis(10),
+        "cut after {after:?}"
+    );
+
+    // Without the timeout, the write waits for as long as it takes.
+    let (mut stream, _client) = sending(None);
+    let waited = tokio::time::timeout(SEND * 4, respond(&mut stream, 64 * 1024)).await;
+    assert!(waited.is_err(), "{waited:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_reads_slowly_but_steadily_gets_all_of_it() {
+    // 1 KiB every 4 s: each write waits less than the timeout, and the
+    // whole response takes over a minute.
+    let (mut stream, mut client) = sending(Some(SEND));
+    let reader = tokio::spawn(async move {
+        let mut buf = [0u8; 1024];
+        let mut got = 0;
+        while got < 20 * 1024 {
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            got += client.read(&mut buf).await.unwrap();
+        }
+        got
+    });
+    let (result, after) = respond(&mut stream, 20 * 1024).await;
+    assert_eq!(result, Ok(()));
+    assert!(after > Duration::from_secs(60), "{after:?}");
+    assert!(reader.await.unwrap() >= 20 * 1024);
+}

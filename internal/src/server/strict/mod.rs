@@ -112,6 +112,12 @@ pub(crate) struct Strict<T: Io> {
     head_timeout: Option<Duration>,
     head_deadline: Option<Instant>,
     heads: u32,
+    /// `send_timeout`: how long a write may wait for a client that reads
+    /// nothing; the deadline, while a write waits, and its own sleep (a
+    /// read may wait at the same time), made the first time one does.
+    send_timeout: Option<Duration>,
+    send_deadline: Option<Instant>,
+    send_timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The one sleep both deadlines use, made on first use. It is re-armed
     /// lazily: it may be set for an earlier deadline than the one in force,
     /// and is moved on when it fires, so a keep-alive connection touches
@@ -189,6 +195,9 @@ impl<T: Io> Strict<T> {
             body_timeout: None,
             body_deadline: None,
             body_rate: None,
+            send_timeout: None,
+            send_deadline: None,
+            send_timer: None,
             head_timeout: None,
             head_deadline: None,
             heads: 0,
@@ -232,6 +241,36 @@ impl<T: Io> Strict<T> {
                 })
             });
         self
+    }
+
+    /// Closes a connection whose client takes none of what is written for
+    /// `timeout` (a response, or a WebSocket's messages, it does not read):
+    /// the write fails, and hyper, or the application, gives up on it.
+    pub(crate) fn with_send_timeout(mut self, timeout: Option<Duration>) -> Strict<T> {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// A write to the client: `Pending` with the send timeout's clock
+    /// running (started by the first write that waits, stopped by any
+    /// that goes through), an error when it has run out.
+    fn sent<R>(&mut self, cx: &mut Context<'_>, written: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if written.is_ready() {
+            self.send_deadline = None;
+            return written;
+        }
+        let Some(limit) = self.send_timeout else {
+            return Poll::Pending;
+        };
+        let deadline = *self.send_deadline.get_or_insert_with(|| Instant::now() + limit);
+        let timer = self
+            .send_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if poll_lazily(timer, deadline, cx).is_pending() {
+            return Poll::Pending;
+        }
+        debug!("the client read nothing of the response within send_timeout");
+        Poll::Ready(Err(io::ErrorKind::TimedOut.into()))
     }
 
     /// Closes a connection whose client has not sent a request's whole
@@ -624,7 +663,8 @@ impl<T: Io> AsyncWrite for Strict<T> {
         if this.swallow {
             return Poll::Ready(Ok(bytes.len()));
         }
-        let n = ready!(Pin::new(io(&mut this.inner)?).poll_write(cx, bytes))?;
+        let written = Pin::new(io(&mut this.inner)?).poll_write(cx, bytes);
+        let n = ready!(this.sent(cx, written))?;
         this.probe(&bytes[..n]);
         this.supersede(n);
         Poll::Ready(Ok(n))
@@ -639,7 +679,8 @@ impl<T: Io> AsyncWrite for Strict<T> {
         if this.swallow {
             return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
         }
-        let n = ready!(Pin::new(io(&mut this.inner)?).poll_write_vectored(cx, bufs))?;
+        let written = Pin::new(io(&mut this.inner)?).poll_write_vectored(cx, bufs);
+        let n = ready!(this.sent(cx, written))?;
         this.supersede(n);
         if this.validator.is_held() {
             let mut left = n;
@@ -664,7 +705,8 @@ impl<T: Io> AsyncWrite for Strict<T> {
         if this.swallow {
             return Poll::Ready(Ok(()));
         }
-        Pin::new(io(&mut this.inner)?).poll_flush(cx)
+        let flushed = Pin::new(io(&mut this.inner)?).poll_flush(cx);
+        this.sent(cx, flushed)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
