@@ -198,8 +198,8 @@ pub static SEND_TIMEOUT: Setting = Setting {
     alone: None,
     kind: Kind::Number,
     sides: WORKER,
-    help: "Seconds a write may wait for a client that reads nothing of a response or WebSocket; then the connection is closed (0: no limit; needs strict_http).",
-    doc: "Seconds a write to a client may wait while the client reads nothing\n(not the time for the whole response): a client that stops reading a\nresponse, or a WebSocket's messages, has its connection closed. 0: no\nlimit. Checked by the strict layer, so only with strict_http on.",
+    help: "Seconds a write may wait for a client that reads nothing of a response or WebSocket; then the connection is closed (0: no limit).",
+    doc: "Seconds a write to a client may wait while the client reads nothing\n(not the time for the whole response): a client that stops reading a\nresponse, or a WebSocket's messages, has its connection closed. 0: no\nlimit. Kept with strict_http on or off.",
     check: |s| v::seconds(s).map(drop),
 };
 

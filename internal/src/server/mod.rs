@@ -102,8 +102,8 @@ pub(crate) struct Config {
     /// With `body_read_timeout`: the least average rate of a body, in
     /// bytes a second, after that timeout of grace.
     pub(crate) body_min_rate: Option<u32>,
-    /// With `strict`: how long a write may wait for a client that reads
-    /// nothing.
+    /// How long a write may wait for a client that reads nothing (with
+    /// `strict` on or off: the stream watches writes either way).
     pub(crate) send_timeout: Option<Duration>,
     /// The PROXY protocol header connections from `proxy_allow_ips` start
     /// with.

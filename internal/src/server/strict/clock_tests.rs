@@ -253,9 +253,13 @@ const SEND: Duration = Duration::from_secs(5);
 /// A validated stream with `send_timeout` (`timeout`) whose client has a
 /// 4 KiB window, and its client's end.
 fn sending(timeout: Option<Duration>) -> (Strict<DuplexStream>, DuplexStream) {
+    sending_with(Some(GUNICORN), timeout)
+}
+
+fn sending_with(limits: Option<Limits>, timeout: Option<Duration>) -> (Strict<DuplexStream>, DuplexStream) {
     let (client, server) = tokio::io::duplex(4096);
     (
-        Strict::new(server, Some(GUNICORN), None).with_send_timeout(timeout),
+        Strict::new(server, limits, None).with_send_timeout(timeout),
         client,
     )
 }
@@ -281,6 +285,15 @@ async fn respond(
 #[tokio::test(start_paused = true)]
 async fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
     let (mut stream, _client) = sending(Some(SEND));
+    let (result, after) = respond(&mut stream, 64 * 1024).await;
+    assert_eq!(result, Err(std::io::ErrorKind::TimedOut));
+    assert!(
+        after >= SEND && after < SEND + Duration::from_millis(10),
+        "cut after {after:?}"
+    );
+
+    // With strict_http off too: the clock watches writes, not requests.
+    let (mut stream, _client) = sending_with(None, Some(SEND));
     let (result, after) = respond(&mut stream, 64 * 1024).await;
     assert_eq!(result, Err(std::io::ErrorKind::TimedOut));
     assert!(
