@@ -112,8 +112,7 @@ pub(super) async fn serve<S, T>(
         listed,
     } = taken;
     let strict = Strict::new(stream, config.strict, log)
-        .with_body_timeout(config.body_read_timeout)
-        .with_body_min_rate(config.body_min_rate)
+        .with_body_limits(config.body_read_timeout, config.body_min_rate)
         .with_send_timeout(config.send_timeout)
         .with_head_timeout(config.keepalive)
         .with_proxy(proxy, connection.clone());

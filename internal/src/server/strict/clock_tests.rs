@@ -119,8 +119,7 @@ async fn posted(rate: Option<u32>, length: usize) -> (Strict<DuplexStream>, Dupl
     let (client, server) = tokio::io::duplex(64 * 1024);
     let mut stream = Strict::new(server, Some(GUNICORN), None)
         .with_head_timeout(HEAD)
-        .with_body_timeout(Some(BODY))
-        .with_body_min_rate(rate);
+        .with_body_limits(Some(BODY), rate);
     let mut client = client;
     post(&mut stream, &mut client, length).await;
     (stream, client)

@@ -217,20 +217,16 @@ impl<T: Io> Strict<T> {
     }
 
     /// Refuses with 408 a client that leaves more than `timeout` between
-    /// two reads of a body hyper waits for.
-    pub(crate) fn with_body_timeout(mut self, timeout: Option<Duration>) -> Strict<T> {
+    /// two reads of a body hyper waits for, or whose body comes slower
+    /// than `min_rate` bytes a second on average after that timeout's
+    /// grace (so only with a timeout): in all, hyper may wait for a body
+    /// the timeout plus a second for every `min_rate` bytes received.
+    /// Only the time hyper waits on the socket counts, not the
+    /// application's between reads.
+    pub(crate) fn with_body_limits(mut self, timeout: Option<Duration>, min_rate: Option<u32>) -> Strict<T> {
         self.body_timeout = timeout;
-        self
-    }
-
-    /// Refuses with 408 a client whose body comes slower than `rate` bytes
-    /// a second on average, after a first `body_read_timeout` of grace
-    /// (so only with one): in all, hyper may wait for a body that timeout
-    /// plus a second for every `rate` bytes received. Only the time hyper
-    /// waits on the socket counts, not the application's between reads.
-    pub(crate) fn with_body_min_rate(mut self, rate: Option<u32>) -> Strict<T> {
-        self.body_rate = rate
-            .filter(|rate| *rate > 0 && self.body_timeout.is_some())
+        self.body_rate = min_rate
+            .filter(|rate| *rate > 0 && timeout.is_some())
             .map(|rate| {
                 Box::new(BodyRate {
                     rate,
@@ -238,6 +234,7 @@ impl<T: Io> Strict<T> {
                     waited: Duration::ZERO,
                     received: 0,
                     waiting_since: None,
+                    binding: false,
                 })
             });
         self
@@ -325,7 +322,9 @@ impl<T: Io> Strict<T> {
                     let mut wait = limit;
                     if let Some(rate) = &mut self.body_rate {
                         rate.start_waiting(self.validator.heads(), now);
-                        wait = wait.min(rate.left(limit));
+                        let left = rate.left(limit);
+                        rate.binding = left < limit;
+                        wait = wait.min(left);
                     }
                     *self.body_deadline.insert(now + wait)
                 }
@@ -355,6 +354,9 @@ struct BodyRate {
     received: u64,
     /// When the current wait began; taken when bytes come.
     waiting_since: Option<Instant>,
+    /// Whether the current wait ends at the budget, before
+    /// `body_read_timeout` would (for the log line of a 408).
+    binding: bool,
 }
 
 impl BodyRate {
@@ -389,12 +391,6 @@ impl BodyRate {
     fn left(&self, grace: Duration) -> Duration {
         let earned = Duration::from_secs_f64(self.received as f64 / f64::from(self.rate));
         (grace + earned).saturating_sub(self.waited)
-    }
-
-    /// Whether the wait under way has used up the time left.
-    fn is_spent(&self, grace: Option<Duration>) -> bool {
-        let waiting = self.waiting_since.map_or(Duration::ZERO, |since| since.elapsed());
-        grace.is_some_and(|grace| waiting >= self.left(grace))
     }
 }
 
@@ -535,10 +531,7 @@ impl<T: Io> AsyncRead for Strict<T> {
                         status: 408,
                         reason: "The request body timed out".to_string(),
                     };
-                    let slow = this
-                        .body_rate
-                        .as_ref()
-                        .is_some_and(|rate| rate.is_spent(this.body_timeout));
+                    let slow = this.body_rate.as_ref().is_some_and(|rate| rate.binding);
                     let which = if slow {
                         "body_min_rate"
                     } else {
