@@ -148,10 +148,15 @@ impl Arbiter {
                 }
             };
             events.extend(request.map(Event::Signal));
-            // A worker's last notification (its final counts) is read
-            // before its exit is.
+            // A worker's last notification (its final counts) is handled
+            // before its exit. Exits are reaped first and the socket
+            // drained after: a worker sends its last datagram before it
+            // exits, so every datagram of a worker reaped here is in the
+            // socket by then. (Drained first, a worker that sent its last
+            // counts and exited between the two lost them.)
+            let exited = reap();
             events.extend(self.receiver.drain().into_iter().map(Event::Notified));
-            events.extend(reap());
+            events.extend(exited);
             if events.is_empty() {
                 events.push(Event::Tick);
             }
