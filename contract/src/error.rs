@@ -33,6 +33,13 @@ pub enum Error {
         /// Why it was refused, in words.
         reason: String,
     },
+    /// An `RG_*` variable that names no setting this runtime knows: set by a
+    /// newer `rg`, or a typo. Never ignored, since a setting that was asked
+    /// for and silently not applied is worse than a worker that says so.
+    UnknownSetting {
+        /// The variable's name.
+        var: String,
+    },
     /// A bind address does not parse.
     BindSyntax {
         /// The text that was given.
@@ -82,6 +89,12 @@ impl fmt::Display for Error {
             Error::Setting { var, value, reason } => {
                 write!(f, "invalid {var}={value:?}: {reason}")
             }
+            Error::UnknownSetting { var } => write!(
+                f,
+                "unknown setting {var}: this application's runtime (rg-runtime {}) does not know it; \
+                 if a newer rg set it, run `rg upgrade` in the project, else unset it",
+                env!("CARGO_PKG_VERSION")
+            ),
             Error::BindSyntax { value, reason } => {
                 write!(f, "invalid bind address {value:?}: {reason}")
             }

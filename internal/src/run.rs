@@ -85,7 +85,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         .filter_map(|(k, _)| k.into_string().ok())
         .collect();
     for var in unknown_variables(env_keys.iter().map(String::as_str)) {
-        warn!("ignoring unknown setting {var} (see the RG_* table in the rg book)");
+        warn!("ignoring {var}: a setting of rg serve or rg new, not of the application");
     }
     let listeners = listeners(activation.as_ref(), &settings).map_err(Failure::Start)?;
 

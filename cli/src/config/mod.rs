@@ -240,20 +240,21 @@ impl Settings {
         }
     }
 
-    /// The `RG_*` variables a worker gets: every setting a worker reads,
-    /// counts evaluated. (Sockets are inherited, so `bind` is not among
-    /// them.)
+    /// The `RG_*` variables a worker gets: each setting a worker reads
+    /// whose value is not the worker's own default, counts evaluated. So a
+    /// project on an older runtime meets only the settings someone set.
+    /// (Sockets are inherited, so `bind` is not among them.)
     pub fn worker_env(&self) -> Vec<(String, String)> {
         SETTINGS
             .iter()
             .filter(|s| s.sides.worker && s.key != schema::BIND.key)
-            .map(|s| {
+            .filter_map(|s| {
                 let value = if s.key == schema::THREADS.key {
                     self.threads.to_string()
                 } else {
                     self.values[s.key].0.trim().to_string()
                 };
-                (s.var(), value)
+                (value != s.worker_default()).then(|| (s.var(), value))
             })
             .collect()
     }

@@ -110,11 +110,28 @@ fn errors_name_the_key_the_value_and_the_place() {
 }
 
 #[test]
-fn workers_get_every_worker_setting_but_bind() {
+fn workers_get_only_what_differs_from_their_own_defaults() {
     let s = load_with(None, &[], &[]).unwrap();
     let env = s.worker_env();
-    assert!(env.iter().any(|(k, v)| k == "RG_THREADS" && v == "1"));
-    assert!(!env.iter().any(|(k, _)| k == "RG_BIND"));
+    // Alone a worker uses every CPU; under rg serve, one thread.
+    assert_eq!(env, [("RG_THREADS".to_string(), "1".to_string())]);
+    let s = load_with(
+        Some("keepalive = 9\nbind = \"127.0.0.1:1\"\n"),
+        &[],
+        &[("keepalive", "5")],
+    )
+    .unwrap();
+    assert_eq!(
+        s.worker_env().len(),
+        1,
+        "keepalive set back to its default is not passed"
+    );
+    let s = load_with(Some("body_min_rate = 100\n"), &[], &[]).unwrap();
+    assert!(
+        s.worker_env()
+            .iter()
+            .any(|(k, v)| k == "RG_BODY_MIN_RATE" && v == "100")
+    );
 }
 
 /// What rg gives its workers is what their own reader accepts.

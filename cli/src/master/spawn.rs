@@ -42,14 +42,11 @@ pub fn spawn(spec: &WorkerSpec<'_>, worker_id: u64) -> std::io::Result<u32> {
 /// The command that starts a worker, for callers that want to add to it.
 pub fn command(spec: &WorkerSpec<'_>, worker_id: u64) -> Command {
     let mut cmd = Command::new(spec.program);
-    // RG_* variables the master read for itself (RG_WORKERS, ...), and the
-    // internal ones of an outer master, are not the worker's: passing them
-    // on would only make it warn about them, or misread its master.
+    // A worker gets exactly the RG_* variables of `spec.env`: the master has
+    // read the ones in its own environment already, and an inherited one
+    // the worker's runtime does not know would stop it at start.
     for (key, _) in std::env::vars_os() {
-        if let Some(key) = key.to_str()
-            && key.starts_with("RG_")
-            && !rg_contract::settings::worker_reads(key)
-        {
+        if key.to_str().is_some_and(|k| k.starts_with("RG_")) {
             cmd.env_remove(key);
         }
     }

@@ -101,8 +101,15 @@ pub struct WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Reads the settings from the process environment.
+    /// Reads the settings from the process environment; an `RG_*` variable
+    /// that is no setting of this runtime's is an error naming it.
     pub fn from_env() -> Result<WorkerSettings, Error> {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect();
+        if let Some(var) = unknown_to_rg(names.iter().map(String::as_str)).first() {
+            return Err(Error::UnknownSetting { var: var.to_string() });
+        }
         WorkerSettings::from_lookup(|k| std::env::var(k).ok())
     }
 
