@@ -18,7 +18,7 @@ pub struct Args {
     /// Where to create it [default: ./NAME]. It may exist if it is empty.
     directory: Option<PathBuf>,
 
-    /// The rg runtime crate the project depends on, e.g. a checkout's `runtime/` [default: the copy rg carries, written to ~/.local/share/rg]
+    /// Depend on the rg runtime at PATH, e.g. a checkout's `runtime/`, instead of vendoring the copy rg carries into `vendor/`
     #[arg(long, env = "RG_RUNTIME_PATH", value_name = "PATH")]
     runtime_path: Option<PathBuf>,
 }
@@ -34,23 +34,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
     let created_dir = check_target(&dir)?;
-    let runtime = runtime_path(args.runtime_path.as_deref())?;
-    let dependency = format!(
-        "rg = {{ package = \"rg-runtime\", path = {} }}",
-        toml::Value::String(runtime.display().to_string())
-    );
+    let dependency = match args.runtime_path.as_deref() {
+        None => runtime::dependency_line(),
+        Some(path) => format!(
+            "rg = {{ package = \"rg-runtime\", path = {} }}",
+            toml::Value::String(runtime_path(path)?.display().to_string())
+        ),
+    };
     let files = templates::project(&templates::Values {
         name: &args.name,
         runtime_dependency: &dependency,
     });
 
-    if let Err(e) = write_all(&dir, &files) {
+    let written = write_all(&dir, &files).and_then(|()| match &args.runtime_path {
+        None => runtime::vendor(&dir),
+        Some(_) => Ok(()),
+    });
+    if let Err(e) = written {
         if created_dir {
             let _ = fs::remove_dir_all(&dir);
         } else {
             for file in &files {
                 let _ = fs::remove_file(dir.join(&file.path));
             }
+            for (name, _) in runtime::CRATES {
+                let _ = fs::remove_dir_all(dir.join(runtime::VENDOR).join(name));
+            }
+            let _ = fs::remove_dir(dir.join(runtime::VENDOR));
         }
         return Err(e);
     }
@@ -65,6 +75,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     );
     for file in &files {
         println!("{:>12} {}", "", Path::new(&shown).join(&file.path).display());
+    }
+    if args.runtime_path.is_none() {
+        let vendor = Path::new(&shown).join(runtime::VENDOR);
+        println!(
+            "{:>12} {}/ (the rg runtime {}, so the project builds wherever it is cloned)",
+            "",
+            vendor.display(),
+            runtime::VERSION
+        );
     }
     println!();
     println!("Next, start the development server on http://127.0.0.1:8000/ with:");
@@ -95,12 +114,9 @@ fn check_target(dir: &Path) -> Result<bool> {
     }
 }
 
-/// The runtime crate's directory: the one given, checked to be the
-/// runtime, or the copy `rg` carries.
-fn runtime_path(given: Option<&Path>) -> Result<PathBuf> {
-    let Some(path) = given else {
-        return runtime::install(&runtime::home()?);
-    };
+/// The runtime crate's directory given with `--runtime-path`, checked to
+/// be the runtime.
+fn runtime_path(path: &Path) -> Result<PathBuf> {
     let hint =
         "pass --runtime-path PATH (or set RG_RUNTIME_PATH) to the `runtime` directory of an rg source tree";
     let canonical = fs::canonicalize(path)

@@ -1,82 +1,91 @@
-//! The runtime a new project depends on, carried inside `rg` itself.
+//! The runtime a project depends on, carried inside `rg` and vendored into
+//! each project's `vendor/`, so the project builds wherever it is cloned.
 //!
-//! A generated project must keep building after the rg source tree `rg`
-//! was installed from is moved or deleted, with nothing but the package
-//! registry. So `rg` embeds the sources of the runtime's crates (`CRATES`
-//! below), and writes them once to a per-user directory named after
-//! rg's version and a hash of those sources
-//! (`~/.local/share/rg/runtime-0.1.0-<hash>/`), with manifests that stand
-//! alone (the workspace's inherited fields and dependency versions written
-//! out). Projects point their `rg` dependency there; `--runtime-path`
-//! points it at a checkout instead.
+//! `cli/embed/` links to the runtime crates' sources (symlinks that
+//! `cargo package` follows), so a packaged `rg` carries them as well as a
+//! checkout's. Manifests are written standalone: inherited fields filled in.
 
-use std::collections::hash_map::DefaultHasher;
+use std::cmp::Ordering;
 use std::fs;
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
+use cargo_metadata::semver::Version;
 use include_dir::{Dir, DirEntry, include_dir};
 use toml::{Table, Value};
 
-static RUNTIME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../runtime");
-static INTERNAL: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../internal");
-static DYLIB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../dylib");
-static CONTRACT: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../contract");
-const WORKSPACE: &str = include_str!("../../../Cargo.toml");
+static RUNTIME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/embed/rg-runtime");
+static INTERNAL: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/embed/rg-internal");
+static DYLIB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/embed/rg-dylib");
+static CONTRACT: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/embed/rg-contract");
+const WORKSPACE: &str = include_str!("../../embed/workspace.toml");
 
-/// The crates, by the directory name they get: the runtime projects import
+/// The runtime's version: rg's own, as the crates move in lockstep.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where the runtime lives inside a project, and what its dependency says.
+pub const VENDOR: &str = "vendor";
+pub const RUNTIME_PATH: &str = "vendor/rg-runtime";
+
+/// The crates, by their directory in `vendor/`: the runtime projects import
 /// (a facade), the code behind it, that code as one shared library for
-/// `rg runserver`'s dev builds, and the contract the runtime shares with
-/// the master.
-const CRATES: [(&str, &Dir<'static>); 4] = [
+/// `rg runserver`'s dev builds, and the contract shared with the master.
+pub const CRATES: [(&str, &Dir<'static>); 4] = [
     ("rg-runtime", &RUNTIME),
     ("rg-internal", &INTERNAL),
     ("rg-dylib", &DYLIB),
     ("rg-contract", &CONTRACT),
 ];
 
-/// The runtime's directory for new projects, written on first use; later
-/// calls find it there. `home` is the per-user data directory.
-pub fn install(home: &Path) -> Result<PathBuf> {
-    let dir = home.join(format!(
-        "runtime-{}-{:016x}",
-        env!("CARGO_PKG_VERSION"),
-        fingerprint()
-    ));
-    let runtime = dir.join("rg-runtime");
-    if runtime.join("Cargo.toml").is_file() {
-        return Ok(runtime);
-    }
-    // Written beside, then renamed into place: a half-written copy is never
-    // seen, and two `rg new` at once both end with a whole one.
-    let partial = home.join(format!(".runtime-partial-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&partial);
-    write_crates(&partial).inspect_err(|_| {
-        let _ = fs::remove_dir_all(&partial);
-    })?;
-    if let Err(e) = fs::rename(&partial, &dir) {
-        let _ = fs::remove_dir_all(&partial);
-        if !runtime.join("Cargo.toml").is_file() {
-            return Err(e).with_context(|| format!("failed to write `{}`", dir.display()));
-        }
-    }
-    Ok(runtime)
+/// The `rg = ...` line of a project's `Cargo.toml`: the version it will
+/// keep once the crates are published, and the vendored copy beside it.
+pub fn dependency_line() -> String {
+    format!("rg = {{ package = \"rg-runtime\", version = \"{VERSION}\", path = \"{RUNTIME_PATH}\" }}")
 }
 
-/// The per-user data directory: `$XDG_DATA_HOME/rg`, else
-/// `~/.local/share/rg`.
-pub fn home() -> Result<PathBuf> {
-    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => std::env::var_os("HOME")
-            .filter(|v| !v.is_empty())
-            .map(|home| PathBuf::from(home).join(".local/share"))
-            .ok_or_else(|| {
-                anyhow!("neither XDG_DATA_HOME nor HOME is set, so rg has nowhere to keep its runtime; pass --runtime-path")
-            })?,
-    };
-    Ok(base.join("rg"))
+/// Writes (or replaces) the runtime's crates in `project/vendor/`, leaving
+/// anything else there alone. Each crate is written beside its place, then
+/// swapped in, so an interrupted write never leaves half a crate.
+pub fn vendor(project: &Path) -> Result<()> {
+    let vendor = project.join(VENDOR);
+    let staging = vendor.join(format!(".rg-partial-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&staging);
+    write_crates(&staging).inspect_err(|_| {
+        let _ = fs::remove_dir_all(&staging);
+    })?;
+    for (name, _) in CRATES {
+        let place = vendor.join(name);
+        let old = staging.join(format!("{name}.old"));
+        if place.exists() {
+            fs::rename(&place, &old)
+                .with_context(|| format!("failed to move `{}` aside", place.display()))?;
+        }
+        fs::rename(staging.join(name), &place)
+            .with_context(|| format!("failed to write `{}`", place.display()))?;
+    }
+    fs::remove_dir_all(&staging).with_context(|| format!("failed to remove `{}`", staging.display()))
+}
+
+/// The one line `rg runserver` and `rg serve` print when a project's
+/// runtime is not this rg's version, saying what to run; `None` in step.
+pub fn out_of_step(project: &Version) -> Option<String> {
+    let ours: Version = VERSION.parse().ok()?;
+    match project.cmp_precedence(&ours) {
+        Ordering::Less => Some(format!(
+            "this project's rg runtime is {project}, older than this rg ({ours}): run `rg upgrade` to bring it to {ours}"
+        )),
+        Ordering::Greater => Some(format!(
+            "this project's rg runtime is {project}, newer than this rg ({ours}): install rg {project} or later to run it"
+        )),
+        Ordering::Equal => None,
+    }
+}
+
+/// Prints [`out_of_step`]'s line on stderr, if there is one.
+pub fn say_if_out_of_step(project: Option<&Version>) {
+    if let Some(line) = project.and_then(out_of_step) {
+        eprintln!("{} {line}", console::style("note:").yellow().bold().for_stderr());
+    }
 }
 
 fn write_crates(into: &Path) -> Result<()> {
@@ -87,21 +96,28 @@ fn write_crates(into: &Path) -> Result<()> {
         let root = into.join(name);
         write_dir(dir, &root)?;
         let manifest = dir
-            .get_file("Cargo.toml")
+            .get_file("manifest.toml")
             .and_then(|f| f.contents_utf8())
-            .ok_or_else(|| anyhow!("the embedded {name} has no Cargo.toml"))?;
-        let standalone = standalone(manifest, &workspace)?;
+            .ok_or_else(|| anyhow!("the embedded {name} has no manifest"))?;
         let path = root.join("Cargo.toml");
-        fs::write(&path, standalone).with_context(|| format!("failed to write `{}`", path.display()))?;
+        fs::write(&path, standalone(manifest, &workspace)?)
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
     Ok(())
+}
+
+/// Whether a crate's file goes into a project: its sources, not the unit
+/// tests kept in files of their own, nor the manifest (written standalone).
+fn carried(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    path.starts_with("src") && !name.ends_with("_tests.rs") && name != "tests.rs"
 }
 
 fn write_dir(dir: &Dir<'_>, root: &Path) -> Result<()> {
     for entry in dir.entries() {
         match entry {
             DirEntry::Dir(d) => write_dir(d, root)?,
-            DirEntry::File(f) => {
+            DirEntry::File(f) if carried(f.path()) => {
                 let path = root.join(f.path());
                 if let Some(parent) = path.parent() {
                     fs::create_dir_all(parent)
@@ -110,6 +126,7 @@ fn write_dir(dir: &Dir<'_>, root: &Path) -> Result<()> {
                 fs::write(&path, f.contents())
                     .with_context(|| format!("failed to write `{}`", path.display()))?;
             }
+            DirEntry::File(_) => {}
         }
     }
     Ok(())
@@ -117,8 +134,8 @@ fn write_dir(dir: &Dir<'_>, root: &Path) -> Result<()> {
 
 /// A member's manifest with everything it inherits from the workspace
 /// written out: package fields, dependency versions and features, and the
-/// other rg crate as a sibling path. Lints and dev-dependencies are the
-/// workspace's business, not a project's, and are left out.
+/// other rg crates as sibling paths with their version. Lints and
+/// dev-dependencies are the workspace's business, not a project's.
 fn standalone(manifest: &str, workspace: &Table) -> Result<String> {
     let mut table: Table = manifest.parse().context("an embedded crate's manifest")?;
     let ws = workspace
@@ -166,10 +183,19 @@ fn standalone(manifest: &str, workspace: &Table) -> Result<String> {
     }
     table.remove("dev-dependencies");
     table.remove("lints");
+    // Without their test files and dev-dependencies the crates' tests do not
+    // build: a workspace that holds the project must not try them.
+    if let Some(lib) = table
+        .entry("lib")
+        .or_insert_with(|| Value::Table(Table::new()))
+        .as_table_mut()
+    {
+        lib.insert("test".into(), Value::Boolean(false));
+        lib.insert("doctest".into(), Value::Boolean(false));
+    }
     let body = toml::to_string(&table).context("writing a standalone manifest")?;
     Ok(format!(
-        "# Written by rg {} from the sources it carries; `rg new` projects depend on it.\n{body}",
-        env!("CARGO_PKG_VERSION")
+        "# The rg runtime {VERSION}, vendored by `rg new`; `rg upgrade` replaces it.\n{body}"
     ))
 }
 
@@ -181,28 +207,14 @@ fn inherits(value: &Value) -> bool {
         .unwrap_or(false)
 }
 
-/// A hash of everything written, so a changed runtime gets a directory of
-/// its own even when the version number did not move.
-fn fingerprint() -> u64 {
-    let mut hasher = DefaultHasher::new();
-    WORKSPACE.hash(&mut hasher);
-    for (name, dir) in CRATES {
-        name.hash(&mut hasher);
-        hash_dir(dir, &mut hasher);
-    }
-    hasher.finish()
-}
-
-fn hash_dir(dir: &Dir<'_>, hasher: &mut DefaultHasher) {
-    for entry in dir.entries() {
-        match entry {
-            DirEntry::Dir(d) => hash_dir(d, hasher),
-            DirEntry::File(f) => {
-                f.path().hash(hasher);
-                f.contents().hash(hasher);
-            }
-        }
-    }
+/// The directory older rg releases kept the runtime in, per user
+/// (`~/.local/share/rg/runtime-<version>-<hash>/rg-runtime`), recognised so
+/// `rg upgrade` can move such a project onto a vendored copy.
+pub fn is_old_shared_copy(path: &Path) -> bool {
+    let mut parts = path.components().rev().map(|c| c.as_os_str().to_string_lossy());
+    parts.next().as_deref() == Some("rg-runtime")
+        && parts.next().is_some_and(|p| p.starts_with("runtime-"))
+        && parts.next().as_deref() == Some("rg")
 }
 
 #[cfg(test)]
@@ -212,21 +224,20 @@ mod tests {
     #[test]
     fn manifests_stand_alone() {
         let workspace: Table = WORKSPACE.parse().unwrap();
-        let runtime = RUNTIME.get_file("Cargo.toml").unwrap().contents_utf8().unwrap();
-        let text = standalone(runtime, &workspace).unwrap();
+        let manifest =
+            |dir: &'static Dir<'static>| dir.get_file("manifest.toml").unwrap().contents_utf8().unwrap();
+        let text = standalone(manifest(&RUNTIME), &workspace).unwrap();
         assert!(!text.contains("workspace"), "{text}");
         let table: Table = text.parse().unwrap();
         assert_eq!(table["package"]["name"].as_str(), Some("rg-runtime"));
-        assert_eq!(
-            table["package"]["version"].as_str(),
-            Some(env!("CARGO_PKG_VERSION"))
-        );
+        assert_eq!(table["package"]["version"].as_str(), Some(VERSION));
         let deps = table["dependencies"].as_table().unwrap();
         assert_eq!(deps["rg-internal"]["path"].as_str(), Some("../rg-internal"));
+        assert_eq!(deps["rg-internal"]["version"].as_str(), Some(VERSION));
         assert_eq!(deps["rg-dylib"]["optional"].as_bool(), Some(true), "{text}");
+        assert_eq!(table["lib"]["test"].as_bool(), Some(false), "{text}");
 
-        let internal = INTERNAL.get_file("Cargo.toml").unwrap().contents_utf8().unwrap();
-        let text = standalone(internal, &workspace).unwrap();
+        let text = standalone(manifest(&INTERNAL), &workspace).unwrap();
         let table: Table = text.parse().unwrap();
         let deps = table["dependencies"].as_table().unwrap();
         assert_eq!(deps["rg-contract"]["path"].as_str(), Some("../rg-contract"));
@@ -235,17 +246,53 @@ mod tests {
     }
 
     #[test]
-    fn installs_once_and_whole() {
-        let home = tempfile::tempdir().unwrap();
-        let first = install(home.path()).unwrap();
-        assert!(first.join("src/lib.rs").is_file());
+    fn vendors_sources_without_their_tests_and_replaces_a_copy() {
+        let project = tempfile::tempdir().unwrap();
+        let mine = project.path().join("vendor/mine/lib.rs");
+        fs::create_dir_all(mine.parent().unwrap()).unwrap();
+        fs::write(&mine, "kept").unwrap();
+        vendor(project.path()).unwrap();
+        let runtime = project.path().join(RUNTIME_PATH);
+        assert!(runtime.join("src/lib.rs").is_file());
         for sibling in ["rg-internal", "rg-dylib", "rg-contract"] {
-            let lib = first.parent().unwrap().join(sibling).join("src/lib.rs");
+            let lib = project.path().join("vendor").join(sibling).join("src/lib.rs");
             assert!(lib.is_file(), "{} is missing", lib.display());
         }
-        let second = install(home.path()).unwrap();
-        assert_eq!(first, second);
-        let entries: Vec<_> = fs::read_dir(home.path()).unwrap().collect();
-        assert_eq!(entries.len(), 1, "no partial copy is left behind");
+        let strict = project.path().join("vendor/rg-internal/src/server/strict");
+        assert!(strict.join("validator.rs").is_file());
+        assert!(!strict.join("validator_tests.rs").exists());
+
+        let stale = project.path().join("vendor/rg-contract/src/stale.rs");
+        fs::write(&stale, "from an older runtime").unwrap();
+        vendor(project.path()).unwrap();
+        assert!(!stale.exists(), "the old copy is replaced whole");
+        assert_eq!(fs::read_to_string(&mine).unwrap(), "kept");
+        let names: Vec<_> = fs::read_dir(project.path().join("vendor"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 5, "no partial copy is left behind: {names:?}");
+    }
+
+    #[test]
+    fn says_which_way_a_project_is_out_of_step() {
+        let ours: Version = VERSION.parse().unwrap();
+        assert_eq!(out_of_step(&ours), None);
+        let older = Version::new(0, 0, 1);
+        let line = out_of_step(&older).unwrap();
+        assert!(line.contains("is 0.0.1, older than this rg"), "{line}");
+        assert!(line.contains("run `rg upgrade`"), "{line}");
+        let newer = Version::new(ours.major + 1, 0, 0);
+        let line = out_of_step(&newer).unwrap();
+        assert!(line.contains("newer than this rg"), "{line}");
+        assert!(line.contains(&format!("install rg {newer} or later")), "{line}");
+    }
+
+    #[test]
+    fn knows_the_copies_older_releases_kept_per_user() {
+        let old = Path::new("/home/ann/.local/share/rg/runtime-0.1.0-00ab/rg-runtime");
+        assert!(is_old_shared_copy(old));
+        assert!(!is_old_shared_copy(Path::new("/src/rg/runtime")));
+        assert!(!is_old_shared_copy(Path::new("vendor/rg-runtime")));
     }
 }

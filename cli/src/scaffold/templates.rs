@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use include_dir::{Dir, DirEntry, include_dir};
 
-static PROJECT: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../templates/project");
+static PROJECT: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/embed/project");
 
 /// One file of a new project.
 #[derive(Debug)]
