@@ -14,6 +14,7 @@ const OURS: &[&str] = &[
     "runserver",
     "serve",
     "status",
+    "upgrade",
     "reference",
     "help",
     "-h",

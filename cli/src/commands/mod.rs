@@ -7,3 +7,4 @@ pub mod reference;
 pub mod runserver;
 pub mod serve;
 pub mod status;
+pub mod upgrade;

@@ -13,6 +13,7 @@ use rg_contract::settings::MAX_REQUESTS;
 use crate::config::{self, Origin, Sources};
 use crate::dev;
 use crate::dev::project::{Choice, Project, Unreadable};
+use crate::scaffold::runtime;
 
 /// Run the development server: rebuild and restart on every save.
 #[derive(Debug, clap::Args)]
@@ -64,7 +65,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // error: shown in the terminal and the browser until a save fixes it.
     // A choice that names nothing is the user's to fix now.
     let project = match Project::find(&cwd, &args.choice) {
-        Ok(project) => Ok(project),
+        Ok(project) => {
+            runtime::say_if_out_of_step(project.runtime_version.as_ref());
+            Ok(project)
+        }
         Err(e) if e.downcast_ref::<Unreadable>().is_some() => Err(format!("{e:#}")),
         Err(e) => return Err(e),
     };

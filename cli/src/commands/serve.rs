@@ -19,6 +19,7 @@ use crate::master::metrics::Port;
 use crate::master::owner::Owner;
 use crate::master::pidfile::Pidfile;
 use crate::master::sockets::Sockets;
+use crate::scaffold::runtime;
 
 /// Serve an application in production: a master process and its workers.
 ///
@@ -55,7 +56,7 @@ pub struct Args {
 enum App {
     /// A directory cargo builds (a package or a workspace); `None` when it
     /// has no manifest, which only `--print-config` can still use.
-    Project(PathBuf, Option<Project>),
+    Project(PathBuf, Option<Box<Project>>),
     Executable(PathBuf),
 }
 
@@ -68,7 +69,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .any(|d| d.join("Cargo.toml").is_file());
         let choice = Choice::from(args.choice.clone());
         let project = manifest.then(|| Project::find(&given, &choice)).transpose()?;
-        App::Project(given.clone(), project)
+        runtime::say_if_out_of_step(project.as_ref().and_then(|p| p.runtime_version.as_ref()));
+        App::Project(given.clone(), project.map(Box::new))
     } else if given.is_file() {
         App::Executable(given.clone())
     } else {

@@ -32,6 +32,8 @@ pub struct Project {
     /// library (`rg/dynamic-linking`), when the package's rg-runtime
     /// offers it and the binary keeps `rg::MiMalloc` as its allocator.
     pub shared_runtime: Option<String>,
+    /// The version of the rg runtime the package depends on, if it does.
+    pub runtime_version: Option<cargo_metadata::semver::Version>,
 }
 
 /// Cargo could not read the project (a broken manifest): a build error to
@@ -106,6 +108,7 @@ impl Project {
             .unwrap_or_else(|| dir.to_path_buf());
         Ok(Project {
             shared_runtime: shared_runtime(&metadata, package, &bin).filter(|_| !choice.static_runtime),
+            runtime_version: runtime(&metadata, package).map(|p| p.version.clone()),
             package: package.name.to_string(),
             bin,
             sources: local_sources(&metadata, &package.id),
@@ -143,17 +146,8 @@ fn shared_runtime(metadata: &Metadata, package: &Package, bin: &str) -> Option<S
     if !cfg!(target_os = "linux") {
         return None;
     }
-    let dependency = package
-        .dependencies
-        .iter()
-        .find(|d| d.name == "rg-runtime" && d.kind == cargo_metadata::DependencyKind::Normal)?;
-    let offered = metadata.packages.iter().any(|p| {
-        let same = match &dependency.path {
-            Some(dir) => p.manifest_path.parent() == Some(dir.as_path()),
-            None => dependency.req.matches(&p.version),
-        };
-        p.name.as_str() == "rg-runtime" && same && p.features.contains_key(FEATURE)
-    });
+    let dependency = runtime_dependency(package)?;
+    let offered = runtime(metadata, package).is_some_and(|p| p.features.contains_key(FEATURE));
     let main = package
         .targets
         .iter()
@@ -163,6 +157,25 @@ fn shared_runtime(metadata: &Metadata, package: &Package, bin: &str) -> Option<S
     let own_allocator = source.contains("global_allocator") && !source.contains("rg::MiMalloc");
     let name = dependency.rename.as_deref().unwrap_or(&dependency.name);
     (offered && !own_allocator).then(|| format!("{name}/{FEATURE}"))
+}
+
+fn runtime_dependency(package: &Package) -> Option<&cargo_metadata::Dependency> {
+    package
+        .dependencies
+        .iter()
+        .find(|d| d.name == "rg-runtime" && d.kind == cargo_metadata::DependencyKind::Normal)
+}
+
+/// The rg-runtime package `package` depends on, as cargo resolved it.
+fn runtime<'m>(metadata: &'m Metadata, package: &Package) -> Option<&'m Package> {
+    let dependency = runtime_dependency(package)?;
+    metadata.packages.iter().find(|p| {
+        let same = match &dependency.path {
+            Some(dir) => p.manifest_path.parent() == Some(dir.as_path()),
+            None => dependency.req.matches(&p.version),
+        };
+        p.name.as_str() == "rg-runtime" && same
+    })
 }
 
 fn has_manifest_above(dir: &Path) -> bool {
