@@ -13,6 +13,7 @@ mod cli;
 mod database;
 mod deploy;
 mod new;
+mod portable;
 mod postgres;
 mod runserver;
 mod serve;

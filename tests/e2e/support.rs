@@ -12,9 +12,13 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A command running the `rg` binary under test.
+/// A command running the `rg` binary under test. The projects it makes
+/// depend on this checkout's runtime (as a contributor's do), so the suite
+/// builds the runtime once; `portable.rs` tests the vendored copy.
 pub fn rg() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rg"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rg"));
+    cmd.env("RG_RUNTIME_PATH", workspace().join("runtime"));
+    cmd
 }
 
 /// Runs `rg` with `args` in `dir` and returns what it printed.
