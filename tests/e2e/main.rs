@@ -20,6 +20,7 @@ mod serve;
 mod serve_config;
 mod serve_metrics;
 mod serve_recycle;
+mod serve_reload;
 mod slow_clients;
 mod strict;
 mod support;

@@ -281,6 +281,8 @@ impl Arbiter {
             totals: self.ledger.totals(),
             served_by_gone: self.ledger.served_by_gone(),
             restarts: self.policy.restarts(),
+            reload_failures: self.policy.reload_failures(),
+            held: self.policy.held().map(str::to_string),
             workers,
             queues: self.sockets.queues(),
         }

@@ -115,6 +115,10 @@ pub struct Policy {
     phase: Phase,
     boot_failures: u32,
     last_error: Option<String>,
+    /// Why no worker is started until the next HUP: workers cannot start,
+    /// and others still serve, which stopping would only take down.
+    held: Option<String>,
+    reload_failures: u64,
     restarts: Restarts,
     actions: Vec<Action>,
 }
@@ -132,6 +136,8 @@ impl Policy {
             phase: Phase::Booting,
             boot_failures: 0,
             last_error: None,
+            held: None,
+            reload_failures: 0,
             restarts: Restarts::default(),
             actions: Vec::new(),
         }
@@ -195,27 +201,24 @@ impl Policy {
         }
     }
 
-    /// A worker that could not even be exec'd. Five in a row with nothing
-    /// serving is a start that cannot succeed (a binary deleted or not
-    /// executable): halt, as for a crash loop. With workers still serving,
-    /// keep them, and say so: stopping would only make it worse.
+    /// A worker that could not even be exec'd (a binary deleted or not
+    /// executable): a boot failure like any other.
     fn on_spawn_failed(&mut self, id: u64, error: String, now: Instant) {
-        if self.workers.remove(&id).is_none() {
+        let Some(worker) = self.workers.remove(&id) else {
             return;
-        }
+        };
         self.boot_failures += 1;
         self.last_error = Some(error);
-        if self.boot_failures >= MAX_BOOT_FAILURES && !self.phase.is_stopping() {
-            if self.workers.values().any(|w| w.ready) {
-                error!(
-                    "{MAX_BOOT_FAILURES} workers in a row could not be started; serving with those left (HUP retries)"
-                );
-            } else {
-                self.halt(
-                    &format!("{MAX_BOOT_FAILURES} workers in a row could not be started"),
-                    now,
-                );
-            }
+        if self.phase.is_stopping() {
+            return;
+        }
+        if self.rolling_onto(&worker) {
+            self.give_up("a new worker could not be started", now);
+        } else if self.boot_failures >= MAX_BOOT_FAILURES {
+            self.give_up(
+                &format!("{MAX_BOOT_FAILURES} workers in a row could not be started"),
+                now,
+            );
         }
     }
 
@@ -264,34 +267,71 @@ impl Policy {
             warn!("Worker {id} (pid {pid}) {how} unexpectedly; starting a replacement");
             self.tell_systemd_status();
         } else {
-            self.on_boot_failure(id, pid, worker.status, how, now);
+            self.on_boot_failure(id, pid, worker, how, now);
         }
     }
 
     /// A worker died before READY: quote its `STATUS=error: ...` (else how
-    /// it ended), and halt if the application cannot start (exit code 3) or
-    /// this is a crash loop. Otherwise the step starts another.
-    fn on_boot_failure(&mut self, id: u64, pid: u32, status: Option<String>, how: Exit, now: Instant) {
-        let quoted = status
+    /// it ended). A reload stops at its first new worker that fails; else
+    /// rg gives up when the application cannot start (exit code 3) or on a
+    /// crash loop, and otherwise the step starts another.
+    fn on_boot_failure(&mut self, id: u64, pid: u32, worker: Worker, how: Exit, now: Instant) {
+        let quoted = (worker.status.clone())
             .filter(|s| s.starts_with("error:"))
             .unwrap_or_else(|| format!("it {how}"));
         error!("Worker {id} (pid {pid}) failed to boot: {quoted}");
         self.last_error = Some(quoted);
         self.boot_failures += 1;
-        if how == Exit::Code(i32::from(rg_contract::EXIT_START_FAILURE)) {
-            self.halt("the application could not start", now);
+        if self.rolling_onto(&worker) {
+            self.give_up("a new worker did not become ready", now);
+        } else if how == Exit::Code(i32::from(rg_contract::EXIT_START_FAILURE)) {
+            self.give_up("the application could not start", now);
         } else if self.boot_failures >= MAX_BOOT_FAILURES {
-            self.halt(
+            self.give_up(
                 &format!("{MAX_BOOT_FAILURES} workers in a row died before they were ready"),
                 now,
             );
         }
     }
 
-    fn halt(&mut self, why: &str, now: Instant) {
+    /// Whether `worker` was started by the reload in progress.
+    fn rolling_onto(&self, worker: &Worker) -> bool {
+        self.phase == Phase::Reloading && worker.generation == self.generation
+    }
+
+    /// Workers cannot be started. With none serving, halt with exit code 3,
+    /// as a start that cannot succeed must; with some serving, keep them
+    /// and start no more until a HUP: stopping would take the site down.
+    fn give_up(&mut self, why: &str, now: Instant) {
         let last = self.last_error.clone().unwrap_or_default();
-        error!("Shutting down: {why}. The last worker said: {last}");
-        self.stop(true, rg_contract::EXIT_START_FAILURE, now);
+        let serving = self.ready_workers();
+        if serving == 0 {
+            error!("Shutting down: {why}. The last worker said: {last}");
+            self.stop(true, rg_contract::EXIT_START_FAILURE, now);
+            return;
+        }
+        let status = if self.phase == Phase::Reloading {
+            self.reload_failures += 1;
+            self.phase = Phase::Running;
+            error!(
+                "Reload failed: {why}. It said: {last}. Workers of the previous release keep serving ({serving} ready); the next HUP tries again"
+            );
+            // Ends the reload systemd was told of, with the old workers up.
+            format!(
+                "READY=1\nSTATUS=Reload failed: {last}; {serving} of {} workers ready",
+                self.target
+            )
+        } else {
+            error!(
+                "Not starting workers until the next HUP: {why}. The last worker said: {last}. {serving} ready workers keep serving"
+            );
+            format!(
+                "STATUS=Not starting workers: {last}; {serving} of {} workers ready",
+                self.target
+            )
+        };
+        self.actions.push(Action::NotifySystemd(status));
+        self.held = Some(format!("{why}: {last}"));
     }
 
     /// Starts a stop: graceful (SIGTERM, drain within graceful_timeout) or
@@ -346,6 +386,7 @@ impl Policy {
         self.generation += 1;
         // A reload is a new attempt: a deploy may have fixed what failed.
         self.boot_failures = 0;
+        self.held = None;
         self.phase = Phase::Reloading;
         self.actions.push(Action::AnnounceReload {
             workers: self.workers.len(),

@@ -28,6 +28,10 @@ pub struct Snapshot {
     pub served_by_gone: u64,
     /// Restarts by reason.
     pub restarts: Restarts,
+    /// Reloads that stopped at a new worker that did not become ready.
+    pub reload_failures: u64,
+    /// Why no worker is started until the next HUP, if that is so.
+    pub held: Option<String>,
     /// The workers, oldest first.
     pub workers: Vec<Worker>,
     /// Listen queues: address, connections waiting, the queue's length.
@@ -134,6 +138,13 @@ pub fn prometheus(s: &Snapshot) -> String {
     }
     header(
         &mut out,
+        "rg_reload_failures_total",
+        "counter",
+        "Reloads that stopped at a new worker that did not become ready; the previous workers kept serving.",
+    );
+    let _ = writeln!(out, "rg_reload_failures_total {}", s.reload_failures);
+    header(
+        &mut out,
         "rg_worker_rss_bytes",
         "gauge",
         "Each worker's resident memory, by worker number.",
@@ -223,6 +234,9 @@ pub fn status(s: &Snapshot) -> String {
     if !s.listening.is_empty() {
         let _ = writeln!(out, "Listening at: {}", s.listening.join(", "));
     }
+    if let Some(why) = &s.held {
+        let _ = writeln!(out, "Not starting workers until the next HUP: {why}");
+    }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -259,6 +273,9 @@ pub fn status(s: &Snapshot) -> String {
         .map(|&why| format!("{} {}", why.label(), s.restarts.get(why)))
         .collect();
     let _ = writeln!(out, "Restarts: {}", restarts.join(", "));
+    if s.reload_failures > 0 {
+        let _ = writeln!(out, "Failed reloads: {}", s.reload_failures);
+    }
     for (name, depth, max) in &s.queues {
         let _ = writeln!(out, "Listen queue {name}: {depth} waiting (of {max})");
     }
@@ -301,6 +318,8 @@ mod tests {
             totals: totals.clone(),
             served_by_gone: 1,
             restarts: Restarts::default(),
+            reload_failures: 1,
+            held: Some("a new worker did not become ready: error: database unreachable".into()),
             workers: vec![Worker {
                 view: WorkerView {
                     id: 3,
@@ -338,6 +357,7 @@ mod tests {
             "rg_worker_heartbeat_age_seconds{worker=\"3\"} 0.400",
             "rg_listen_queue_max{listener=\"127.0.0.1:8000\"} 2048",
             "rg_ready 1",
+            "rg_reload_failures_total 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
@@ -364,5 +384,9 @@ mod tests {
             ]
         );
         assert!(text.contains("Totals: 4 requests served (1 by workers since replaced), 1 in flight"));
+        assert!(text.contains(
+            "\nNot starting workers until the next HUP: a new worker did not become ready: error: database unreachable\n"
+        ));
+        assert!(text.contains("\nFailed reloads: 1\n"), "{text}");
     }
 }

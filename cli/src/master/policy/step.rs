@@ -10,7 +10,7 @@ use std::time::Instant;
 use nix::sys::signal::Signal;
 use tracing::{error, info, warn};
 
-use super::{Action, MAX_BOOT_FAILURES, Phase, Policy, Restart, SECOND, Worker};
+use super::{Action, Phase, Policy, Restart, SECOND, Worker};
 
 impl Policy {
     /// One move towards the desired state.
@@ -21,13 +21,18 @@ impl Policy {
         }
         self.check_heartbeats(now);
         self.check_lifetimes(now);
+        if self.held.is_some() && self.ready_workers() == 0 {
+            // Nothing left to protect: try again, and halt if that fails.
+            self.held = None;
+        }
+        if self.held.is_some() {
+            // Workers cannot be started: keep those serving, start none
+            // (no replacement, no roll) until the operator sends HUP.
+            return;
+        }
         self.recycle(now);
         self.roll(now);
         let counted = self.counted();
-        if counted.len() < self.target && self.boot_failures >= MAX_BOOT_FAILURES {
-            // Workers cannot even be started: wait for the operator.
-            return;
-        }
         self.scale(&counted, now);
         self.finish_boot();
     }

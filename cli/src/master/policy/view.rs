@@ -133,6 +133,16 @@ impl Policy {
         self.restarts
     }
 
+    /// Reloads that stopped at a new worker that did not become ready.
+    pub fn reload_failures(&self) -> u64 {
+        self.reload_failures
+    }
+
+    /// Why no worker is started until the next HUP, if that is so.
+    pub fn held(&self) -> Option<&str> {
+        self.held.as_deref()
+    }
+
     /// How many workers the master keeps.
     pub fn target(&self) -> usize {
         self.target

@@ -11,6 +11,7 @@ use crate::master::exit::Exit;
 use crate::master::notifications::{Message, parse};
 
 mod recycle;
+mod reload;
 mod view;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -299,7 +300,14 @@ fn spawns_that_fail_with_workers_still_serving_keep_them_until_a_hup_retries() {
             now,
         );
     }
-    assert_eq!(next, [], "the worker left keeps serving");
+    assert_eq!(
+        next,
+        [Action::NotifySystemd(
+            "STATUS=Not starting workers: No such file or directory (os error 2); 1 of 2 workers ready"
+                .into()
+        )],
+        "the worker left keeps serving"
+    );
     assert_eq!(policy.phase(), Phase::Running);
     // A HUP (a fixed deploy, say) tries again.
     let retry = policy.on(Event::Signal(Request::Reloaded(config(2))), now);

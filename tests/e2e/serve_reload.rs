@@ -1,0 +1,243 @@
+//! Deploys that never drop a request: a HUP onto a release that cannot
+//! start leaves the old workers serving, and the next HUP rolls onto the
+//! fixed one, under a load of new connections and of keep-alive ones.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, rg, sample, workers,
+};
+
+/// One client on one keep-alive connection, requesting `/pid` back to back;
+/// it opens a new connection when the server says `Connection: close`, and,
+/// as RFC 9112 (9.3.1) lets clients, curl and browsers do, sends the request
+/// again on a new one when a reused connection closes before any answer.
+struct KeepAlive {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<KeepAliveReport>,
+}
+
+#[derive(Debug, Default)]
+struct KeepAliveReport {
+    ok: u64,
+    connections: u64,
+    /// Requests sent again after a reused connection closed unanswered.
+    retried: u64,
+    failures: Vec<String>,
+}
+
+impl KeepAlive {
+    fn start(port: u16) -> KeepAlive {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut report = KeepAliveReport::default();
+            let started = Instant::now();
+            let mut stream: Option<(BufReader<TcpStream>, bool)> = None;
+            while !flag.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
+                let (reader, reused) = match &mut stream {
+                    Some((reader, reused)) => (reader, *reused),
+                    None => {
+                        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                        report.connections += 1;
+                        let (reader, _) = stream.insert((BufReader::new(s), false));
+                        (reader, false)
+                    }
+                };
+                match exchange(reader) {
+                    Ok(close) => {
+                        report.ok += 1;
+                        stream = if close {
+                            None
+                        } else {
+                            stream.map(|(r, _)| (r, true))
+                        };
+                    }
+                    Err(Unanswered::Closed) if reused => {
+                        report.retried += 1;
+                        stream = None;
+                    }
+                    Err(Unanswered::Closed) => {
+                        report.failures.push("a new connection closed unanswered".into());
+                        stream = None;
+                    }
+                    Err(Unanswered::Other(why)) => {
+                        report.failures.push(why);
+                        stream = None;
+                    }
+                }
+            }
+            report
+        });
+        KeepAlive { stop, thread }
+    }
+
+    fn stop(self) -> KeepAliveReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+#[derive(Debug)]
+enum Unanswered {
+    /// The connection closed before a byte of the response.
+    Closed,
+    Other(String),
+}
+
+/// One `GET /pid` on the connection; whether the server closes it after.
+fn exchange(reader: &mut BufReader<TcpStream>) -> Result<bool, Unanswered> {
+    let other = |e: std::io::Error| Unanswered::Other(e.to_string());
+    let sent = reader
+        .get_mut()
+        .write_all(b"GET /pid HTTP/1.1\r\nHost: test\r\n\r\n");
+    let mut line = String::new();
+    match sent.and_then(|()| reader.read_line(&mut line)) {
+        Ok(0) => return Err(Unanswered::Closed),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::ConnectionReset
+                || e.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            return Err(Unanswered::Closed);
+        }
+        Err(e) => return Err(other(e)),
+        Ok(_) if !line.starts_with("HTTP/1.1 200") => {
+            return Err(Unanswered::Other(format!("status line {line:?}")));
+        }
+        Ok(_) => {}
+    }
+    let (mut length, mut close) = (0, false);
+    loop {
+        line.clear();
+        reader.read_line(&mut line).map_err(other)?;
+        let lower = line.trim().to_ascii_lowercase();
+        if lower.is_empty() {
+            break;
+        }
+        if let Some(n) = lower.strip_prefix("content-length:") {
+            length = n.trim().parse().unwrap_or(0);
+        }
+        close |= lower == "connection: close";
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).map_err(other)?;
+    Ok(close)
+}
+
+/// Puts `source` at `path` as a deploy does: written beside, renamed over.
+fn deploy(source: &[u8], path: &Path) {
+    let beside = path.with_extension("new");
+    std::fs::write(&beside, source).unwrap();
+    std::fs::set_permissions(&beside, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&beside, path).unwrap();
+}
+
+#[test]
+fn a_hup_onto_a_release_that_cannot_start_keeps_the_old_workers_serving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let good = std::fs::read(fixture_binary()).unwrap();
+    deploy(&good, &app);
+    let (port, metrics) = (free_port(), free_port());
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(&app)
+        .args(["-w", "2", "-b", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
+        .current_dir(tmp.path());
+    let master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let (addr, metrics) = (Addr::tcp(port), Addr::tcp(metrics));
+    let before = workers(&master);
+    let load = Load::start(&addr, "/pid", 3);
+    let keep_alive = KeepAlive::start(port);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // A release whose setup fails, as one with a wrong database URL does.
+    let broken = format!(
+        "#!/bin/sh\nFIXTURE_SETUP_ERROR='database unreachable' exec {} \"$@\"\n",
+        fixture_binary().display()
+    );
+    deploy(broken.as_bytes(), &app);
+    master.signal(libc::SIGHUP);
+    assert!(
+        eventually(Duration::from_secs(10), || master
+            .stderr()
+            .contains("Reload failed")),
+        "{}",
+        master.stderr()
+    );
+    let log = master.stderr();
+    assert!(
+        log.contains("database unreachable"),
+        "the new worker's own words: {log}"
+    );
+    assert!(!log.contains("Shutting down"), "{log}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(workers(&master), before, "the old workers serve on");
+    assert_eq!(get(&metrics, "/readyz").unwrap().status, 200);
+    assert_eq!(sample(&metrics, "rg_reload_failures_total"), 1.0);
+    let status = Command::new(env!("CARGO_BIN_EXE_rg"))
+        .args([
+            "status",
+            "--metrics-bind",
+            &format!("127.0.0.1:{}", metrics_port(&metrics)),
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("Not starting workers until the next HUP"),
+        "{shown}"
+    );
+    assert!(shown.contains("Failed reloads: 1"), "{shown}");
+    let during = keep_alive.stop();
+    assert!(during.failures.is_empty(), "{during:?}");
+    assert_eq!(
+        (during.connections, during.retried),
+        (1, 0),
+        "the keep-alive connection was never closed"
+    );
+    assert!(during.ok > 20, "{during:?}");
+
+    // The fixed release: the next HUP rolls onto it.
+    let keep_alive = KeepAlive::start(port);
+    deploy(&good, &app);
+    master.signal(libc::SIGHUP);
+    assert!(
+        eventually(Duration::from_secs(15), || master
+            .stderr()
+            .contains("Reload complete")),
+        "{}",
+        master.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let report = load.stop();
+    let after_fix = keep_alive.stop();
+    report.assert_none_failed();
+    assert!(report.ok > 50, "too little load to prove anything: {}", report.ok);
+    assert!(after_fix.failures.is_empty(), "{after_fix:?}");
+    eprintln!("keep-alive across the roll: {after_fix:?}");
+    let after = workers(&master);
+    assert_eq!(after.len(), 2, "{}", master.stderr());
+    assert!(
+        after.iter().all(|pid| !before.contains(pid)),
+        "{before:?} -> {after:?}"
+    );
+}
+
+fn metrics_port(addr: &Addr) -> u16 {
+    match addr {
+        Addr::Tcp(a) => a.port(),
+        Addr::Unix(_) => unreachable!("the metrics port is TCP here"),
+    }
+}
