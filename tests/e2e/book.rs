@@ -476,20 +476,18 @@ fn the_kubernetes_manifest_is_valid_and_its_grace_period_covers_the_drain() {
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
     let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
-    let sleep: u64 = container["lifecycle"]["preStop"]["exec"]["command"][1]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
     let env = container["env"].as_array().unwrap();
-    let graceful: u64 = env
-        .iter()
-        .find(|e| e["name"] == "RG_GRACEFUL_TIMEOUT")
-        .map(|e| e["value"].as_str().unwrap().parse().unwrap())
-        .unwrap();
+    let seconds = |name: &str| -> u64 {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].as_str().unwrap().parse().unwrap())
+            .unwrap_or_else(|| panic!("no {name} in the manifest"))
+    };
+    let (delay, graceful) = (seconds("RG_SHUTDOWN_DELAY"), seconds("RG_GRACEFUL_TIMEOUT"));
+    assert!(delay > 0, "the endpoints need time to hear of the stop");
     assert!(
-        sleep + graceful + 1 < grace,
-        "preStop {sleep} s + graceful_timeout {graceful} s + 1 s must fit in terminationGracePeriodSeconds {grace}"
+        delay + graceful + 1 < grace,
+        "shutdown_delay {delay} s + graceful_timeout {graceful} s + 1 s must fit in terminationGracePeriodSeconds {grace}"
     );
     let command: Vec<&str> = container["command"]
         .as_array()

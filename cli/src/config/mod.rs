@@ -60,6 +60,10 @@ pub struct Settings {
     pub timeout: Duration,
     /// Drain time on stop, reload and recycle.
     pub graceful_timeout: Duration,
+    /// Serving time after a graceful stop signal, before the drain.
+    pub shutdown_delay: Duration,
+    /// The signals that stop gracefully: some of TERM, INT, QUIT.
+    pub graceful_signals: Vec<&'static str>,
     /// Listen queue length.
     pub backlog: i32,
     /// Age after which a worker is replaced; zero: never.
@@ -162,6 +166,8 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
         threads: typed(&values, &schema::THREADS, values::count)?,
         timeout: typed(&values, &schema::TIMEOUT, values::seconds)?,
         graceful_timeout: typed(&values, &schema::GRACEFUL_TIMEOUT, values::seconds)?,
+        shutdown_delay: typed(&values, &schema::SHUTDOWN_DELAY, values::seconds)?,
+        graceful_signals: typed(&values, &schema::GRACEFUL_SIGNALS, values::stop_signals)?,
         backlog: typed(&values, &schema::BACKLOG, values::backlog)?,
         max_worker_lifetime: typed(&values, &schema::MAX_WORKER_LIFETIME, values::seconds)?,
         max_worker_lifetime_jitter: typed(&values, &schema::MAX_WORKER_LIFETIME_JITTER, values::seconds)?,

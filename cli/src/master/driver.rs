@@ -118,9 +118,9 @@ impl Arbiter {
                 }
             }
             let request = tokio::select! {
-                _ = term.recv() => Some(Request::Term),
-                _ = int.recv() => Some(Request::Int),
-                _ = quit.recv() => Some(Request::Quit),
+                _ = term.recv() => Some(self.stop_request("TERM")),
+                _ = int.recv() => Some(self.stop_request("INT")),
+                _ = quit.recv() => Some(self.stop_request("QUIT")),
                 _ = hup.recv() => self.reload(),
                 _ = ttin.recv() => Some(Request::Ttin),
                 _ = ttou.recv() => Some(Request::Ttou),
@@ -160,6 +160,16 @@ impl Arbiter {
             if events.is_empty() {
                 events.push(Event::Tick);
             }
+        }
+    }
+
+    /// What the stop signal `name` asks for: a graceful stop if
+    /// `graceful_signals` names it, else a stop now.
+    fn stop_request(&self, name: &str) -> Request {
+        if self.settings.graceful_signals.contains(&name) {
+            Request::Term
+        } else {
+            Request::Quit
         }
     }
 
@@ -247,7 +257,7 @@ impl Arbiter {
         match page {
             Page::Health => Answer::text(StatusCode::OK, "ok\n"),
             Page::Ready if self.policy.is_ready() => Answer::text(StatusCode::OK, "ready\n"),
-            Page::Ready if self.policy.phase().is_stopping() => {
+            Page::Ready if self.policy.phase().is_leaving() => {
                 Answer::text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n")
             }
             Page::Ready => Answer::text(StatusCode::SERVICE_UNAVAILABLE, "no worker is ready\n"),
@@ -311,7 +321,7 @@ impl Arbiter {
     /// owner are the ones later workers get (but `bind` stays); either way
     /// the policy is told. Nothing is read once the master is stopping.
     fn reload(&mut self) -> Option<Request> {
-        if self.policy.phase().is_stopping() {
+        if self.policy.phase().is_leaving() {
             return None;
         }
         let loaded = config::load(&self.sources, |k| std::env::var(k).ok())
@@ -360,6 +370,7 @@ fn policy_config(settings: &Settings) -> Config {
         max_lifetime: settings.max_worker_lifetime,
         lifetime_jitter: settings.max_worker_lifetime_jitter,
         max_rss: settings.max_worker_rss,
+        shutdown_delay: settings.shutdown_delay,
     }
 }
 

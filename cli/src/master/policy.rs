@@ -50,6 +50,8 @@ pub struct Config {
     /// Resident memory, in bytes, over which a worker is replaced once
     /// several samples in a row say so; zero: never.
     pub max_rss: u64,
+    /// How long a graceful stop keeps serving, not ready, before it drains.
+    pub shutdown_delay: Duration,
 }
 
 /// What the master is doing, as logged and as told to systemd.
@@ -61,6 +63,12 @@ pub enum Phase {
     Running,
     /// Rolling workers onto a new configuration or binary (HUP).
     Reloading,
+    /// A graceful stop was asked for: serving on, but not ready, so a
+    /// balancer takes the host out; the drain starts at `drain_at`.
+    Leaving {
+        /// When the stop proper begins.
+        drain_at: Instant,
+    },
     /// Shutting down; exit with `code` once the workers are gone, killing
     /// what is left at `deadline`.
     Stopping {
@@ -75,6 +83,11 @@ impl Phase {
     /// True once a stop has begun; nothing but a faster stop changes that.
     pub fn is_stopping(self) -> bool {
         matches!(self, Phase::Stopping { .. })
+    }
+
+    /// True from a graceful stop signal on, its delay included.
+    pub fn is_leaving(self) -> bool {
+        matches!(self, Phase::Leaving { .. } | Phase::Stopping { .. })
     }
 }
 
@@ -171,14 +184,15 @@ impl Policy {
 
     fn on_request(&mut self, request: Request, now: Instant) {
         match request {
-            Request::Term => self.stop(true, 0, now),
-            Request::Int | Request::Quit => self.stop(false, 0, now),
+            Request::Term => self.leave(now),
+            Request::Quit => self.stop(false, 0, now),
             Request::Reloaded(config) => self.reload(config),
             Request::ReloadFailed(why) => {
                 if !self.phase.is_stopping() {
                     error!("Reload failed, keeping the current configuration: {why}");
                 }
             }
+            Request::Ttin | Request::Ttou if self.phase.is_leaving() => {}
             Request::Ttin => self.resize(1),
             Request::Ttou => self.resize(-1),
             Request::Usr1 => {
@@ -334,6 +348,23 @@ impl Policy {
         self.held = Some(format!("{why}: {last}"));
     }
 
+    /// A graceful stop, after `shutdown_delay` of serving while not ready.
+    fn leave(&mut self, now: Instant) {
+        let delay = self.config.shutdown_delay;
+        if delay.is_zero() || self.phase.is_leaving() {
+            self.stop(true, 0, now);
+            return;
+        }
+        info!(
+            "Stopping gracefully in {:.1}s (shutdown_delay): /readyz answers 503, workers keep serving",
+            delay.as_secs_f64()
+        );
+        self.phase = Phase::Leaving {
+            drain_at: now + delay,
+        };
+        self.actions.push(Action::NotifySystemd("STOPPING=1".into()));
+    }
+
     /// Starts a stop: graceful (SIGTERM, drain within graceful_timeout) or
     /// fast (SIGQUIT). The sockets close at once, so new connections are
     /// refused rather than queued for workers that are leaving.
@@ -348,6 +379,7 @@ impl Policy {
                 code: old,
             };
         } else {
+            let leaving = matches!(self.phase, Phase::Leaving { .. });
             let grace = if graceful {
                 self.config.graceful_timeout
             } else {
@@ -365,7 +397,9 @@ impl Policy {
                 "Stopping {} ({workers})",
                 if graceful { "gracefully" } else { "now" }
             );
-            self.actions.push(Action::NotifySystemd("STOPPING=1".into()));
+            if !leaving {
+                self.actions.push(Action::NotifySystemd("STOPPING=1".into()));
+            }
             self.actions.push(Action::CloseSockets);
         }
         self.signal_all(if graceful {
@@ -378,7 +412,7 @@ impl Policy {
     /// HUP with a good configuration: every worker is rolled onto it (and
     /// onto the binary now on disk), one at a time, by the steps that follow.
     fn reload(&mut self, config: Config) {
-        if self.phase.is_stopping() {
+        if self.phase.is_leaving() {
             return;
         }
         self.config = config;

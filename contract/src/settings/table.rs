@@ -12,6 +12,8 @@ pub static SETTINGS: &[&Setting] = &[
     &WORKER_CONNECTIONS,
     &TIMEOUT,
     &GRACEFUL_TIMEOUT,
+    &SHUTDOWN_DELAY,
+    &GRACEFUL_SIGNALS,
     &KEEPALIVE,
     &BODY_READ_TIMEOUT,
     &BODY_MIN_RATE,
@@ -136,6 +138,38 @@ pub static GRACEFUL_TIMEOUT: Setting = Setting {
     help: "Seconds workers get to finish in-flight requests on stop, reload or recycle.",
     doc: "Seconds in-flight requests get to finish when workers stop, reload or\nrecycle.",
     check: |s| v::seconds(s).map(drop),
+};
+
+/// `shutdown_delay`.
+pub static SHUTDOWN_DELAY: Setting = Setting {
+    key: "shutdown_delay",
+    flag: "--shutdown-delay",
+    short: None,
+    alias: None,
+    value_name: "SECONDS",
+    default: "0",
+    alone: None,
+    kind: Kind::Number,
+    sides: MASTER,
+    help: "Seconds rg keeps serving after a graceful stop signal, /readyz answering 503, before it drains.",
+    doc: "Seconds rg keeps serving after a graceful stop signal, with /readyz\nanswering 503, before it drains: time for a balancer or Kubernetes to\ntake the host out of rotation. 0 drains at once.",
+    check: |s| v::seconds(s).map(drop),
+};
+
+/// `graceful_signals`.
+pub static GRACEFUL_SIGNALS: Setting = Setting {
+    key: "graceful_signals",
+    flag: "--graceful-signals",
+    short: None,
+    alias: None,
+    value_name: "SIGNALS",
+    default: "TERM",
+    alone: None,
+    kind: Kind::List,
+    sides: MASTER,
+    help: "Which of TERM, INT and QUIT stop gracefully; the others stop at once.",
+    doc: "Which of TERM, INT and QUIT stop rg gracefully (shutdown_delay, then a\ndrain); the others stop it at once. Gunicorn's meanings by default; add\n\"INT\" where a platform stops services with SIGINT (Nomad's default).",
+    check: |s| v::stop_signals(s).map(drop),
 };
 
 /// `keepalive`.

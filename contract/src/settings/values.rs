@@ -89,6 +89,24 @@ pub fn backlog(s: &str) -> Result<i32, String> {
         .ok_or_else(|| "expected a whole number from 1 to 2147483647".into())
 }
 
+/// The stop signals among TERM, INT and QUIT, by name (`SIGTERM` or `term`
+/// too), comma-separated, without repeats.
+pub fn stop_signals(s: &str) -> Result<Vec<&'static str>, String> {
+    let mut out = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let upper = name.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        let signal = ["TERM", "INT", "QUIT"]
+            .into_iter()
+            .find(|known| *known == bare)
+            .ok_or_else(|| format!("`{name}` is not one of TERM, INT, QUIT"))?;
+        if !out.contains(&signal) {
+            out.push(signal);
+        }
+    }
+    Ok(out)
+}
+
 /// Comma-separated bind addresses.
 pub fn bind_list(s: &str) -> Result<Vec<Bind>, String> {
     Bind::parse_list(s).map_err(|e| e.to_string())
@@ -283,6 +301,12 @@ mod tests {
         assert_eq!(script_name("/app/").as_deref(), Ok("/app"));
         assert!(script_name("app").unwrap_err().contains("must start with /"));
         assert!(access_format("%Z").unwrap_err().contains("unknown directive %Z"));
+        assert_eq!(stop_signals("TERM, sigint,INT"), Ok(vec!["TERM", "INT"]));
+        assert!(
+            stop_signals("TERM,HUP")
+                .unwrap_err()
+                .contains("`HUP` is not one of TERM, INT, QUIT")
+        );
     }
 
     #[test]

@@ -10,11 +10,9 @@ use crate::master::notifications::Message;
 /// What the operator asked for with a signal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// TERM: stop gracefully.
+    /// Stop gracefully: TERM, or the signals `graceful_signals` names.
     Term,
-    /// INT: stop now.
-    Int,
-    /// QUIT: stop now.
+    /// Stop now: INT and QUIT, or whichever `graceful_signals` leaves out.
     Quit,
     /// HUP, and the configuration was re-read: roll the workers onto it.
     Reloaded(Config),

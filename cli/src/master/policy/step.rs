@@ -15,6 +15,11 @@ use super::{Action, Phase, Policy, Restart, SECOND, Worker};
 impl Policy {
     /// One move towards the desired state.
     pub(super) fn step(&mut self, now: Instant) {
+        if let Phase::Leaving { drain_at } = self.phase
+            && now >= drain_at
+        {
+            self.stop(true, 0, now);
+        }
         if let Phase::Stopping { deadline, code } = self.phase {
             self.step_stopping(now, deadline, code);
             return;

@@ -123,9 +123,9 @@ impl Policy {
     }
 
     /// Whether a balancer should send traffic: a worker is ready and rg
-    /// is not stopping.
+    /// is not stopping, nor about to.
     pub fn is_ready(&self) -> bool {
-        !self.phase.is_stopping() && self.ready_workers() > 0
+        !self.phase.is_leaving() && self.ready_workers() > 0
     }
 
     /// Workers replaced or removed so far, by reason.

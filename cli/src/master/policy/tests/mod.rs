@@ -10,6 +10,7 @@ use super::{Action, Config, Event, Phase, Policy, Request};
 use crate::master::exit::Exit;
 use crate::master::notifications::{Message, parse};
 
+mod leave;
 mod recycle;
 mod reload;
 mod view;
@@ -29,6 +30,7 @@ fn config(workers: usize) -> Config {
         max_lifetime: Duration::ZERO,
         lifetime_jitter: Duration::ZERO,
         max_rss: 0,
+        shutdown_delay: Duration::ZERO,
     }
 }
 
@@ -392,17 +394,15 @@ fn term_drains_then_kills_what_is_left_after_graceful_timeout_and_exits_0() {
 }
 
 #[test]
-fn int_and_quit_stop_now_with_sigquit() {
-    for request in [Request::Int, Request::Quit] {
-        let (mut m, _) = Master::booted(2);
-        let mut now = stopping().to_vec();
-        now.extend([kill(100, SIGQUIT), kill(101, SIGQUIT)]);
-        assert_eq!(m.signal(request), now);
-        assert_eq!(m.after(ms(900)), []);
-        assert_eq!(m.after(ms(100)), [kill(100, SIGKILL), kill(101, SIGKILL)]);
-        m.exit(100, Exit::Signal(SIGQUIT));
-        assert_eq!(m.exit(101, Exit::Signal(SIGKILL)).last(), Some(&Action::Exit(0)));
-    }
+fn a_fast_stop_signals_sigquit() {
+    let (mut m, _) = Master::booted(2);
+    let mut now = stopping().to_vec();
+    now.extend([kill(100, SIGQUIT), kill(101, SIGQUIT)]);
+    assert_eq!(m.signal(Request::Quit), now);
+    assert_eq!(m.after(ms(900)), []);
+    assert_eq!(m.after(ms(100)), [kill(100, SIGKILL), kill(101, SIGKILL)]);
+    m.exit(100, Exit::Signal(SIGQUIT));
+    assert_eq!(m.exit(101, Exit::Signal(SIGKILL)).last(), Some(&Action::Exit(0)));
 }
 
 #[test]

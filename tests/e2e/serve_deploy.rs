@@ -241,3 +241,94 @@ fn metrics_port(addr: &Addr) -> u16 {
         Addr::Unix(_) => unreachable!("the metrics port is TCP here"),
     }
 }
+
+/// An orchestrator takes the host out of its endpoints at the moment it
+/// sends TERM: with `shutdown_delay`, /readyz turns 503 at once while every
+/// request is still answered, then the drain finishes what is in flight.
+#[test]
+fn a_term_with_shutdown_delay_turns_readyz_503_and_serves_on_then_drains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (port, metrics) = (free_port(), free_port());
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-w", "2", "-b", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
+        .args(["--shutdown-delay", "3"])
+        .current_dir(tmp.path());
+    let mut master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let (addr, metrics) = (Addr::tcp(port), Addr::tcp(metrics));
+    let load = Load::start(&addr, "/pid", 3);
+    std::thread::sleep(Duration::from_millis(300));
+
+    master.signal(libc::SIGTERM);
+    let term = Instant::now();
+    assert!(
+        eventually(Duration::from_millis(100), || get(&metrics, "/readyz")
+            .is_ok_and(|r| r.status == 503)),
+        "/readyz still ready 100 ms after TERM"
+    );
+    assert_eq!(get(&metrics, "/readyz").unwrap().body, "stopping\n");
+    std::thread::sleep(Duration::from_millis(2300));
+    // Started within the delay, answered within the drain.
+    let slow = std::thread::spawn({
+        let addr = addr.clone();
+        move || get(&addr, "/slow?ms=1500")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let report = load.stop();
+    let served_for = term.elapsed();
+    report.assert_none_failed();
+    assert!(report.ok > 50, "too little load to prove anything: {}", report.ok);
+    assert!(served_for >= Duration::from_millis(2500), "{served_for:?}");
+    assert!(
+        master.wait_timeout(Duration::from_secs(1)).is_none(),
+        "stopped before the delay"
+    );
+    let status = master
+        .wait_timeout(Duration::from_secs(10))
+        .expect("the drain ends");
+    assert_eq!(status.code(), Some(0), "{}", master.stderr());
+    assert!(term.elapsed() >= Duration::from_secs(3));
+    let slow = slow.join().unwrap().expect("the request in flight is answered");
+    assert_eq!((slow.status, slow.body.as_str()), (200, "slow done\n"));
+    let log = master.stderr();
+    assert!(
+        log.contains("Stopping gracefully in 3.0s (shutdown_delay)"),
+        "{log}"
+    );
+}
+
+/// Where a platform stops services with SIGINT (Nomad), `graceful_signals`
+/// makes INT a graceful stop: in-flight requests finish.
+#[test]
+fn graceful_signals_makes_int_drain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = rg();
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-w", "1", "-b", &format!("127.0.0.1:{port}")])
+        .args(["--graceful-signals", "TERM,INT"])
+        .current_dir(tmp.path());
+    let mut master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let addr = Addr::tcp(port);
+    let slow = std::thread::spawn(move || get(&addr, "/slow?ms=1000"));
+    std::thread::sleep(Duration::from_millis(300));
+    master.signal(libc::SIGINT);
+    let slow = slow.join().unwrap().expect("answered");
+    assert_eq!(slow.status, 200);
+    assert_eq!(
+        master
+            .wait_timeout(Duration::from_secs(10))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
+    assert!(
+        master.stderr().contains("Stopping gracefully"),
+        "{}",
+        master.stderr()
+    );
+}
