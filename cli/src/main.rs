@@ -19,9 +19,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{new, reference, runserver, serve, status, upgrade};
+use commands::{ctl, new, reference, runserver, serve, status, upgrade};
 
-/// Develop and serve Rust web applications: `rg new`, `rg runserver`, `rg serve`, `rg status`, `rg upgrade`.
+/// Develop and serve Rust web applications: `rg new`, `rg runserver`, `rg serve`, `rg status`, `rg ctl`, `rg upgrade`.
 #[derive(Debug, Parser)]
 #[command(name = "rg", version, propagate_version = true)]
 struct Cli {
@@ -37,6 +37,7 @@ enum Command {
     Reference(reference::Args),
     Serve(Box<serve::Args>),
     Status(status::Args),
+    Ctl(ctl::Args),
     Upgrade(upgrade::Args),
 }
 
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         Command::Reference(args) => reference::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::Status(args) => status::run(args),
+        Command::Ctl(args) => ctl::run(args),
         Command::Upgrade(args) => upgrade::run(args),
     };
     match result {

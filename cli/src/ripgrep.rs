@@ -14,6 +14,7 @@ const OURS: &[&str] = &[
     "runserver",
     "serve",
     "status",
+    "ctl",
     "upgrade",
     "reference",
     "help",

@@ -10,6 +10,7 @@ mod balancer;
 mod book;
 mod browser;
 mod cli;
+mod ctl;
 mod database;
 mod deploy;
 mod new;

@@ -217,6 +217,7 @@ fn serve(rg: &Path, binary: &Path, flags: &[&str]) -> (Running, Addr) {
     let port = free_port();
     let mut cmd = Command::new(rg);
     cmd.args(["serve", "-w", "1", "-b", &format!("127.0.0.1:{port}")])
+        .args(["--control-socket", ""])
         .args(flags)
         .arg(binary);
     (Running::spawn(&mut cmd), Addr::tcp(port))

@@ -7,19 +7,21 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use rg_contract::settings::{LogTarget, METRICS_BIND, WORKER_CONNECTIONS};
+use rg_contract::settings::{CONTROL_SOCKET, LogTarget, METRICS_BIND, WORKER_CONNECTIONS};
 use rg_contract::{logging, open_files};
 
 use crate::config::flags::SettingFlags;
-use crate::config::{self, Sources};
+use crate::config::{self, Origin, Settings, Sources};
 use crate::dev::cargo::{self, Profile};
 use crate::dev::project::{Choice, Project, ServeChoice};
-use crate::master::driver::Arbiter;
+use crate::master::control::ControlSocket;
+use crate::master::driver::{Arbiter, Questions};
 use crate::master::metrics::Port;
 use crate::master::owner::Owner;
 use crate::master::pidfile::Pidfile;
 use crate::master::sockets::Sockets;
 use crate::scaffold::runtime;
+use tracing::warn;
 
 /// Serve an application in production: a master process and its workers.
 ///
@@ -160,15 +162,37 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .as_ref()
         .map(|bind| Port::bind(bind).map_err(|e| settings.invalid(METRICS_BIND.key, &format!("{e:#}"))))
         .transpose()?;
+    let mut control = control_socket(&settings)?;
     runtime.block_on(async move {
         let (questions, _served) = match metrics.map(Port::serve).transpose()? {
             Some((questions, served)) => (Some(questions), Some(served)),
             None => (None, None),
         };
+        let questions = Questions {
+            metrics: questions,
+            control: control.as_mut().map(ControlSocket::serve).transpose()?,
+        };
         Arbiter::new(settings, owner, sources, program, sockets, logs, questions)?
             .run()
             .await
     })
+}
+
+/// The control socket, bound. Where the default place cannot take one
+/// (a read-only directory, another master there), rg serves without it
+/// and says so; a place the user chose must work.
+fn control_socket(settings: &Settings) -> Result<Option<ControlSocket>> {
+    let Some(path) = &settings.control_socket else {
+        return Ok(None);
+    };
+    match ControlSocket::bind(path) {
+        Ok(socket) => Ok(Some(socket)),
+        Err(e) if settings.values[CONTROL_SOCKET.key].1 == Origin::Default => {
+            warn!("{e:#}; serving without a control socket (rg ctl), set control_socket to choose its place");
+            Ok(None)
+        }
+        Err(e) => Err(settings.invalid(CONTROL_SOCKET.key, &format!("{e:#}"))),
+    }
 }
 
 fn check_executable(path: &Path) -> Result<PathBuf> {

@@ -76,6 +76,8 @@ pub struct Settings {
     pub metrics_bind: Option<Bind>,
     /// The master's pid file.
     pub pidfile: Option<PathBuf>,
+    /// The control socket `rg ctl` talks to.
+    pub control_socket: Option<PathBuf>,
     /// Mode of unix socket files.
     pub unix_socket_mode: u32,
     /// The error log (the master's and the workers').
@@ -138,6 +140,28 @@ pub fn load(sources: &Sources, env: impl Fn(&str) -> Option<String>) -> Result<S
     parse(values, file)
 }
 
+/// Only `control_socket`, layered as [`load`] does, so `rg ctl` finds the
+/// master even while another setting in `rg.toml` is broken (and a reload
+/// is what would say so). Flags do not take part: `rg ctl` has its own.
+pub fn control_socket(sources: &Sources, env: impl Fn(&str) -> Option<String>) -> Result<Option<PathBuf>> {
+    let key = schema::CONTROL_SOCKET.key;
+    let mut value = schema::CONTROL_SOCKET.default.to_string();
+    let file = match (&sources.explicit_file, &sources.default_file) {
+        (Some(path), _) => Some(path),
+        (None, Some(path)) if path.exists() => Some(path),
+        _ => None,
+    };
+    if let Some(path) = file
+        && let Some((_, v, _)) = file::read(path)?.into_iter().find(|(k, _, _)| *k == key)
+    {
+        value = v;
+    }
+    if let Some(v) = env(&schema::CONTROL_SOCKET.var()) {
+        value = v;
+    }
+    Ok(Some(value.trim()).filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
 fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<PathBuf>) -> Result<Settings> {
     // Every value through its parser first, in the schema's order, so the
     // first error is reported the same way whatever its kind.
@@ -173,6 +197,9 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
         max_worker_lifetime_jitter: typed(&values, &schema::MAX_WORKER_LIFETIME_JITTER, values::seconds)?,
         max_worker_rss: typed(&values, &schema::MAX_WORKER_RSS, values::whole)?.saturating_mul(1024 * 1024),
         pidfile: Some(text(&schema::PIDFILE))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        control_socket: Some(text(&schema::CONTROL_SOCKET))
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
         unix_socket_mode: typed(&values, &schema::UNIX_SOCKET_MODE, values::octal_mode)?,

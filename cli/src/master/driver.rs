@@ -25,7 +25,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+mod control;
+
 use crate::config::{self, Settings, Sources};
+use crate::master::control::Ask as ControlAsk;
 use crate::master::exit::Exit;
 use crate::master::metrics::ledger::Ledger;
 use crate::master::metrics::render::{self, Snapshot};
@@ -35,6 +38,16 @@ use crate::master::owner::Owner;
 use crate::master::policy::{Action, Config, Event, Policy, Request};
 use crate::master::sockets::Sockets;
 use crate::master::spawn::{WorkerSpec, spawn};
+
+/// What the master's side ports ask its loop: the metrics port's pages and
+/// the control socket's commands, each when there is one.
+#[derive(Debug, Default)]
+pub struct Questions {
+    /// From the metrics port.
+    pub metrics: Option<mpsc::Receiver<Ask>>,
+    /// From the control socket.
+    pub control: Option<mpsc::Receiver<ControlAsk>>,
+}
 
 /// The master of `rg serve`.
 pub struct Arbiter {
@@ -51,6 +64,8 @@ pub struct Arbiter {
     policy: Policy,
     /// Questions from the metrics port, when there is one.
     metrics: Option<mpsc::Receiver<Ask>>,
+    /// Commands from the control socket, when there is one.
+    control: Option<mpsc::Receiver<ControlAsk>>,
     /// The workers' counts, for the metrics port.
     ledger: Ledger,
     started: Instant,
@@ -67,7 +82,7 @@ impl Arbiter {
         program: PathBuf,
         sockets: Sockets,
         logs: Logs,
-        metrics: Option<mpsc::Receiver<Ask>>,
+        Questions { metrics, control }: Questions,
     ) -> Result<Arbiter> {
         let receiver = Receiver::bind()?;
         let systemd = Notifier::from_env().unwrap_or_default();
@@ -89,6 +104,7 @@ impl Arbiter {
             logs,
             watchdog,
             metrics,
+            control,
             ledger: Ledger::default(),
             started: Instant::now(),
         })
@@ -135,6 +151,12 @@ impl Arbiter {
                 }
                 Some((page, reply)) = ask(&mut self.metrics) => {
                     let _ = reply.send(self.answer(page));
+                    None
+                }
+                Some((command, reply)) = ask(&mut self.control) => {
+                    let (answer, requests) = self.on_control(command);
+                    let _ = reply.send(answer);
+                    events.extend(requests.into_iter().map(Event::Signal));
                     None
                 }
                 _ = tick.tick() => None,
@@ -374,9 +396,10 @@ fn policy_config(settings: &Settings) -> Config {
     }
 }
 
-/// The next question from the metrics port; never, without one.
-async fn ask(metrics: &mut Option<mpsc::Receiver<Ask>>) -> Option<Ask> {
-    match metrics {
+/// The next question from the metrics port or the control socket; never,
+/// without one.
+async fn ask<T>(questions: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match questions {
         Some(questions) => questions.recv().await,
         None => std::future::pending().await,
     }

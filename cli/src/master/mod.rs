@@ -23,7 +23,10 @@
 //! `owner.rs` resolves the user and group workers run as.
 //!
 //! `pidfile.rs` writes the master's pid file and removes it on exit.
+//!
+//! `control.rs` serves `rg ctl` on the control socket.
 
+pub mod control;
 pub mod driver;
 pub mod exit;
 pub mod metrics;

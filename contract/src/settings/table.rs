@@ -30,6 +30,7 @@ pub static SETTINGS: &[&Setting] = &[
     &METRICS_BIND,
     &STRICT_HTTP,
     &PIDFILE,
+    &CONTROL_SOCKET,
     &USER,
     &GROUP,
     &UNIX_SOCKET_MODE,
@@ -426,6 +427,22 @@ pub static PIDFILE: Setting = Setting {
     sides: MASTER,
     help: "A file to write the master's pid to (removed on exit).",
     doc: "A file to write the master's pid to; removed on exit.",
+    check: |_| Ok(()),
+};
+
+/// `control_socket`.
+pub static CONTROL_SOCKET: Setting = Setting {
+    key: "control_socket",
+    flag: "--control-socket",
+    short: None,
+    alias: None,
+    value_name: "PATH",
+    default: "rg.ctl",
+    alone: None,
+    kind: Kind::Text,
+    sides: MASTER,
+    help: "The unix socket `rg ctl` talks to the master on (mode 0600); \"\" for none.",
+    doc: "The unix socket `rg ctl` talks to the running master on, relative to the\ndirectory rg serve runs in; mode 0600, the master's user only. \"\" for none.",
     check: |_| Ok(()),
 };
 
