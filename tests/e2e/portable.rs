@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::{
-    Addr, BOOT, Running, e2e_dir, e2e_target, free_port, get, rg, wait_until_serving, workspace,
+    Addr, BOOT, Running, e2e_dir, e2e_target, free_port, get, next_rg, rg, wait_until_serving, workspace,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -160,51 +160,6 @@ fn a_cloned_project_builds_and_serves_under_a_fresh_home() {
     assert_eq!(home_entries, 0, "rg wrote into the fresh HOME");
 }
 
-/// `rg` one patch version ahead: this source tree with only its version
-/// changed, built once into a target directory of its own.
-fn next_rg() -> (PathBuf, String) {
-    let mut parts: Vec<u64> = VERSION.split('.').map(|p| p.parse().unwrap()).collect();
-    parts[2] += 1;
-    let next = format!("{}.{}.{}", parts[0], parts[1], parts[2]);
-    let root = e2e_dir().join("rg-next");
-    let tree = root.join("tree");
-    let _ = std::fs::remove_dir_all(&tree);
-    std::fs::create_dir_all(&tree).unwrap();
-    let mut copy = Command::new("cp");
-    copy.arg("-a");
-    for item in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "cli",
-        "contract",
-        "dylib",
-        "internal",
-        "runtime",
-        "templates",
-        "tests",
-    ] {
-        copy.arg(workspace().join(item));
-    }
-    run(copy.arg(&tree));
-    let manifest = tree.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let bumped = text.replace(
-        &format!("version = \"{VERSION}\""),
-        &format!("version = \"{next}\""),
-    );
-    assert_eq!(
-        bumped.matches(&next).count(),
-        5,
-        "the workspace's version and its 4 rg crates"
-    );
-    std::fs::write(&manifest, bumped).unwrap();
-    run(cargo()
-        .args(["build", "--quiet", "-p", "rg-cli", "--bin", "rg"])
-        .current_dir(&tree)
-        .env("CARGO_TARGET_DIR", root.join("target")));
-    (root.join("target/debug/rg"), next)
-}
-
 fn build(dir: &Path) -> PathBuf {
     run(cargo()
         .args(["build", "--quiet"])
@@ -232,7 +187,7 @@ fn check_config(rg: &Path, dir: &Path) -> String {
 
 #[test]
 fn a_newer_rg_says_so_upgrades_the_runtime_and_never_ignores_a_setting() {
-    let (next, version) = next_rg();
+    let (next, version) = next_rg().clone();
     let projects = e2e_dir().join("projects");
     std::fs::create_dir_all(&projects).unwrap();
     let dir = projects.join("stepping");

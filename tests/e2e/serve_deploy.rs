@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, rg, sample, workers,
+    Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, next_rg, rg, sample, workers,
 };
 
 /// One client on one keep-alive connection, requesting `/pid` back to back;
@@ -331,4 +331,125 @@ fn graceful_signals_makes_int_drain() {
         "{}",
         master.stderr()
     );
+}
+
+/// USR2 with a new `rg` on disk: the master execs it in place, same pid,
+/// sockets and workers kept, then rolls the workers; a new rg that cannot
+/// run is refused and the old master serves on. systemd, listening on a
+/// notify socket the test holds, sees a reload, never a stop.
+#[test]
+fn usr2_upgrades_the_master_in_place_and_refuses_a_broken_rg() {
+    let (next, version) = next_rg().clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("rg");
+    deploy(&std::fs::read(env!("CARGO_BIN_EXE_rg")).unwrap(), &bin);
+    let notify = tmp.path().join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    systemd.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    // Read as it comes: a datagram socket queues only a few.
+    let heard = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    std::thread::spawn({
+        let heard = heard.clone();
+        move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = systemd.recv(&mut buf) {
+                heard
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    });
+    let port = free_port();
+    let mut cmd = Command::new(&bin);
+    cmd.arg("serve")
+        .arg(fixture_binary())
+        .args(["-w", "2", "-b", &format!("127.0.0.1:{port}")])
+        .env("NOTIFY_SOCKET", &notify)
+        .current_dir(tmp.path());
+    let master = Running::spawn(&mut cmd);
+    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let addr = Addr::tcp(port);
+    let before = workers(&master);
+    let load = Load::start(&addr, "/pid", 3);
+    let keep_alive = KeepAlive::start(port);
+    std::thread::sleep(Duration::from_millis(300));
+
+    deploy(&std::fs::read(&next).unwrap(), &bin);
+    master.signal(libc::SIGUSR2);
+    assert!(
+        eventually(Duration::from_secs(30), || master
+            .stderr()
+            .contains("Reload complete")),
+        "{}",
+        master.stderr()
+    );
+    let log = master.stderr();
+    let upgraded = format!(
+        "Upgraded in place: rg {} -> rg {version}, master pid {}",
+        env!("CARGO_PKG_VERSION"),
+        master.pid()
+    );
+    assert!(log.contains(&upgraded), "{log}");
+    let stats = ctl_stats(tmp.path());
+    assert_eq!(stats["version"], version.as_str());
+    assert_eq!(stats["master_pid"], master.pid(), "the same process");
+    let after = workers(&master);
+    assert_eq!(after.len(), 2);
+    assert!(
+        after.iter().all(|pid| !before.contains(pid)),
+        "{before:?} -> {after:?}"
+    );
+
+    // A new rg that exits at once: refused, and this one serves on.
+    deploy(
+        b"#!/bin/sh\necho 'rg: cannot run on this machine' >&2\nexit 1\n",
+        &bin,
+    );
+    master.signal(libc::SIGUSR2);
+    assert!(
+        eventually(Duration::from_secs(10), || master
+            .stderr()
+            .contains("Upgrade refused")),
+        "{}",
+        master.stderr()
+    );
+    let log = master.stderr();
+    assert!(log.contains("cannot run on this machine"), "its own words: {log}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ctl_stats(tmp.path())["version"], version.as_str());
+    assert_eq!(workers(&master), after, "the workers were not touched");
+
+    let report = load.stop();
+    let kept = keep_alive.stop();
+    report.assert_none_failed();
+    assert!(report.ok > 50, "too little load to prove anything: {}", report.ok);
+    assert!(kept.failures.is_empty(), "{kept:?}");
+    eprintln!("keep-alive across the upgrade: {kept:?}");
+
+    let said = heard.lock().unwrap().clone();
+    let all = said.join("\n--\n");
+    assert!(!all.contains("STOPPING=1"), "{all}");
+    let reloading = said
+        .iter()
+        .position(|m| m.contains("STATUS=Upgrading to rg"))
+        .expect(&all);
+    assert!(said[reloading].contains("RELOADING=1"), "{all}");
+    assert!(
+        said[reloading..]
+            .iter()
+            .any(|m| m.lines().any(|l| l == "READY=1")),
+        "{all}"
+    );
+    assert!(all.contains("STATUS=Upgrade refused"), "{all}");
+}
+
+fn ctl_stats(dir: &Path) -> serde_json::Value {
+    let out = rg()
+        .args(["ctl", "stats", "--json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -524,3 +524,62 @@ impl Load {
         report
     }
 }
+
+/// `rg` one patch version ahead: this source tree with only its version
+/// changed, built once per test process (a lock keeps processes apart) into
+/// a target directory of its own; its binary and its version.
+pub fn next_rg() -> &'static (PathBuf, String) {
+    static NEXT: OnceLock<(PathBuf, String)> = OnceLock::new();
+    NEXT.get_or_init(|| {
+        let version = env!("CARGO_PKG_VERSION");
+        let mut parts: Vec<u64> = version.split('.').map(|p| p.parse().unwrap()).collect();
+        parts[2] += 1;
+        let next = format!("{}.{}.{}", parts[0], parts[1], parts[2]);
+        let root = e2e_dir().join("rg-next");
+        std::fs::create_dir_all(&root).unwrap();
+        let lock = File::create(root.join("build.lock")).unwrap();
+        lock.lock().unwrap();
+        let tree = root.join("tree");
+        let _ = std::fs::remove_dir_all(&tree);
+        std::fs::create_dir_all(&tree).unwrap();
+        let mut copy = Command::new("cp");
+        copy.arg("-a");
+        for item in [
+            "Cargo.toml",
+            "Cargo.lock",
+            "cli",
+            "contract",
+            "dylib",
+            "internal",
+            "runtime",
+            "templates",
+            "tests",
+        ] {
+            copy.arg(workspace().join(item));
+        }
+        assert!(
+            copy.arg(&tree).status().unwrap().success(),
+            "copying the source tree"
+        );
+        let manifest = tree.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let bumped = text.replace(
+            &format!("version = \"{version}\""),
+            &format!("version = \"{next}\""),
+        );
+        assert_eq!(
+            bumped.matches(&next).count(),
+            5,
+            "the workspace's version and its 4 rg crates"
+        );
+        std::fs::write(&manifest, bumped).unwrap();
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--quiet", "-p", "rg-cli", "--bin", "rg"])
+            .current_dir(&tree)
+            .env("CARGO_TARGET_DIR", root.join("target"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building rg {next}");
+        (root.join("target/debug/rg"), next)
+    })
+}

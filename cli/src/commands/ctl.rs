@@ -54,6 +54,8 @@ enum Ask {
     },
     /// Re-read the settings and roll the workers onto the binary on disk (as HUP)
     Reload,
+    /// Upgrade the master in place to the rg now on disk, same pid, workers kept (as USR2)
+    Upgrade,
     /// Reopen the log files (as USR1)
     ReopenLogs,
     /// Stop rg serve: gracefully, as TERM (the default), or with --now at once
@@ -88,6 +90,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Ask::Add { count } => json!({ "command": "add", "count": count }),
         Ask::Remove { count } => json!({ "command": "remove", "count": count }),
         Ask::Reload => json!({ "command": "reload" }),
+        Ask::Upgrade => json!({ "command": "upgrade" }),
         Ask::ReopenLogs => json!({ "command": "reopen-logs" }),
         Ask::Stop { now, .. } => json!({ "command": "stop", "graceful": !now }),
     };
@@ -207,6 +210,10 @@ fn show(ask: &Ask, answer: &Value) -> String {
         Ask::Reload => {
             "Reloading: the workers roll onto the binary on disk (rg ctl stats shows how it went)\n".into()
         }
+        Ask::Upgrade => format!(
+            "Upgrading: checking the new rg at {} (rg ctl stats shows the version once it is done)\n",
+            text(&answer["checking"])
+        ),
         Ask::ReopenLogs => "Reopening the log files\n".into(),
         Ask::Stop { .. } => format!("Stopping {}\n", text(&answer["stopping"])),
     }

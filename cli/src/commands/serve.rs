@@ -20,6 +20,7 @@ use crate::master::metrics::Port;
 use crate::master::owner::Owner;
 use crate::master::pidfile::Pidfile;
 use crate::master::sockets::Sockets;
+use crate::master::upgrade::{self, Handover};
 use crate::scaffold::runtime;
 use tracing::warn;
 
@@ -27,8 +28,9 @@ use tracing::warn;
 ///
 /// Settings come from defaults < rg.toml < RG_* environment variables < these
 /// flags. Signals: TERM stops gracefully, INT/QUIT stop now, HUP reloads the
-/// configuration and rolls the workers onto the binary on disk, TTIN/TTOU add
-/// or remove a worker, USR1 reopens the log files.
+/// configuration and rolls the workers onto the binary on disk, USR2 upgrades
+/// rg itself in place, TTIN/TTOU add or remove a worker, USR1 reopens the log
+/// files.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A project directory (built with `cargo build --release` first) or an
@@ -63,6 +65,17 @@ enum App {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    // Exec'd by a master upgrading in place (USR2): take over from it, and
+    // if that cannot be done, give everything back to the rg it was.
+    let handover = match upgrade::take() {
+        None => return start(args, None),
+        Some(Ok(handover)) => handover,
+        Some(Err(e)) => return Err(upgrade::roll_back(&format!("{e:#}"))),
+    };
+    start(args, Some(&handover)).map_err(|e| upgrade::roll_back(&format!("{e:#}")))
+}
+
+fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
     let given = args.app.clone().unwrap_or_else(|| PathBuf::from("."));
     let app = if given.is_dir() {
         let manifest = given
@@ -106,6 +119,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 f.display().to_string()
             });
         println!("Configuration OK ({file}; environment and flags included)");
+        if std::env::var_os(upgrade::CHECK).is_some() {
+            // What a master upgrading to this rg checks before it execs it.
+            println!("handover format {}", upgrade::FORMAT);
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -113,12 +130,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the master's event loop")?;
-    let program = match &app {
-        App::Project(dir, None) => bail!(
+    let program = match (&app, handover) {
+        (_, Some(handover)) => handover.program.clone(),
+        (App::Project(dir, None), None) => bail!(
             "no Cargo.toml in `{}`: give a project directory or an executable",
             dir.display()
         ),
-        App::Project(dir, Some(project)) => {
+        (App::Project(dir, Some(project)), None) => {
             match runtime.block_on(cargo::build(project, Profile::Release, false))? {
                 cargo::Outcome::Built(exe) => exe.path,
                 cargo::Outcome::Failed(diagnostics) => {
@@ -130,7 +148,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
         }
-        App::Executable(path) => check_executable(path)?,
+        (App::Executable(path), None) => check_executable(path)?,
     };
     let program = std::fs::canonicalize(&program).with_context(|| format!("`{}`", program.display()))?;
 
@@ -151,12 +169,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         open_files::ensure(connections).log(connections);
     }
     let _pidfile = settings.pidfile.as_deref().map(Pidfile::create).transpose()?;
-    let sockets = Sockets::open(
-        &settings.bind,
-        settings.backlog,
-        settings.unix_socket_mode,
-        owner.as_ref(),
-    )?;
+    let sockets = match handover {
+        // SAFETY: the sockets the previous master left open for this one.
+        Some(handover) => unsafe { Sockets::adopt(&handover.sockets, handover.created.clone()) }?,
+        None => Sockets::open(
+            &settings.bind,
+            settings.backlog,
+            settings.unix_socket_mode,
+            owner.as_ref(),
+        )?,
+    };
     let metrics = settings
         .metrics_bind
         .as_ref()
@@ -172,9 +194,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             metrics: questions,
             control: control.as_mut().map(ControlSocket::serve).transpose()?,
         };
-        Arbiter::new(settings, owner, sources, program, sockets, logs, questions)?
-            .run()
-            .await
+        let arbiter = Arbiter::new(settings, owner, sources, program, sockets, logs, questions)?;
+        let arbiter = match handover {
+            Some(handover) => {
+                let arbiter = arbiter.adopt(handover)?;
+                upgrade::done(handover);
+                arbiter
+            }
+            None => arbiter,
+        };
+        arbiter.run().await
     })
 }
 

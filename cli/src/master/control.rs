@@ -1,6 +1,6 @@
 //! The control socket, `control_socket`: a unix socket, mode 0600, on which
 //! `rg ctl` asks the running master for its workers, stats and settings, or
-//! to add, remove, reload, reopen logs or stop (as Gunicorn's
+//! to add, remove, reload, upgrade, reopen logs or stop (as Gunicorn's
 //! `gunicorn.ctl`). One JSON object a line each way; every answer comes from
 //! the master's loop, as the metrics port's pages do.
 
@@ -31,6 +31,8 @@ pub enum Command {
     Remove(u32),
     /// HUP.
     Reload,
+    /// USR2.
+    Upgrade,
     /// USR1.
     ReopenLogs,
     /// TERM, or a stop now.
@@ -41,7 +43,7 @@ pub enum Command {
 }
 
 /// Every command's name, as the protocol and `rg ctl` spell it.
-pub const NAMES: &str = "workers, stats, config, add, remove, reload, reopen-logs, stop";
+pub const NAMES: &str = "workers, stats, config, add, remove, reload, upgrade, reopen-logs, stop";
 
 impl Command {
     /// The command in one request line: `{"command": "add", "count": 2}`.
@@ -66,6 +68,7 @@ impl Command {
             "add" => Command::Add(count()?),
             "remove" => Command::Remove(count()?),
             "reload" => Command::Reload,
+            "upgrade" => Command::Upgrade,
             "reopen-logs" => Command::ReopenLogs,
             "stop" => Command::Stop {
                 graceful: request.get("graceful").and_then(Value::as_bool).unwrap_or(true),

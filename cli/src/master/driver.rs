@@ -9,6 +9,7 @@
 //! owner, which a HUP re-reads, the sockets, and the systemd watchdog.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -22,10 +23,11 @@ use rg_contract::logging::Logs;
 use rg_contract::notify::Notifier;
 use rg_contract::stats::{self, Counts};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 mod control;
+mod upgrade;
 
 use crate::config::{self, Settings, Sources};
 use crate::master::control::Ask as ControlAsk;
@@ -69,6 +71,14 @@ pub struct Arbiter {
     /// The workers' counts, for the metrics port.
     ledger: Ledger,
     started: Instant,
+    /// The path rg was started as (USR2 runs the file there now), and its
+    /// arguments.
+    exe: PathBuf,
+    args: Vec<OsString>,
+    /// The new rg's check, while an upgrade waits for it.
+    upgrade: Option<oneshot::Receiver<Result<String, String>>>,
+    /// Whether this master took over from one that exec'd it.
+    adopted: bool,
 }
 
 impl Arbiter {
@@ -107,6 +117,10 @@ impl Arbiter {
             control,
             ledger: Ledger::default(),
             started: Instant::now(),
+            exe: std::env::current_exe()?,
+            args: std::env::args_os().collect(),
+            upgrade: None,
+            adopted: false,
         })
     }
 
@@ -120,12 +134,19 @@ impl Arbiter {
         let mut ttin = signal(SignalKind::from_raw(libc::SIGTTIN))?;
         let mut ttou = signal(SignalKind::from_raw(libc::SIGTTOU))?;
         let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut usr2 = signal(SignalKind::user_defined2())?;
         let mut chld = signal(SignalKind::child())?;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut sample = tokio::time::interval(Duration::from_secs(1));
 
         self.log_start();
         let mut events = vec![Event::Tick];
+        if self.adopted {
+            let _ = self
+                .systemd
+                .notify("READY=1\nSTATUS=Upgraded; rolling the workers");
+            events.push(Event::Signal(Request::Reloaded(policy_config(&self.settings))));
+        }
         loop {
             self.ping_watchdog();
             for event in events.drain(..) {
@@ -141,6 +162,16 @@ impl Arbiter {
                 _ = ttin.recv() => Some(Request::Ttin),
                 _ = ttou.recv() => Some(Request::Ttou),
                 _ = usr1.recv() => Some(Request::Usr1),
+                _ = usr2.recv() => {
+                    if let Err(why) = self.begin_upgrade() {
+                        warn!("USR2 ignored: {why}");
+                    }
+                    None
+                }
+                Some(checked) = ask_once(&mut self.upgrade) => {
+                    self.finish_upgrade(checked);
+                    None
+                }
                 _ = chld.recv() => None,
                 message = self.receiver.recv() => {
                     match message {
@@ -374,12 +405,18 @@ impl Arbiter {
             "Reloading: rolling {workers} workers onto {}",
             self.program.display()
         );
+        self.announce("RELOADING=1", "Reloading");
+    }
+
+    /// Tells systemd `state` with the monotonic time it wants beside
+    /// `RELOADING=1`, and `status`.
+    fn announce(&self, state: &str, status: &str) {
         let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
             .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
             .unwrap_or(0);
         let _ = self
             .systemd
-            .notify(&format!("RELOADING=1\nMONOTONIC_USEC={now}\nSTATUS=Reloading"));
+            .notify(&format!("{state}\nMONOTONIC_USEC={now}\nSTATUS={status}"));
     }
 }
 
@@ -401,6 +438,14 @@ fn policy_config(settings: &Settings) -> Config {
 async fn ask<T>(questions: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     match questions {
         Some(questions) => questions.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The answer of a oneshot, once; never, without one.
+async fn ask_once<T>(answer: &mut Option<oneshot::Receiver<T>>) -> Option<T> {
+    match answer {
+        Some(receiver) => receiver.await.ok(),
         None => std::future::pending().await,
     }
 }

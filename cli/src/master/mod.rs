@@ -25,6 +25,8 @@
 //! `pidfile.rs` writes the master's pid file and removes it on exit.
 //!
 //! `control.rs` serves `rg ctl` on the control socket.
+//!
+//! `upgrade.rs` is USR2: checking a new rg, then exec'ing it in place.
 
 pub mod control;
 pub mod driver;
@@ -36,3 +38,4 @@ pub mod pidfile;
 pub mod policy;
 pub mod sockets;
 pub mod spawn;
+pub mod upgrade;

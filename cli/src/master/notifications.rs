@@ -7,7 +7,7 @@
 //! claim to be someone else.
 
 use std::io::{self, IoSliceMut};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -40,11 +40,11 @@ impl Message {
 /// reach it (workers may run as another user, `user = ...`): the guard is
 /// the sender's pid, which the kernel vouches for and the master checks
 /// against its workers. The directory lets others through but not list it.
+/// Its directory goes with it.
 #[derive(Debug)]
 pub struct Receiver {
     socket: UnixDatagram,
     path: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 impl Receiver {
@@ -56,11 +56,29 @@ impl Receiver {
         setsockopt(&socket, sockopt::PassCred, &true).map_err(io::Error::from)?;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+        let _ = dir.keep();
+        Ok(Receiver { socket, path })
+    }
+
+    /// The socket an upgraded master's predecessor bound at `path`, handed
+    /// over as descriptor `fd`: the workers keep sending there.
+    ///
+    /// # Safety
+    ///
+    /// `fd` must be that open socket, owned by nothing else in this process.
+    pub unsafe fn adopt(fd: RawFd, path: PathBuf) -> io::Result<Receiver> {
+        // SAFETY: the caller hands over ownership of the descriptor.
+        let socket = unsafe { std::os::unix::net::UnixDatagram::from_raw_fd(fd) };
+        socket.set_nonblocking(true)?;
         Ok(Receiver {
-            socket,
+            socket: UnixDatagram::from_std(socket)?,
             path,
-            _dir: dir,
         })
+    }
+
+    /// The socket's descriptor, for an upgrade's handover.
+    pub fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
     }
 
     /// The path workers get as `NOTIFY_SOCKET`.
@@ -118,6 +136,14 @@ impl Receiver {
             pid,
             fields: parse(&String::from_utf8_lossy(&buf[..len])),
         }))
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -19,11 +19,13 @@ use crate::master::exit::Exit;
 use crate::master::notifications::Message;
 
 mod events;
+mod handover;
 mod recycle;
 mod step;
 mod view;
 
 pub use events::{Action, Event, Request};
+pub use handover::{Handed, HandedWorker};
 pub use recycle::Recycle;
 pub use view::{Restart, Restarts, WorkerView};
 #[cfg(test)]

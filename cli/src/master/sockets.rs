@@ -68,6 +68,27 @@ impl Sockets {
         Ok(sockets)
     }
 
+    /// The sockets an upgraded master's predecessor had, handed over as
+    /// `fds`, with the socket files it created (removed at exit).
+    ///
+    /// # Safety
+    ///
+    /// Each of `fds` must be an open listening socket owned by nothing else
+    /// in this process.
+    pub unsafe fn adopt(fds: &[RawFd], created: Vec<PathBuf>) -> Result<Sockets> {
+        let listeners = fds
+            .iter()
+            // SAFETY: as the caller promises.
+            .map(|&fd| unsafe { Listener::from_fd(fd) })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Sockets { listeners, created })
+    }
+
+    /// The socket files this master removes at exit.
+    pub fn created(&self) -> &[PathBuf] {
+        &self.created
+    }
+
     /// The descriptors, in order, for `LISTEN_FDS`.
     pub fn fds(&self) -> Vec<RawFd> {
         self.listeners

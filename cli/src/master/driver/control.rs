@@ -37,6 +37,10 @@ impl Arbiter {
                 Some(request) => (json!({ "ok": true }), vec![request]),
                 None => (json!({ "ok": false, "error": "rg serve is stopping" }), vec![]),
             },
+            Command::Upgrade => match self.begin_upgrade() {
+                Ok(exe) => (json!({ "ok": true, "checking": exe }), vec![]),
+                Err(why) => (json!({ "ok": false, "error": why }), vec![]),
+            },
             Command::ReopenLogs => (json!({ "ok": true }), vec![Request::Usr1]),
             Command::Stop { graceful } => (
                 json!({ "ok": true, "stopping": if graceful { "gracefully" } else { "now" } }),

@@ -75,6 +75,11 @@ impl Restarts {
     pub fn get(&self, why: Restart) -> u64 {
         self.0[why as usize]
     }
+
+    /// `why` set to `n`, for a handover.
+    pub fn set(&mut self, why: Restart, n: u64) {
+        self.0[why as usize] = n;
+    }
 }
 
 /// One worker, for display.
