@@ -46,7 +46,14 @@ impl KeepAlive {
                 let (reader, reused) = match &mut stream {
                     Some((reader, reused)) => (reader, *reused),
                     None => {
-                        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                        let s = match TcpStream::connect(("127.0.0.1", port)) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                report.failures.push(format!("connect: {e}"));
+                                std::thread::sleep(Duration::from_millis(50));
+                                continue;
+                            }
+                        };
                         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                         report.connections += 1;
                         let (reader, _) = stream.insert((BufReader::new(s), false));

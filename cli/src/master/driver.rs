@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use axum::http::StatusCode;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -27,14 +26,15 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 mod control;
+mod pages;
 mod upgrade;
 
 use crate::config::{self, Settings, Sources};
 use crate::master::control::Ask as ControlAsk;
 use crate::master::exit::Exit;
 use crate::master::metrics::ledger::Ledger;
-use crate::master::metrics::render::{self, Snapshot};
-use crate::master::metrics::{Answer, Ask, Page};
+
+use crate::master::metrics::Ask;
 use crate::master::notifications::Receiver;
 use crate::master::owner::Owner;
 use crate::master::policy::{Action, Config, Event, Policy, Request};
@@ -207,7 +207,7 @@ impl Arbiter {
             // exits, so every datagram of a worker reaped here is in the
             // socket by then. (Drained first, a worker that sent its last
             // counts and exited between the two lost them.)
-            let exited = reap();
+            let exited = reap(&self.policy.pids());
             events.extend(self.receiver.drain().into_iter().map(Event::Notified));
             events.extend(exited);
             if events.is_empty() {
@@ -302,52 +302,6 @@ impl Arbiter {
             Event::Rss { pid, bytes } => self.ledger.rss(*pid, *bytes),
             Event::Exited { pid, .. } => self.ledger.exited(*pid),
             _ => {}
-        }
-    }
-
-    /// The metrics port's question, answered from this moment's state.
-    fn answer(&self, page: Page) -> Answer {
-        match page {
-            Page::Health => Answer::text(StatusCode::OK, "ok\n"),
-            Page::Ready if self.policy.is_ready() => Answer::text(StatusCode::OK, "ready\n"),
-            Page::Ready if self.policy.phase().is_leaving() => {
-                Answer::text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n")
-            }
-            Page::Ready => Answer::text(StatusCode::SERVICE_UNAVAILABLE, "no worker is ready\n"),
-            Page::Metrics => Answer {
-                status: StatusCode::OK,
-                body: render::prometheus(&self.snapshot()),
-                content_type: "text/plain; version=0.0.4; charset=utf-8",
-            },
-            Page::Status => Answer::text(StatusCode::OK, render::status(&self.snapshot())),
-        }
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let now = Instant::now();
-        let workers = self
-            .policy
-            .workers(now)
-            .into_iter()
-            .map(|view| render::Worker {
-                counts: view.pid.and_then(|pid| self.ledger.of(pid)).cloned(),
-                rss: view.pid.and_then(|pid| self.ledger.rss_of(pid)),
-                view,
-            })
-            .collect();
-        Snapshot {
-            master_pid: std::process::id(),
-            uptime: now.duration_since(self.started),
-            target: self.policy.target(),
-            ready: self.policy.is_ready(),
-            listening: self.sockets.names(),
-            totals: self.ledger.totals(),
-            served_by_gone: self.ledger.served_by_gone(),
-            restarts: self.policy.restarts(),
-            reload_failures: self.policy.reload_failures(),
-            held: self.policy.held().map(str::to_string),
-            workers,
-            queues: self.sockets.queues(),
         }
     }
 
@@ -459,21 +413,20 @@ fn rss(pid: u32) -> Option<u64> {
     Some(pages * u64::try_from(page).ok()?)
 }
 
-/// Every child that has exited since the last call, without waiting.
-fn reap() -> Vec<Event> {
-    let mut exited = Vec::new();
-    loop {
-        let (pid, how) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
-            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig)),
-            Ok(WaitStatus::StillAlive) | Err(_) => return exited,
-            Ok(_) => continue,
-        };
-        exited.push(Event::Exited {
-            pid: pid.as_raw() as u32,
-            how,
-        });
-    }
+/// Every worker of `pids` that has exited since the last call, without
+/// waiting. Only workers: other children (an upgrade's check of a new rg)
+/// are tokio's to reap.
+fn reap(pids: &[u32]) -> Vec<Event> {
+    pids.iter()
+        .filter_map(|&pid| {
+            let how = match waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => Exit::Signal(sig),
+                _ => return None,
+            };
+            Some(Event::Exited { pid, how })
+        })
+        .collect()
 }
 
 fn signal_pid(pid: u32, sig: Signal) {
