@@ -3,15 +3,18 @@
 //!
 //! The folders show the parts: `commands/` (one thin file per command:
 //! clap `Args` and one `run`), `master/` (`rg serve`'s process manager),
-//! `dev/` (`rg runserver`'s watch, build and error page), `scaffold/`
-//! (`rg new`'s names and templates), `config/` (settings and their
-//! sources). `main` parses, dispatches, and prints an error chain once,
+//! `dev/` (`rg runserver`'s watch, restarts and error page), what both use
+//! (`build/`: the project and cargo; `process/`: sockets, spawning,
+//! notifications), `scaffold/` (`rg new`'s templates and vendored runtime),
+//! `config/` (settings and their sources). `main` parses, dispatches, and prints an error chain once,
 //! mapping failure to a non-zero exit code.
 
+mod build;
 mod commands;
 mod config;
 mod dev;
 mod master;
+mod process;
 mod ripgrep;
 mod scaffold;
 

@@ -104,6 +104,25 @@ fn every_command_against_a_running_server() {
         .stderr()
         .contains("Reopened log files")));
 
+    // In place, onto the rg on disk (this one): same pid, workers rolled.
+    let before = workers(&master);
+    assert!(said(dir, &["upgrade"]).starts_with("Upgrading: checking the new rg at "));
+    assert!(
+        eventually(Duration::from_secs(15), || master
+            .stderr()
+            .matches("Reload complete")
+            .count()
+            == 2),
+        "{}",
+        master.stderr()
+    );
+    let took_over = format!("master pid {}, took over ", master.pid());
+    assert!(master.stderr().contains(&took_over), "{}", master.stderr());
+    assert_eq!(json(dir, &["stats"])["master_pid"], master.pid());
+    assert!(eventually(BOOT, || workers(&master)
+        .iter()
+        .all(|pid| !before.contains(pid))));
+
     // A broken rg.toml: the reload is refused, and rg ctl says why.
     std::fs::write(dir.join("rg.toml"), "workers = \"lots\"\n").unwrap();
     let refused = ctl(dir, &["reload"]);

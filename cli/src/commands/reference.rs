@@ -17,7 +17,7 @@ pub struct Args {}
 pub const MASTER_SIGNALS: &[(&str, &str)] = &[
     (
         "TERM",
-        "Graceful stop: close the sockets, let workers finish in-flight requests within `graceful_timeout`, kill what is left, remove the pid file and socket files, exit 0.",
+        "Graceful stop: after `shutdown_delay` of serving with `/readyz` at 503, close the sockets, let workers finish in-flight requests within `graceful_timeout`, kill what is left, remove the pid file and socket files, exit 0. `graceful_signals` can give INT or QUIT this meaning too.",
     ),
     (
         "INT, QUIT",
@@ -25,7 +25,11 @@ pub const MASTER_SIGNALS: &[(&str, &str)] = &[
     ),
     (
         "HUP",
-        "Reload: re-read the settings (a file that no longer parses keeps the current ones, with an error in the log) and replace every worker, one at a time, with a new process of the binary now on disk; each replacement is ready before its predecessor drains.",
+        "Reload: re-read the settings (a file that no longer parses keeps the current ones, with an error in the log) and replace every worker, one at a time, with a new process of the binary now on disk; each replacement is ready before its predecessor drains. The roll stops at a new worker that does not become ready, and the others serve on.",
+    ),
+    (
+        "USR2",
+        "Upgrade rg in place: run the `rg` now on disk as a check, then exec it with the same pid, sockets and workers, which it rolls as HUP does; a new rg that fails the check is refused and this one serves on.",
     ),
     ("TTIN", "One more worker."),
     ("TTOU", "One worker fewer (the oldest); never fewer than one."),

@@ -10,9 +10,9 @@ use rg_contract::Bind;
 
 use rg_contract::settings::MAX_REQUESTS;
 
+use crate::build::project::{Choice, Project, Unreadable};
 use crate::config::{self, Origin, Sources};
 use crate::dev;
-use crate::dev::project::{Choice, Project, Unreadable};
 use crate::scaffold::runtime;
 
 /// Run the development server: rebuild and restart on every save.

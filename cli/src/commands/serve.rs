@@ -10,17 +10,17 @@ use anyhow::{Context, Result, bail};
 use rg_contract::settings::{CONTROL_SOCKET, LogTarget, METRICS_BIND, WORKER_CONNECTIONS};
 use rg_contract::{logging, open_files};
 
+use crate::build::cargo::{self, Profile};
+use crate::build::project::{Choice, Project, ServeChoice};
 use crate::config::flags::SettingFlags;
 use crate::config::{self, Origin, Settings, Sources};
-use crate::dev::cargo::{self, Profile};
-use crate::dev::project::{Choice, Project, ServeChoice};
 use crate::master::control::ControlSocket;
 use crate::master::driver::{Arbiter, Questions};
 use crate::master::metrics::Port;
-use crate::master::owner::Owner;
 use crate::master::pidfile::Pidfile;
-use crate::master::sockets::Sockets;
 use crate::master::upgrade::{self, Handover};
+use crate::process::owner::Owner;
+use crate::process::sockets::Sockets;
 use crate::scaffold::runtime;
 use tracing::warn;
 

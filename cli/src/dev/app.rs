@@ -51,8 +51,8 @@ pub fn describe_status(status: std::process::ExitStatus) -> String {
             .signal()
             .and_then(|s| nix::sys::signal::Signal::try_from(s).ok()),
     ) {
-        (Some(code), _) => crate::master::exit::Exit::Code(code).to_string(),
-        (None, Some(sig)) => crate::master::exit::Exit::Signal(sig).to_string(),
+        (Some(code), _) => crate::process::exit::Exit::Code(code).to_string(),
+        (None, Some(sig)) => crate::process::exit::Exit::Signal(sig).to_string(),
         _ => "exited".into(),
     }
 }

@@ -20,7 +20,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use rg_contract::live_reload;
 use tokio::sync::watch;
 
-use crate::dev::cargo::Diagnostic;
+use crate::build::cargo::Diagnostic;
 
 /// A running error page; [`ErrorPage::stop`] ends it.
 #[derive(Debug)]
@@ -111,7 +111,7 @@ pub fn build_failed(project: &str, diagnostics: &[Diagnostic]) -> String {
     page(
         &format!(
             "Build failed: {} in {}",
-            crate::dev::cargo::error_summary(diagnostics),
+            crate::build::cargo::error_summary(diagnostics),
             escape(project)
         ),
         "The last save does not compile. Fix it and save: this page reloads itself when the build succeeds.",

@@ -18,15 +18,15 @@ use console::style;
 use rg_contract::live_reload;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::build::cargo::{self, Executable, Outcome, Profile};
+use crate::build::project::{Choice, Project};
 use crate::dev::app::{App, app_exit, describe_status, sleep_until, unready_at};
-use crate::dev::cargo::{self, Executable, Outcome, Profile};
 use crate::dev::depinfo::Inputs;
 use crate::dev::error_page::{self, ErrorPage};
-use crate::dev::project::{Choice, Project};
 use crate::dev::watch::Watcher;
-use crate::master::notifications::{Message, Receiver};
-use crate::master::sockets::Sockets;
-use crate::master::spawn::{self, WorkerSpec};
+use crate::process::notifications::{Message, Receiver};
+use crate::process::sockets::Sockets;
+use crate::process::spawn::{self, WorkerSpec};
 
 /// The project in `cwd`, asked of cargo off the event loop (it runs
 /// `cargo metadata`); an error is cargo's words, for the terminal and the

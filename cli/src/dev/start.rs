@@ -11,11 +11,11 @@ use console::style;
 use rg_contract::Bind;
 use rg_contract::listeners::Listener;
 
-use crate::dev::project::{Choice, Project};
+use crate::build::project::{Choice, Project};
 use crate::dev::server::Dev;
 use crate::dev::watch::Watcher;
-use crate::master::notifications::Receiver;
-use crate::master::sockets::Sockets;
+use crate::process::notifications::Receiver;
+use crate::process::sockets::Sockets;
 
 /// What `rg runserver` was asked to do, settings already read.
 #[derive(Debug)]

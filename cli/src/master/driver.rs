@@ -31,15 +31,15 @@ mod upgrade;
 
 use crate::config::{self, Settings, Sources};
 use crate::master::control::Ask as ControlAsk;
-use crate::master::exit::Exit;
 use crate::master::metrics::ledger::Ledger;
+use crate::process::exit::Exit;
 
 use crate::master::metrics::Ask;
-use crate::master::notifications::Receiver;
-use crate::master::owner::Owner;
 use crate::master::policy::{Action, Config, Event, Policy, Request};
-use crate::master::sockets::Sockets;
-use crate::master::spawn::{WorkerSpec, spawn};
+use crate::process::notifications::Receiver;
+use crate::process::owner::Owner;
+use crate::process::sockets::Sockets;
+use crate::process::spawn::{WorkerSpec, spawn};
 
 /// What the master's side ports ask its loop: the metrics port's pages and
 /// the control socket's commands, each when there is one.

@@ -10,17 +10,8 @@
 //! signals, notifications, exited children and a tick into events for the
 //! policy, re-reads the configuration on HUP, and carries out the actions.
 //!
-//! `exit.rs` says how a process ended, in words, the same way for
-//! `rg serve`'s workers and `rg runserver`'s application.
-//!
-//! `notifications.rs` receives the workers' sd_notify messages, with the
-//! sender's pid vouched for by the kernel.
-//!
-//! `spawn.rs` starts one worker process with the sockets and its settings.
-//!
-//! `sockets.rs` binds the listening sockets once, for the master's life.
-//!
-//! `owner.rs` resolves the user and group workers run as.
+//! The sockets, spawning and notifications it shares with `rg runserver`
+//! are in `process/`.
 //!
 //! `pidfile.rs` writes the master's pid file and removes it on exit.
 //!
@@ -30,12 +21,7 @@
 
 pub mod control;
 pub mod driver;
-pub mod exit;
 pub mod metrics;
-pub mod notifications;
-pub mod owner;
 pub mod pidfile;
 pub mod policy;
-pub mod sockets;
-pub mod spawn;
 pub mod upgrade;

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use tracing::{debug, error, info, warn};
 
-use crate::master::exit::Exit;
-use crate::master::notifications::Message;
+use crate::process::exit::Exit;
+use crate::process::notifications::Message;
 
 mod events;
 mod handover;

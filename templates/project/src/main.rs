@@ -4,7 +4,7 @@
 mod application;
 
 // mimalloc instead of the system allocator: more requests per second for
-// the same memory (the book's `rg serve` chapter has the numbers). Delete
+// the same memory (the book's Benchmarks chapter has the numbers). Delete
 // these two lines to go back to the system's.
 #[global_allocator]
 static ALLOCATOR: rg::MiMalloc = rg::MiMalloc;

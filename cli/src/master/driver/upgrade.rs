@@ -9,9 +9,9 @@ use tokio::sync::oneshot;
 use tracing::{error, info};
 
 use super::{Arbiter, policy_config};
-use crate::master::notifications::Receiver;
 use crate::master::policy::{Phase, Policy};
 use crate::master::upgrade::{self, Handover};
+use crate::process::notifications::Receiver;
 
 impl Arbiter {
     /// Starts checking the new rg at the path this one was started as;

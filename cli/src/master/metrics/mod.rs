@@ -26,7 +26,7 @@ use rg_contract::listeners::{self, Listener};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::master::sockets::explain;
+use crate::process::sockets::explain;
 
 /// How long a page waits for the master's loop before answering 503.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(2);

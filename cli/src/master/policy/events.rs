@@ -4,8 +4,8 @@
 use nix::sys::signal::Signal;
 
 use super::Config;
-use crate::master::exit::Exit;
-use crate::master::notifications::Message;
+use crate::process::exit::Exit;
+use crate::process::notifications::Message;
 
 /// What the operator asked for with a signal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 use nix::sys::signal::Signal::{SIGQUIT, SIGTERM};
 
 use super::{Master, SECOND, config, kill, ms, spawn, status};
-use crate::master::exit::Exit;
 use crate::master::policy::{Action, Config, Phase, Request};
+use crate::process::exit::Exit;
 
 fn delayed(workers: usize) -> Config {
     Config {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal::{self, SIGABRT, SIGKILL, SIGQUIT, SIGSEGV, SIGTERM, SIGUSR1};
 
 use super::{Action, Config, Event, Phase, Policy, Request};
-use crate::master::exit::Exit;
-use crate::master::notifications::{Message, parse};
+use crate::process::exit::Exit;
+use crate::process::notifications::{Message, parse};
 
 mod leave;
 mod recycle;

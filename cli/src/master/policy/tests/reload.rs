@@ -4,8 +4,8 @@
 use nix::sys::signal::Signal::{SIGABRT, SIGSEGV, SIGTERM};
 
 use super::{Master, SECOND, config, kill, spawn, status};
-use crate::master::exit::Exit;
 use crate::master::policy::{Action, Phase, Request};
+use crate::process::exit::Exit;
 
 fn failed(words: &str, ready: usize, of: usize) -> Action {
     Action::NotifySystemd(format!(

@@ -6,8 +6,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal::{SIGKILL, SIGSEGV};
 
 use super::{Master, SECOND, config, ms};
-use crate::master::exit::Exit;
 use crate::master::policy::{Config, Event, Request, Restart};
+use crate::process::exit::Exit;
 
 fn restarts(m: &Master) -> Vec<(&'static str, u64)> {
     Restart::ALL

@@ -16,9 +16,9 @@ use cargo_metadata::diagnostic::DiagnosticLevel;
 use cargo_metadata::{Message, TargetKind};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
-use crate::dev::progress::{self, BuildBar};
-use crate::dev::project::Project;
-use crate::dev::shared_runtime::SharedRuntime;
+use crate::build::progress::{self, BuildBar};
+use crate::build::project::Project;
+use crate::build::shared_runtime::SharedRuntime;
 
 /// A build profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use anyhow::{Result, anyhow};
 use rg_contract::listeners::{self, Activation, Listener};
 use rg_contract::{Bind, describe_io};
 
-use crate::master::owner::Owner;
+use crate::process::owner::Owner;
 
 /// The master's sockets.
 #[derive(Debug)]

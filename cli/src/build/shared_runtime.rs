@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, bail};
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::dev::project::Project;
+use crate::build::project::Project;
 
 /// The library's file name, as cargo writes it.
 const FILE: &str = "librg_dylib.so";

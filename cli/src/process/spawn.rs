@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::master::owner::Owner;
+use crate::process::owner::Owner;
 
 /// What every worker of this master gets.
 #[derive(Debug, Clone)]
