@@ -20,6 +20,7 @@
 mod accept;
 pub(crate) mod access_log;
 mod coarse;
+mod http1;
 mod connection;
 mod slots;
 pub(crate) mod stats;

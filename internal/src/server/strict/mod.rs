@@ -41,7 +41,6 @@
 #[cfg(test)]
 mod clock_tests;
 mod proxy;
-mod validator;
 
 use std::io;
 use std::net::SocketAddr;
@@ -60,7 +59,7 @@ use tracing::debug;
 
 use proxy::{Proxied, ProxyHeader};
 use rg_contract::settings::ProxyProtocol;
-pub(crate) use validator::{Refusal, Validator, Verdict};
+use super::http1::{Refusal, Validator, Verdict};
 
 use super::connection::Connection;
 use super::stats::Stats;

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use rg_contract::settings::ProxyProtocol;
 
-use super::validator::Refusal;
+use crate::server::http1::Refusal;
 
 /// Version 2's signature.
 const SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";

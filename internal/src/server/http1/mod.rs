@@ -1220,5 +1220,4 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
-#[path = "validator_tests.rs"]
 mod tests;
