@@ -12,6 +12,7 @@ mod layers;
 mod run;
 mod server;
 mod shutdown;
+mod stop;
 
 #[cfg(feature = "dynamic-linking")]
 pub use allocator::MiMalloc;

@@ -23,8 +23,9 @@ use futures_util::FutureExt as _;
 
 use crate::application::{Application, IntoApplication};
 use crate::layers::Layers;
-use crate::server::{self, Reason, Stop};
+use crate::server;
 use crate::shutdown;
+use crate::stop::{self, Reason, Stop};
 
 /// Serves `app` until the process is told to stop, and returns the exit
 /// code for `main`: 0 after a clean stop, 3 when the application could not
@@ -157,7 +158,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         if let Some(stats) = &stats {
             stats.clone().report_every_second(notifier.clone());
         }
-        let served = server::serve(app, listeners, config, shutdown).await;
+        let served = server::serve(app, listeners, config, stop::stopping().clone(), shutdown).await;
         logs.access.sync();
         let (stop, stopped_at) = served.map_err(Failure::Serve)?;
         // What is left of the graceful timeout, and at least half a second.

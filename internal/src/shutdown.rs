@@ -16,36 +16,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-use tokio::sync::watch;
-
-/// Where the worker is in its stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Phase {
-    /// Serving.
-    Serving,
-    /// No longer accepting; finishing what is open.
-    Draining,
-    /// The graceful timeout is up: close what is left.
-    Closing,
-}
-
-fn phase() -> &'static watch::Sender<Phase> {
-    static PHASE: OnceLock<watch::Sender<Phase>> = OnceLock::new();
-    PHASE.get_or_init(|| watch::channel(Phase::Serving).0)
-}
-
-/// Moves the worker's stop on (never back).
-pub(crate) fn advance(to: Phase) {
-    phase().send_if_modified(|now| {
-        let later = to > *now;
-        if later {
-            *now = to;
-        }
-        later
-    });
-}
+use crate::stop::{self, Phase};
 
 /// The worker's stop, as an application's long-lived connections see it.
 /// Get one with [`shutdown`]; clones are cheap.
@@ -73,13 +46,13 @@ pub(crate) fn advance(to: Phase) {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Shutdown {
-    phase: watch::Receiver<Phase>,
+    stopping: stop::Stopping,
 }
 
 /// The worker's [`Shutdown`].
 pub fn shutdown() -> Shutdown {
     Shutdown {
-        phase: phase().subscribe(),
+        stopping: stop::stopping().clone(),
     }
 }
 
@@ -99,11 +72,7 @@ impl Shutdown {
     }
 
     async fn reached(&self, phase: Phase) {
-        let mut watch = self.phase.clone();
-        if watch.wait_for(|now| *now >= phase).await.is_err() {
-            // The sender is a static: it never goes away.
-            std::future::pending::<()>().await;
-        }
+        self.stopping.reached(phase).await;
     }
 }
 

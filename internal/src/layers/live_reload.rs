@@ -23,15 +23,15 @@ use rg_contract::live_reload;
 use tokio::sync::watch;
 use tower::{Layer, Service};
 
-use crate::server::Stop;
+use crate::stop::Stopping;
 
 /// Adds live reload to the application.
 #[derive(Debug, Clone)]
 pub(crate) struct LiveReloadLayer {
     /// Identifies this process to the browser.
     pub(crate) build_id: Arc<str>,
-    /// Becomes `Some` when the process starts to stop.
-    pub(crate) stop: watch::Receiver<Option<Stop>>,
+    /// The worker's stop, which ends the event streams.
+    pub(crate) stop: Stopping,
 }
 
 impl<S> Layer<S> for LiveReloadLayer {
@@ -68,9 +68,9 @@ where
 
     fn call(&mut self, request: Request<Body>) -> BoxFuture {
         if request.uri().path() == live_reload::PATH {
-            let mut stop = self.layer.stop.clone();
+            let stop = self.layer.stop.clone();
             let until = async move {
-                let _ = stop.wait_for(Option::is_some).await;
+                stop.begun().await;
             };
             let response = events(&self.layer.build_id, until);
             return Box::pin(async move { Ok(response) });

@@ -10,11 +10,10 @@ pub(crate) mod live_reload;
 use std::sync::Arc;
 
 use rg_contract::settings::Limits;
-use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower::util::Either;
 
-use crate::server::Stop;
+use crate::stop::Stopping;
 
 /// The layers around the application, as the serving loop's caller chose.
 #[derive(Debug, Clone)]
@@ -30,7 +29,7 @@ pub(crate) type Stacked<S> = limits::WithLimits<Either<live_reload::LiveReload<S
 
 impl Layers {
     /// Wraps `app`; `stop` ends live reload's event streams.
-    pub(crate) fn around<S: Clone>(&self, app: S, stop: watch::Receiver<Option<Stop>>) -> Stacked<S> {
+    pub(crate) fn around<S: Clone>(&self, app: S, stop: Stopping) -> Stacked<S> {
         ServiceBuilder::new()
             .layer(limits::LimitsLayer(self.limits))
             .option_layer(

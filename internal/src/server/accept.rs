@@ -29,17 +29,17 @@ use std::sync::Arc;
 use rg_contract::listeners::Listener;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::warn;
 
+use super::config::Shared;
 use super::connection::{self, Connection};
 use super::slots::{QUIET_ENOUGH, Slots};
 use super::stats::Stats;
-use super::{Shared, Stop};
+use crate::stop::How;
 
 /// What every accept loop of a worker shares.
 pub(super) struct Loop<S> {
-    pub(super) stop: watch::Receiver<Option<Stop>>,
     pub(super) shared: Arc<Shared<S>>,
     pub(super) open: mpsc::Sender<()>,
     pub(super) slots: Arc<Slots>,
@@ -66,11 +66,11 @@ where
 
     /// Accepts until the worker stops, then takes in what is queued if
     /// the stop is graceful. The listener closes when this returns.
-    async fn listen<L: Accept>(mut self, socket: AsyncFd<L>, described: Arc<str>) {
+    async fn listen<L: Accept>(self, socket: AsyncFd<L>, described: Arc<str>) {
         loop {
             tokio::select! {
                 biased;
-                _ = self.stop.changed() => break,
+                _ = self.shared.stopping.begun() => break,
                 // Cancel-safe: a stop that comes first loses no connection.
                 accepted = next(&self.slots, &socket, self.shared.config.stats.as_deref()) => match accepted {
                     Ok((fd, peer)) => {
@@ -106,7 +106,7 @@ where
     /// under `rg runserver`, which holds the socket itself and whose next
     /// build must get those connections, not the build that is leaving.
     fn graceful(&self) -> bool {
-        self.shared.config.drain_queue && matches!(*self.stop.borrow(), Some(Stop::Graceful(_)))
+        self.shared.config.drain_queue && self.shared.stopping.how() == How::Graceful
     }
 
     /// Serves an accepted connection in a task of its own.

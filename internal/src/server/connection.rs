@@ -22,13 +22,14 @@ use tracing::debug;
 
 use rg_contract::settings::ProxyProtocol;
 
+use super::config::Shared;
 use super::slots::{Activity, Taken, Told};
 use super::stats::Open;
 use super::strict::{RefusalLog, Strict};
 use super::timer::HeadTimer;
-use super::{Reason, Shared, Stop};
 use crate::environ::Environ;
 use crate::layers::limits::HYPER_DEFAULT_FIELDS;
+use crate::stop::{Reason, Stop};
 
 /// The layered application, as the connections call it.
 pub(super) trait Stack:
@@ -239,13 +240,7 @@ async fn handle<S: Stack>(
                 "X_RG_RECYCLE=1\nSTATUS=Served {served} requests (max_requests), waiting for a replacement"
             ));
         } else {
-            shared.stop.send_if_modified(|stop| {
-                let first = stop.is_none();
-                if first {
-                    *stop = Some(Stop::Graceful(Reason::MaxRequests));
-                }
-                first
-            });
+            shared.stopping.begin(Stop::Graceful(Reason::MaxRequests));
         }
     }
     Ok(response)

@@ -31,6 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
 
 use super::coarse;
+use crate::stop::{How, Stopping};
 
 /// How long a connection must have been quiet to count as idle: a
 /// keep-alive client usually sends its next request right after the last
@@ -48,11 +49,6 @@ const READING: u8 = 1;
 const ANSWERED: u8 = 2;
 /// Chosen to make room.
 const CLOSING: u8 = 3;
-
-/// Values of [`Slots::stopping`].
-const RUNNING: u8 = 0;
-const GRACEFUL: u8 = 1;
-const IMMEDIATE: u8 = 2;
 
 /// What a connection is told, through [`Listed::told`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +70,8 @@ pub(super) struct Slots {
     held: Mutex<Held>,
     /// When the worker last said its slots ran out (ms since `epoch`, plus one).
     warned: AtomicU64,
-    /// Whether the worker stops, and how: RUNNING, GRACEFUL or IMMEDIATE.
-    stopping: AtomicU8,
+    /// The worker's stop, which every connection hears through its slot.
+    stopping: Stopping,
 }
 
 #[derive(Default)]
@@ -85,25 +81,22 @@ struct Held {
 }
 
 impl Slots {
-    pub(super) fn new(size: usize) -> Arc<Slots> {
+    pub(super) fn new(size: usize, stopping: Stopping) -> Arc<Slots> {
         Arc::new(Slots {
             free: Arc::new(Semaphore::new(size)),
             size,
             epoch: coarse::millis(),
             held: Mutex::new(Held::default()),
             warned: AtomicU64::new(0),
-            stopping: AtomicU8::new(RUNNING),
+            stopping,
         })
     }
 
-    /// Tells every connection that the worker stops (`now`: without
-    /// finishing what is in flight), and any connection taken from here on.
-    /// Connections hear it through the waker they already poll for
-    /// [`Slots::make_room`]: no channel for each connection to poll on
-    /// every wake.
-    pub(super) fn stop(&self, now: bool) {
-        let how = if now { IMMEDIATE } else { GRACEFUL };
-        self.stopping.fetch_max(how, Ordering::AcqRel);
+    /// Wakes every connection to hear that the worker stops (connections
+    /// taken from here on hear it at once). They hear it through the waker
+    /// they already poll for [`Slots::make_room`]: no channel for each
+    /// connection to poll on every wake.
+    pub(super) fn wake_all(&self) {
         let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         for activity in held.connections.values() {
             activity.told.wake();
@@ -239,10 +232,10 @@ impl Listed {
     }
 
     fn check(&self) -> Option<Told> {
-        match self.slots.stopping.load(Ordering::Acquire) {
-            IMMEDIATE => return Some(Told::StopNow),
-            GRACEFUL => return Some(Told::Stop),
-            _ => {}
+        match self.slots.stopping.how() {
+            How::Immediate => return Some(Told::StopNow),
+            How::Graceful => return Some(Told::Stop),
+            How::Serving => {}
         }
         (self.activity.state.load(Ordering::Acquire) == CLOSING).then_some(Told::MakeRoom)
     }
@@ -290,10 +283,24 @@ mod tests {
     use futures_util::FutureExt as _;
 
     use super::*;
+    use crate::stop::{Reason, Stop};
 
     /// Slots whose clock has run for a while, so "quiet for 5 s" exists.
+    impl Slots {
+        /// The worker stops (`now`: without finishing what is in flight).
+        fn stop(&self, now: bool) {
+            let reason = Reason::Signal("test");
+            self.stopping.begin(if now {
+                Stop::Immediate(reason)
+            } else {
+                Stop::Graceful(reason)
+            });
+            self.wake_all();
+        }
+    }
+
     fn aged(size: usize) -> Arc<Slots> {
-        let fresh = Arc::into_inner(Slots::new(size)).unwrap();
+        let fresh = Arc::into_inner(Slots::new(size, Stopping::new())).unwrap();
         Arc::new(Slots {
             epoch: coarse::millis().saturating_sub(10_000),
             ..fresh

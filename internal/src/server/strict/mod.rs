@@ -57,9 +57,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::http1::{Refusal, Validator, Verdict};
 use proxy::{Proxied, ProxyHeader};
 use rg_contract::settings::ProxyProtocol;
-use super::http1::{Refusal, Validator, Verdict};
 
 use super::connection::Connection;
 use super::stats::Stats;
