@@ -29,10 +29,6 @@ use http::{Request, Response, StatusCode, header};
 use rg_contract::settings::Limits;
 use tower::{Layer, Service};
 
-/// hyper's default header array length: asking for this many costs nothing,
-/// any other number makes hyper allocate the array per request.
-pub(crate) const HYPER_DEFAULT_FIELDS: usize = 100;
-
 /// Holds requests to [`Limits`] before the inner service sees them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LimitsLayer(pub(crate) Limits);

@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::config::Shared;
-use super::connection::{self, Connection};
+use super::connection;
 use super::slots::{QUIET_ENOUGH, Slots};
 use super::stats::Stats;
 use crate::stop::How;
@@ -114,10 +114,10 @@ where
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let connection = Arc::new(Connection::new(peer, server_addr.clone()));
         tokio::spawn(connection::serve(
             stream,
-            connection,
+            peer,
+            server_addr.clone(),
             self.shared.clone(),
             self.open.clone(),
             self.slots.take(),

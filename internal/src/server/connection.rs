@@ -4,10 +4,9 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -15,21 +14,27 @@ use http::{Extensions, Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use rg_contract::settings::ProxyProtocol;
+use tokio::sync::{Notify, mpsc};
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
-use rg_contract::settings::ProxyProtocol;
-
 use super::config::Shared;
-use super::slots::{Activity, Taken, Told};
-use super::stats::Open;
-use super::strict::{RefusalLog, Strict};
+use super::slots::{Listed, Taken, Told};
+use super::stream::Io;
+use super::stream::deadlines::{self, Deadlines};
+use super::stream::gate::Gate;
+use super::stream::proxy::{self, Handshake};
+use super::stream::refusal::{self, RefusalLog};
+use super::stream::rewind::Rewind;
+use super::stream::tracked::Tracked;
 use super::timer::HeadTimer;
 use crate::environ::Environ;
-use crate::layers::limits::HYPER_DEFAULT_FIELDS;
 use crate::stop::{Reason, Stop};
+
+/// hyper's default header array length: asking for this many costs nothing,
+/// any other number makes hyper allocate the array per request.
+const HYPER_DEFAULT_FIELDS: usize = 100;
 
 /// The layered application, as the connections call it.
 pub(super) trait Stack:
@@ -51,74 +56,90 @@ impl<S> Stack for S where
 }
 
 /// The facts about one connection every request on it shares.
-pub(super) struct Connection {
-    peer: Option<SocketAddr>,
-    /// The client's address from a PROXY protocol header, when there is one.
-    pub(super) proxied: OnceLock<SocketAddr>,
+struct Connection {
+    /// The client: as a PROXY protocol header named it, else the peer.
+    client: Option<SocketAddr>,
     server_addr: Arc<str>,
     /// Set, and `first_request` notified, when the first request arrives.
     started: AtomicBool,
     first_request: Notify,
 }
 
-impl Connection {
-    pub(super) fn new(peer: Option<SocketAddr>, server_addr: Arc<str>) -> Connection {
-        Connection {
-            peer,
-            proxied: OnceLock::new(),
-            server_addr,
-            started: AtomicBool::new(false),
-            first_request: Notify::new(),
-        }
-    }
-}
-
-/// Serves one connection until it closes, the worker stops, or the accept
-/// loop needs its slot while it is idle (both told through its slot).
-/// `open` and the slot are held for as long as the connection's socket
-/// lives.
+/// Serves one connection from `peer` until it closes, the worker stops,
+/// or the accept loop needs its slot while it is idle (both told through
+/// its slot). What `taken` holds is held for as long as the socket lives.
 pub(super) async fn serve<S, T>(
     stream: T,
-    connection: Arc<Connection>,
+    peer: Option<SocketAddr>,
+    server_addr: Arc<str>,
     shared: Arc<Shared<S>>,
     open: mpsc::Sender<()>,
     taken: Taken,
 ) where
     S: Stack,
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: Io,
 {
     let config = &shared.config;
-    let service = hyper::service::service_fn({
-        let shared = shared.clone();
-        let connection = connection.clone();
-        move |request| handle(shared.clone(), connection.clone(), request)
-    });
-    // A PROXY protocol header from the proxies that send one (unix socket
-    // peers included), none from anyone else.
-    let proxy = match connection.peer {
-        Some(peer) if !config.proxy_allow_ips.trusts(peer.ip()) => ProxyProtocol::Off,
-        _ => config.proxy_protocol,
-    };
-    let log = (config.access_log.is_some() || config.stats.is_some()).then(|| RefusalLog {
-        format: config.access_log.as_ref().map(|log| log.format.clone()),
-        peer: connection.peer,
-        stats: config.stats.clone(),
-    });
-    // The stream carries the connection's place in the drain and its slot:
-    // a connection upgraded to a WebSocket leaves hyper with them, and they
-    // are released only when the application drops the socket.
     let Taken {
         permit,
         activity,
         listed,
     } = taken;
-    let strict = Strict::new(stream, config.strict, log)
-        .with_body_limits(config.body_read_timeout, config.body_min_rate)
-        .with_send_timeout(config.send_timeout)
-        .with_head_timeout(config.keepalive)
-        .with_proxy(proxy, connection.clone());
+    let log = (config.access_log.is_some() || config.stats.is_some()).then(|| RefusalLog {
+        format: config.access_log.as_ref().map(|log| log.format.clone()),
+        client: peer,
+        stats: config.stats.clone(),
+    });
+    // A PROXY protocol header from the proxies that send one (unix socket
+    // peers included), none from anyone else.
+    let proxy = match peer {
+        Some(peer) if !config.proxy_allow_ips.trusts(peer.ip()) => ProxyProtocol::Off,
+        _ => config.proxy_protocol,
+    };
+    let (stream, client) = if proxy == ProxyProtocol::Off {
+        (Rewind::new(stream), peer)
+    } else {
+        match read_proxy_header(stream, proxy, config.keepalive, &listed, log.as_ref()).await {
+            Some((stream, source)) => (stream, source.or(peer)),
+            None => return,
+        }
+    };
+    let log = log.map(|log| RefusalLog { client, ..log });
+    let connection = Arc::new(Connection {
+        client,
+        server_addr,
+        started: AtomicBool::new(false),
+        first_request: Notify::new(),
+    });
+    let service = hyper::service::service_fn({
+        let shared = shared.clone();
+        let connection = connection.clone();
+        move |request| handle(shared.clone(), connection.clone(), request)
+    });
+    // With the validator on, the deadlines layer keeps the header timeout
+    // (it knows where heads end), and hyper need not.
+    let head = config.strict.map(|_| config.keepalive);
+    let deadlines = Deadlines::new(
+        stream,
+        deadlines::Limits {
+            head,
+            body: config.body_read_timeout,
+            body_min_rate: config.body_min_rate,
+            send: config.send_timeout,
+        },
+    );
+    // The stream carries the connection's place in the drain and its slot:
+    // a connection upgraded to a WebSocket leaves hyper with them, and they
+    // are released only when the application drops the socket.
+    let stream = Tracked {
+        inner: Gate::new(deadlines, config.strict, log),
+        activity,
+        _open: open,
+        _slot: permit,
+        _counted: config.stats.as_ref().map(|stats| stats.open()),
+    };
     let mut builder = Builder::new(TokioExecutor::new());
-    if strict.keeps_head_timeout() {
+    if head.is_some() {
         builder.http1().header_read_timeout(None);
     } else {
         builder
@@ -136,13 +157,6 @@ pub(super) async fn serve<S, T>(
     if config.request_fields != HYPER_DEFAULT_FIELDS {
         builder.http1().max_headers(config.request_fields);
     }
-    let stream = Held {
-        inner: strict,
-        activity,
-        _open: open,
-        _slot: permit,
-        _counted: config.stats.as_ref().map(|stats| stats.open()),
-    };
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
     // Biased: the connection first, as it is what wakes the task almost
@@ -179,6 +193,48 @@ pub(super) async fn serve<S, T>(
     log_result(result);
 }
 
+/// Reads the PROXY protocol header, within the header timeout: the stream
+/// after it and the client it names. `None` when the connection is done:
+/// closed, timed out, told to close, or refused (answered here).
+async fn read_proxy_header<T: Io>(
+    stream: T,
+    mode: ProxyProtocol,
+    timeout: Duration,
+    listed: &Listed,
+    log: Option<&RefusalLog>,
+) -> Option<(Rewind<T>, Option<SocketAddr>)> {
+    let handshake = tokio::time::timeout(timeout, proxy::handshake(stream, mode));
+    tokio::pin!(handshake);
+    let outcome = tokio::select! {
+        biased;
+        outcome = &mut handshake => outcome,
+        told = listed.told() => match told {
+            // A stop lets the header finish: a request may follow it.
+            Told::Stop => handshake.await,
+            Told::StopNow | Told::MakeRoom => return None,
+        },
+    };
+    match outcome {
+        Ok(Handshake::Done(stream, source)) => Some((stream, source)),
+        Ok(Handshake::Refused(stream, refusal)) => {
+            debug!("refused a connection: {}", refusal.reason);
+            if let Some(log) = log {
+                log.refused(b"", &refusal, 0, false);
+            }
+            refusal::linger(stream, refusal.response()).await;
+            None
+        }
+        Ok(Handshake::Closed(e)) => {
+            debug!("a connection closed before its PROXY header ended: {e}");
+            None
+        }
+        Err(_) => {
+            debug!("the client did not send a PROXY header within the header timeout");
+            None
+        }
+    }
+}
+
 fn log_result<E: std::fmt::Display>(result: Result<(), E>) {
     if let Err(e) = result {
         debug!("connection closed with an error: {e}");
@@ -196,8 +252,7 @@ async fn handle<S: Stack>(
         connection.first_request.notify_one();
     }
     let config = &shared.config;
-    // The client: as a PROXY protocol header named it, else the peer.
-    let peer = connection.proxied.get().copied().or(connection.peer);
+    let peer = connection.client;
     let in_flight = config
         .stats
         .as_ref()
@@ -271,95 +326,4 @@ fn roomy() -> Extensions {
     // Clearing keeps the room.
     extensions.clear();
     extensions
-}
-
-/// Vectored writes up to this many bytes are copied into one buffer and
-/// written with `write(2)` (measured side by side on one core: 1-3% on a
-/// hello world; hyper's own flattening, `writev(false)`, bought 9% there
-/// but cost 4% at 16 KiB and 17% at 256 KiB, as it copies every body).
-const COALESCE: usize = 4096;
-
-thread_local! {
-    /// The copy of a small vectored write, reused on each thread.
-    static COALESCED: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(COALESCE));
-}
-
-pin_project_lite::pin_project! {
-    /// A connection's stream with what it holds: its place in the drain
-    /// (`open`), its slot of `worker_connections`, and its place in the
-    /// metrics' count of open connections. It tells the slots when the
-    /// connection reads and writes, so they know which ones are idle.
-    struct Held<T> {
-        #[pin]
-        inner: T,
-        activity: Arc<Activity>,
-        _open: mpsc::Sender<()>,
-        _slot: Option<OwnedSemaphorePermit>,
-        _counted: Option<Open>,
-    }
-}
-
-impl<T: AsyncRead> AsyncRead for Held<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.project();
-        let before = buf.filled().len();
-        let poll = this.inner.poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.activity.read();
-        }
-        poll
-    }
-}
-
-impl<T: AsyncWrite> AsyncWrite for Held<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        let this = self.project();
-        let poll = this.inner.poll_write(cx, buf);
-        if let Poll::Ready(Ok(1..)) = poll {
-            this.activity.wrote();
-        }
-        poll
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.project().inner.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.project().inner.poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.project();
-        let poll = if bufs.len() > 1 && bufs.iter().map(|b| b.len()).sum::<usize>() <= COALESCE {
-            // A small response in pieces (hyper's head, then the body):
-            // one plain write of a copy is cheaper for the kernel than a
-            // writev of the pieces.
-            COALESCED.with_borrow_mut(|flat| {
-                flat.clear();
-                for b in bufs {
-                    flat.extend_from_slice(b);
-                }
-                this.inner.poll_write(cx, flat)
-            })
-        } else {
-            this.inner.poll_write_vectored(cx, bufs)
-        };
-        if let Poll::Ready(Ok(1..)) = poll {
-            this.activity.wrote();
-        }
-        poll
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
 }

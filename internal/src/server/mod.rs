@@ -15,7 +15,7 @@ mod connection;
 mod http1;
 mod slots;
 pub(crate) mod stats;
-mod strict;
+mod stream;
 mod timer;
 
 use std::convert::Infallible;

@@ -6,8 +6,17 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 use tokio::time::Instant;
 
-use super::Strict;
+use super::{Deadlines, Limits as Clocks};
+use crate::server::stream::gate::Gate;
 use rg_contract::settings::Limits;
+
+/// The layers as a connection stacks them: the validator's gate over the
+/// deadlines, over the client's socket.
+type Strict<T> = Gate<Deadlines<T>>;
+
+fn stack(server: DuplexStream, limits: Option<Limits>, clocks: Clocks) -> Strict<DuplexStream> {
+    Gate::new(Deadlines::new(server, clocks), limits, None)
+}
 
 const HEAD: Duration = Duration::from_secs(5);
 
@@ -20,7 +29,11 @@ const GUNICORN: Limits = Limits {
 /// A validated stream with the header timeout, and its client's end.
 fn connection(limits: Option<Limits>) -> (Strict<DuplexStream>, DuplexStream) {
     let (client, server) = tokio::io::duplex(4096);
-    (Strict::new(server, limits, None).with_head_timeout(HEAD), client)
+    let clocks = Clocks {
+        head: limits.map(|_| HEAD),
+        ..Clocks::default()
+    };
+    (stack(server, limits, clocks), client)
 }
 
 /// Reads as hyper does until the stream gives bytes or an error: the
@@ -117,9 +130,16 @@ const BODY: Duration = Duration::from_secs(5);
 /// (`rate`), past the head of a POST of `length` bytes; and its client.
 async fn posted(rate: Option<u32>, length: usize) -> (Strict<DuplexStream>, DuplexStream) {
     let (client, server) = tokio::io::duplex(64 * 1024);
-    let mut stream = Strict::new(server, Some(GUNICORN), None)
-        .with_head_timeout(HEAD)
-        .with_body_limits(Some(BODY), rate);
+    let mut stream = stack(
+        server,
+        Some(GUNICORN),
+        Clocks {
+            head: Some(HEAD),
+            body: Some(BODY),
+            body_min_rate: rate,
+            send: None,
+        },
+    );
     let mut client = client;
     post(&mut stream, &mut client, length).await;
     (stream, client)
@@ -258,7 +278,14 @@ fn sending(timeout: Option<Duration>) -> (Strict<DuplexStream>, DuplexStream) {
 fn sending_with(limits: Option<Limits>, timeout: Option<Duration>) -> (Strict<DuplexStream>, DuplexStream) {
     let (client, server) = tokio::io::duplex(4096);
     (
-        Strict::new(server, limits, None).with_send_timeout(timeout),
+        stack(
+            server,
+            limits,
+            Clocks {
+                send: timeout,
+                ..Clocks::default()
+            },
+        ),
         client,
     )
 }

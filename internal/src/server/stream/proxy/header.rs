@@ -1,8 +1,6 @@
-//! The PROXY protocol header (HAProxy's, versions 1 and 2) at the start of
-//! a connection from a proxy in `proxy_allow_ips`: read incrementally,
-//! never passed to hyper, and its source address becomes the connection's
-//! client address. From such a proxy the header is required, as the
-//! specification says (a receiver must not guess whether it is there).
+//! The PROXY protocol header's parser, versions 1 and 2, fed the
+//! connection's first bytes as they come. From a proxy in `proxy_allow_ips`
+//! the header is required, as the specification says (no guessing).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 

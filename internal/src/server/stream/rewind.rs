@@ -1,0 +1,91 @@
+//! A stream that first gives back bytes read ahead of it (what followed a
+//! PROXY header in the same read), then reads on from its socket.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// `inner`, with `ahead` to read first.
+pub(crate) struct Rewind<T> {
+    ahead: Vec<u8>,
+    from: usize,
+    inner: T,
+}
+
+impl<T> Rewind<T> {
+    /// `inner` with nothing read ahead (no allocation).
+    pub(crate) fn new(inner: T) -> Rewind<T> {
+        Rewind::with_ahead(inner, Vec::new())
+    }
+
+    pub(crate) fn with_ahead(inner: T, ahead: Vec<u8>) -> Rewind<T> {
+        Rewind {
+            ahead,
+            from: 0,
+            inner,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.from < this.ahead.len() {
+            let n = (this.ahead.len() - this.from).min(buf.remaining());
+            buf.put_slice(&this.ahead[this.from..this.from + n]);
+            this.from += n;
+            if this.from == this.ahead.len() {
+                this.ahead = Vec::new();
+                this.from = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, bytes)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_bytes_read_ahead_come_first_then_the_socket() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut stream = Rewind::with_ahead(server, b"GET / ".to_vec());
+        client.write_all(b"HTTP/1.1\r\n").await.unwrap();
+        drop(client);
+        let mut all = String::new();
+        stream.read_to_string(&mut all).await.unwrap();
+        assert_eq!(all, "GET / HTTP/1.1\r\n");
+    }
+}
