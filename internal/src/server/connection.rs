@@ -20,7 +20,7 @@ use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
 use super::config::Shared;
-use super::slots::{Listed, Taken, Told};
+use super::slots::{CloseRequest, Listed, Place};
 use super::stream::Io;
 use super::stream::deadlines::{self, Deadlines};
 use super::stream::gate::Gate;
@@ -67,24 +67,24 @@ struct Connection {
 
 /// Serves one connection from `peer` until it closes, the worker stops,
 /// or the accept loop needs its slot while it is idle (both told through
-/// its slot). What `taken` holds is held for as long as the socket lives.
+/// its slot). What `place` holds is held for as long as the socket lives.
 pub(super) async fn serve<S, T>(
     stream: T,
     peer: Option<SocketAddr>,
     server_addr: Arc<str>,
     shared: Arc<Shared<S>>,
     open: mpsc::Sender<()>,
-    taken: Taken,
+    place: Place,
 ) where
     S: Stack,
     T: Io,
 {
     let config = &shared.config;
-    let Taken {
+    let Place {
         permit,
         activity,
         listed,
-    } = taken;
+    } = place;
     let log = (config.access_log.is_some() || config.stats.is_some()).then(|| RefusalLog {
         format: config.access_log.as_ref().map(|log| log.format.clone()),
         client: peer,
@@ -164,16 +164,16 @@ pub(super) async fn serve<S, T>(
     let result = tokio::select! {
         biased;
         result = conn.as_mut() => result,
-        told = listed.told() => match told {
-            Told::StopNow => return,
+        asked = listed.close_requested() => match asked {
+            CloseRequest::Now => return,
             // Idle while new clients wait for a slot: hyper closes it now
             // if it is idle, or after the response it turns out to be
             // sending.
-            Told::MakeRoom => {
+            CloseRequest::ForRoom => {
                 conn.as_mut().graceful_shutdown();
                 conn.await
             }
-            Told::Stop => {
+            CloseRequest::Graceful => {
                 // A connection accepted just before the stop has a request
                 // on its way: hyper would close it as idle, failing that
                 // request. Wait for it (bounded by the header timeout)
@@ -208,10 +208,10 @@ async fn read_proxy_header<T: Io>(
     let outcome = tokio::select! {
         biased;
         outcome = &mut handshake => outcome,
-        told = listed.told() => match told {
+        asked = listed.close_requested() => match asked {
             // A stop lets the header finish: a request may follow it.
-            Told::Stop => handshake.await,
-            Told::StopNow | Told::MakeRoom => return None,
+            CloseRequest::Graceful => handshake.await,
+            CloseRequest::Now | CloseRequest::ForRoom => return None,
         },
     };
     match outcome {
@@ -272,7 +272,7 @@ async fn handle<S: Stack>(
     // hyper leaves the map empty unless the request asks for an upgrade.
     let extensions = request.extensions_mut();
     if extensions.is_empty() {
-        *extensions = ROOMY.with(Extensions::clone);
+        *extensions = PRESIZED.with(Extensions::clone);
     }
     if let Some(peer) = peer {
         request.extensions_mut().insert(ConnectInfo(peer));
@@ -309,10 +309,10 @@ thread_local! {
     /// two. A clone of the empty map is allocated at its final size at
     /// once. (A clone of a map holding the runtime's two values cost more
     /// than the regrowth: each value is boxed again.)
-    static ROOMY: Extensions = roomy();
+    static PRESIZED: Extensions = presized();
 }
 
-fn roomy() -> Extensions {
+fn presized() -> Extensions {
     #[derive(Clone)]
     struct Room<const N: usize>;
     let mut extensions = Extensions::new();

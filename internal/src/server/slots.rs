@@ -50,15 +50,15 @@ const ANSWERED: u8 = 2;
 /// Chosen to make room.
 const CLOSING: u8 = 3;
 
-/// What a connection is told, through [`Listed::told`].
+/// What a connection is asked to do, through [`Listed::close_requested`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Told {
+pub(super) enum CloseRequest {
     /// Close while idle: a new client needs the slot.
-    MakeRoom,
+    ForRoom,
     /// The worker stops: finish what is in flight, then close.
-    Stop,
+    Graceful,
     /// The worker stops now.
-    StopNow,
+    Now,
 }
 
 /// The slots of one worker, for all its listeners together.
@@ -67,7 +67,7 @@ pub(super) struct Slots {
     size: usize,
     /// When the slots were made ([`coarse::millis`]).
     epoch: u64,
-    held: Mutex<Held>,
+    roster: Mutex<Roster>,
     /// When the worker last said its slots ran out (ms since `epoch`, plus one).
     warned: AtomicU64,
     /// The worker's stop, which every connection hears through its slot.
@@ -75,7 +75,7 @@ pub(super) struct Slots {
 }
 
 #[derive(Default)]
-struct Held {
+struct Roster {
     next: u64,
     connections: HashMap<u64, Arc<Activity>>,
 }
@@ -86,7 +86,7 @@ impl Slots {
             free: Arc::new(Semaphore::new(size)),
             size,
             epoch: coarse::millis(),
-            held: Mutex::new(Held::default()),
+            roster: Mutex::new(Roster::default()),
             warned: AtomicU64::new(0),
             stopping,
         })
@@ -97,7 +97,7 @@ impl Slots {
     /// they already poll for [`Slots::make_room`]: no channel for each
     /// connection to poll on every wake.
     pub(super) fn wake_all(&self) {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let held = self.roster.lock().unwrap_or_else(|e| e.into_inner());
         for activity in held.connections.values() {
             activity.told.wake();
         }
@@ -116,7 +116,7 @@ impl Slots {
     /// A slot for a connection just accepted. Another listener may have
     /// taken the last one since this one's loop saw it free: the worker
     /// then goes over by that connection, which holds no slot.
-    pub(super) fn take(self: &Arc<Self>) -> Taken {
+    pub(super) fn take(self: &Arc<Self>) -> Place {
         let permit = self.free.clone().try_acquire_owned().ok();
         let activity = Arc::new(Activity {
             state: AtomicU8::new(FRESH),
@@ -125,13 +125,13 @@ impl Slots {
             told: AtomicWaker::new(),
         });
         let id = {
-            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let mut held = self.roster.lock().unwrap_or_else(|e| e.into_inner());
             let id = held.next;
             held.next += 1;
             held.connections.insert(id, activity.clone());
             id
         };
-        Taken {
+        Place {
             permit,
             activity: activity.clone(),
             listed: Listed {
@@ -147,7 +147,7 @@ impl Slots {
     pub(super) fn make_room(&self) -> bool {
         let now = self.now();
         let chosen = {
-            let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let held = self.roster.lock().unwrap_or_else(|e| e.into_inner());
             let quiet = held.connections.values().filter_map(|a| {
                 let state = a.state.load(Ordering::Relaxed);
                 let since = a.quiet_since.load(Ordering::Relaxed);
@@ -200,7 +200,7 @@ fn idle_enough(since: u64, now: u64) -> bool {
 /// What a connection takes: its slot (if one was free), the activity its
 /// stream reports, and its place on the list of connections that may be
 /// asked to close.
-pub(super) struct Taken {
+pub(super) struct Place {
     pub(super) permit: Option<OwnedSemaphorePermit>,
     pub(super) activity: Arc<Activity>,
     pub(super) listed: Listed,
@@ -220,30 +220,30 @@ impl Listed {
     /// connection to close; a stop comes first. It is polled each time the
     /// connection's task wakes, so it is two atomic loads and a waker
     /// check, not a lock.
-    pub(super) fn told(&self) -> impl Future<Output = Told> + '_ {
+    pub(super) fn close_requested(&self) -> impl Future<Output = CloseRequest> + '_ {
         std::future::poll_fn(|cx| {
             if let Some(told) = self.check() {
                 return Poll::Ready(told);
             }
             self.activity.told.register(cx.waker());
-            // Told between the check and the registration: seen now.
+            // CloseRequest between the check and the registration: seen now.
             self.check().map_or(Poll::Pending, Poll::Ready)
         })
     }
 
-    fn check(&self) -> Option<Told> {
+    fn check(&self) -> Option<CloseRequest> {
         match self.slots.stopping.how() {
-            How::Immediate => return Some(Told::StopNow),
-            How::Graceful => return Some(Told::Stop),
+            How::Immediate => return Some(CloseRequest::Now),
+            How::Graceful => return Some(CloseRequest::Graceful),
             How::Serving => {}
         }
-        (self.activity.state.load(Ordering::Acquire) == CLOSING).then_some(Told::MakeRoom)
+        (self.activity.state.load(Ordering::Acquire) == CLOSING).then_some(CloseRequest::ForRoom)
     }
 }
 
 impl Drop for Listed {
     fn drop(&mut self) {
-        let mut held = self.slots.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.slots.roster.lock().unwrap_or_else(|e| e.into_inner());
         held.connections.remove(&self.id);
     }
 }
@@ -279,175 +279,5 @@ impl Activity {
 }
 
 #[cfg(test)]
-mod tests {
-    use futures_util::FutureExt as _;
-
-    use super::*;
-    use crate::stop::{Reason, Stop};
-
-    /// Slots whose clock has run for a while, so "quiet for 5 s" exists.
-    impl Slots {
-        /// The worker stops (`now`: without finishing what is in flight).
-        fn stop(&self, now: bool) {
-            let reason = Reason::Signal("test");
-            self.stopping.begin(if now {
-                Stop::Immediate(reason)
-            } else {
-                Stop::Graceful(reason)
-            });
-            self.wake_all();
-        }
-    }
-
-    fn aged(size: usize) -> Arc<Slots> {
-        let fresh = Arc::into_inner(Slots::new(size, Stopping::new())).unwrap();
-        Arc::new(Slots {
-            epoch: coarse::millis().saturating_sub(10_000),
-            ..fresh
-        })
-    }
-
-    /// Makes a connection look quiet for `ago` (or, with `None`, quiet
-    /// only from a minute from now: never quiet enough during the test).
-    fn quiet_for(slots: &Slots, activity: &Activity, ago: Option<Duration>) {
-        let now = slots.now();
-        let since = match ago {
-            Some(ago) => now.saturating_sub(ago.as_millis() as u64),
-            None => now + 60_000,
-        };
-        activity.quiet_since.store(since, Ordering::Relaxed);
-    }
-
-    /// Whether the connection was told to close to make room.
-    fn told(taken: &Taken) -> bool {
-        taken.listed.told().now_or_never() == Some(Told::MakeRoom)
-    }
-
-    fn state(taken: &Taken) -> u8 {
-        taken.activity.state.load(Ordering::Relaxed)
-    }
-
-    #[test]
-    fn the_connection_quiet_the_longest_is_closed_first() {
-        let slots = aged(3);
-        let a = slots.take();
-        let b = slots.take();
-        let c = slots.take();
-        assert!(slots.full());
-        for t in [&a, &b, &c] {
-            t.activity.read();
-            t.activity.wrote();
-            assert_eq!(state(t), ANSWERED);
-        }
-        quiet_for(&slots, &a.activity, Some(Duration::from_secs(1)));
-        quiet_for(&slots, &b.activity, Some(Duration::from_secs(5)));
-        quiet_for(&slots, &c.activity, Some(Duration::from_secs(3)));
-
-        assert!(slots.make_room());
-        assert!(told(&b), "the longest quiet was not told to close");
-        assert!(!told(&a));
-        assert!(!told(&c));
-
-        // Told once: the next choice is the next quietest.
-        assert!(slots.make_room());
-        assert!(told(&c));
-        assert!(!told(&a));
-    }
-
-    #[test]
-    fn connections_mid_request_or_just_answered_are_left_alone() {
-        let slots = aged(3);
-        // Reading a request (its head trickling in) for a long time.
-        let reading = slots.take();
-        reading.activity.read();
-        quiet_for(&slots, &reading.activity, Some(Duration::from_secs(9)));
-        // Answered just now: its client may be sending the next request.
-        let answered = slots.take();
-        answered.activity.read();
-        answered.activity.wrote();
-        quiet_for(&slots, &answered.activity, None);
-        // Accepted just now, nothing read yet.
-        let fresh = slots.take();
-        quiet_for(&slots, &fresh.activity, None);
-        assert!(!slots.make_room());
-
-        // A fresh connection that stays silent becomes idle.
-        quiet_for(&slots, &fresh.activity, Some(QUIET_ENOUGH));
-        assert!(slots.make_room());
-        assert!(told(&fresh));
-
-        // The one reading is never chosen, however long it takes.
-        assert!(!slots.make_room());
-        assert_eq!(state(&reading), READING);
-        assert!(!told(&reading));
-
-        // Reading again after an answer makes a connection busy again.
-        answered.activity.read();
-        quiet_for(&slots, &answered.activity, Some(Duration::from_secs(5)));
-        assert!(!slots.make_room());
-    }
-
-    #[test]
-    fn a_connection_leaves_the_list_when_hyper_is_done_and_frees_its_slot_with_its_socket() {
-        let slots = aged(1);
-        let Taken {
-            permit,
-            activity,
-            listed,
-        } = slots.take();
-        assert!(slots.full());
-        quiet_for(&slots, &activity, Some(Duration::from_secs(5)));
-        drop(listed);
-        assert!(!slots.make_room(), "a connection off the list was chosen");
-        // An upgraded connection's socket still holds the slot.
-        assert!(slots.full());
-        drop(permit);
-        assert!(!slots.full());
-        // Taking past the size gives no slot rather than waiting.
-        let a = slots.take();
-        let b = slots.take();
-        assert!(a.permit.is_some() && b.permit.is_none());
-    }
-
-    #[derive(Default)]
-    struct Woken(std::sync::atomic::AtomicBool);
-
-    impl std::task::Wake for Woken {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-
-    #[test]
-    fn a_stop_reaches_every_connection_and_those_taken_after_it() {
-        let slots = aged(4);
-        let before = slots.take();
-        // The connection's task, waiting.
-        let woken = Arc::new(Woken::default());
-        let waker = std::task::Waker::from(woken.clone());
-        let mut told = Box::pin(before.listed.told());
-        assert!(
-            told.as_mut()
-                .poll(&mut std::task::Context::from_waker(&waker))
-                .is_pending()
-        );
-        drop(told);
-        slots.stop(false);
-        assert!(
-            woken.0.load(Ordering::Relaxed),
-            "a waiting connection was not woken"
-        );
-        assert_eq!(before.listed.told().now_or_never(), Some(Told::Stop));
-        // Taken during the drain of the queue: told at once.
-        let after = slots.take();
-        assert_eq!(after.listed.told().now_or_never(), Some(Told::Stop));
-        // A stop comes before making room, and an immediate stop wins.
-        quiet_for(&slots, &before.activity, Some(Duration::from_secs(5)));
-        assert!(slots.make_room());
-        assert_eq!(before.listed.told().now_or_never(), Some(Told::Stop));
-        slots.stop(true);
-        assert_eq!(before.listed.told().now_or_never(), Some(Told::StopNow));
-        slots.stop(false);
-        assert_eq!(after.listed.told().now_or_never(), Some(Told::StopNow));
-    }
-}
+#[path = "slots_tests.rs"]
+mod tests;
