@@ -153,9 +153,9 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
     let program = std::fs::canonicalize(&program).with_context(|| format!("`{}`", program.display()))?;
 
     let logs = logging::init(
-        &settings.log_level,
-        settings.log_format,
-        settings.error_log.clone(),
+        &settings.worker.log_level,
+        settings.worker.log_format,
+        settings.worker.error_log.clone(),
         LogTarget::Off,
         false,
     )?;
@@ -168,18 +168,24 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
     {
         open_files::ensure(connections).log(connections);
     }
-    let _pidfile = settings.pidfile.as_deref().map(Pidfile::create).transpose()?;
+    let _pidfile = settings
+        .master
+        .pidfile
+        .as_deref()
+        .map(Pidfile::create)
+        .transpose()?;
     let sockets = match handover {
         // SAFETY: the sockets the previous master left open for this one.
         Some(handover) => unsafe { Sockets::adopt(&handover.sockets, handover.created.clone()) }?,
         None => Sockets::open(
-            &settings.bind,
-            settings.backlog,
-            settings.unix_socket_mode,
+            &settings.worker.bind,
+            settings.worker.backlog,
+            settings.master.unix_socket_mode,
             owner.as_ref(),
         )?,
     };
     let metrics = settings
+        .master
         .metrics_bind
         .as_ref()
         .map(|bind| Port::bind(bind).map_err(|e| settings.invalid(METRICS_BIND.key, &format!("{e:#}"))))
@@ -211,7 +217,7 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
 /// (a read-only directory, another master there), rg serves without it
 /// and says so; a place the user chose must work.
 fn control_socket(settings: &Settings) -> Result<Option<ControlSocket>> {
-    let Some(path) = &settings.control_socket else {
+    let Some(path) = &settings.master.control_socket else {
         return Ok(None);
     };
     match ControlSocket::bind(path) {

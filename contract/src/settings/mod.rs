@@ -2,19 +2,22 @@
 //!
 //! Each entry names its `rg.toml` key, its flag, its `RG_*` variable, its
 //! default (as text, parsed by the same parser as any other value), who
-//! reads it, its help, and its value parser. Everything else is derived
+//! reads it, its help, and its value parser, which writes the typed value
+//! into [`WorkerSettings`] or [`MasterSettings`]. Everything else is derived
 //! from the table: `rg serve`'s flags and their `--help`, the `rg.toml` that
 //! `rg new` writes, `rg.toml` validation, `--print-config`, the book's
-//! reference chapter, and the worker's reader ([`WorkerSettings`]). A
-//! default is written here and nowhere else.
+//! reference chapter, and the worker's reader. A default is written here and
+//! nowhere else.
 
 pub mod expr;
+mod master;
 mod setting;
 mod table;
 pub mod values;
 mod worker;
 
-pub use setting::{ALL, BOTH, Kind, MASTER, Setting, Sides, WORKER};
+pub use master::MasterSettings;
+pub use setting::{ALL, BOTH, Kind, MASTER, Parse, Setting, Sides, WORKER};
 pub use table::*;
 pub use values::{ForwardedAllow, Limits, LogFormat, LogTarget, ProxyProtocol};
 pub use worker::{INTERNAL, WorkerSettings, unknown_to_rg, unknown_variables, worker_reads};
@@ -31,8 +34,8 @@ mod tests {
     #[test]
     fn every_default_passes_its_own_parser() {
         for s in SETTINGS {
-            assert_eq!((s.check)(s.default), Ok(()), "{}", s.key);
-            assert_eq!((s.check)(s.worker_default()), Ok(()), "{}", s.key);
+            assert_eq!(s.check(s.default), Ok(()), "{}", s.key);
+            assert_eq!(s.check(s.worker_default()), Ok(()), "{}", s.key);
         }
     }
 
@@ -57,6 +60,15 @@ mod tests {
         for s in SETTINGS {
             assert!(!s.value_name.is_empty(), "{}", s.key);
             assert!(s.value_name.chars().all(|c| c.is_ascii_uppercase()), "{}", s.key);
+        }
+    }
+
+    /// A setting a worker reads writes into the worker's settings, and only
+    /// such a setting does: the worker's reader goes by where values go.
+    #[test]
+    fn worker_settings_are_parsed_into_the_workers_settings() {
+        for s in SETTINGS {
+            assert_eq!(s.sides.worker, matches!(s.parse, Parse::Worker(_)), "{}", s.key);
         }
     }
 

@@ -1,5 +1,7 @@
-//! One setting's entry: its names, its default, its docs and its parser,
-//! so the table says all of it once.
+//! One setting's entry: its names, its default, its docs, and how its typed
+//! value is read and where it goes, so the table says all of it once.
+
+use super::{MasterSettings, WorkerSettings};
 
 /// How a value is written in `rg.toml` and `--print-config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,18 @@ pub const ALL: Sides = Sides {
     dev: true,
 };
 
+/// A setting's value parser, writing the typed value into its place: in
+/// [`WorkerSettings`] when a worker reads it (the master reads the ones it
+/// shares with the workers there too), else in [`MasterSettings`]. `Err` is
+/// the reason a value is refused.
+#[derive(Debug, Clone, Copy)]
+pub enum Parse {
+    /// Into the workers' settings.
+    Worker(fn(&mut WorkerSettings, &str) -> Result<(), String>),
+    /// Into the settings only the master reads.
+    Master(fn(&mut MasterSettings, &str) -> Result<(), String>),
+}
+
 /// One setting.
 #[derive(Debug)]
 pub struct Setting {
@@ -76,12 +90,12 @@ pub struct Setting {
     pub help: &'static str,
     /// The comment above it in the `rg.toml` that `rg new` writes.
     pub doc: &'static str,
-    /// The value parser: `Err` is the reason a value is refused.
-    pub check: fn(&str) -> Result<(), String>,
+    /// How the value is read, and where it goes.
+    pub parse: Parse,
 }
 
 /// The parser of an entry that forgot to give one; a test finds it.
-fn missing(_: &str) -> Result<(), String> {
+fn missing(_: &mut MasterSettings, _: &str) -> Result<(), String> {
     Err("the table gives this setting no parser".into())
 }
 
@@ -103,7 +117,7 @@ impl Setting {
             sides,
             help: "",
             doc: "",
-            check: missing,
+            parse: Parse::Master(missing),
         }
     }
 
@@ -139,9 +153,9 @@ impl Setting {
         self
     }
 
-    /// The value parser.
-    pub const fn check(mut self, check: fn(&str) -> Result<(), String>) -> Setting {
-        self.check = check;
+    /// The value parser, and where the typed value goes.
+    pub const fn parse(mut self, parse: Parse) -> Setting {
+        self.parse = parse;
         self
     }
 
@@ -167,6 +181,29 @@ impl Setting {
     /// The default a worker uses when nothing sets the variable.
     pub fn worker_default(&self) -> &'static str {
         self.alone.unwrap_or(self.default)
+    }
+
+    /// Reads `value` through the setting's parser into its place in
+    /// `master` or `worker`; `Err` is the reason it is refused.
+    pub fn read(
+        &self,
+        value: &str,
+        master: &mut MasterSettings,
+        worker: &mut WorkerSettings,
+    ) -> Result<(), String> {
+        match self.parse {
+            Parse::Master(parse) => parse(master, value),
+            Parse::Worker(parse) => parse(worker, value),
+        }
+    }
+
+    /// Whether the setting's parser takes `value`; `Err` is the reason.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        self.read(
+            value,
+            &mut MasterSettings::default(),
+            &mut WorkerSettings::default(),
+        )
     }
 
     /// `value` as it is written in TOML: lists as arrays, numbers bare, the

@@ -1,6 +1,7 @@
 //! The master process's own things: its metrics port, pid file and control
 //! socket, and the user, group and socket mode it gives its workers.
 
+use crate::settings::Parse::Master;
 use crate::settings::values as v;
 use crate::settings::{Kind, MASTER, Setting};
 
@@ -8,7 +9,7 @@ use crate::settings::{Kind, MASTER, Setting};
 pub static METRICS_BIND: Setting = Setting::new("metrics_bind", MASTER)
     .flag("--metrics-bind")
     .value(Kind::Text, "ADDRESS", "")
-    .check(|s| v::metrics_bind(s).map(drop))
+    .parse(Master(|m, s| v::metrics_bind(s).map(|b| m.metrics_bind = b)))
     .help(
         "Serve /metrics (Prometheus), /healthz, /readyz and /status at this address, HOST:PORT or unix:PATH \
          (off by default).",
@@ -25,7 +26,7 @@ pub static PIDFILE: Setting = Setting::new("pidfile", MASTER)
     .flag("--pid")
     .short('p')
     .value(Kind::Text, "FILE", "")
-    .check(|_| Ok(()))
+    .parse(Master(|m, s| v::path(s).map(|p| m.pidfile = p)))
     .help("A file to write the master's pid to (removed on exit).")
     .doc("A file to write the master's pid to; removed on exit.");
 
@@ -33,7 +34,7 @@ pub static PIDFILE: Setting = Setting::new("pidfile", MASTER)
 pub static CONTROL_SOCKET: Setting = Setting::new("control_socket", MASTER)
     .flag("--control-socket")
     .value(Kind::Text, "PATH", "rg.ctl")
-    .check(|_| Ok(()))
+    .parse(Master(|m, s| v::path(s).map(|p| m.control_socket = p)))
     .help("The unix socket `rg ctl` talks to the master on (mode 0600); \"\" for none.")
     .doc(
         "The unix socket `rg ctl` talks to the running master on, relative to the\n\
@@ -45,7 +46,7 @@ pub static USER: Setting = Setting::new("user", MASTER)
     .flag("--user")
     .short('u')
     .value(Kind::Text, "USER", "")
-    .check(|_| Ok(()))
+    .parse(Master(|m, s| v::text(s).map(|u| m.user = u)))
     .help("Run the workers as this user (a name or a uid); rg serve must run as root.")
     .doc(
         "Run the workers as this user (a name or an id) while the master keeps\n\
@@ -58,7 +59,7 @@ pub static GROUP: Setting = Setting::new("group", MASTER)
     .flag("--group")
     .short('g')
     .value(Kind::Text, "GROUP", "")
-    .check(|_| Ok(()))
+    .parse(Master(|m, s| v::text(s).map(|g| m.group = g)))
     .help("Run the workers in this group (a name or a gid); empty: the user's own group.")
     .doc("Run the workers in this group (a name or an id); empty: the user's own.");
 
@@ -66,6 +67,8 @@ pub static GROUP: Setting = Setting::new("group", MASTER)
 pub static UNIX_SOCKET_MODE: Setting = Setting::new("unix_socket_mode", MASTER)
     .flag("--unix-socket-mode")
     .value(Kind::Text, "MODE", "0666")
-    .check(|s| v::octal_mode(s).map(drop))
+    .parse(Master(|m, s| {
+        v::octal_mode(s).map(|mode| m.unix_socket_mode = mode)
+    }))
     .help("Permissions of unix sockets rg creates, in octal.")
     .doc("Permissions of unix sockets rg creates, in octal.");

@@ -1,6 +1,7 @@
 //! What a request may look like before the application sees it: Gunicorn's
 //! limits on its head, and the strict HTTP/1 checks.
 
+use crate::settings::Parse::Worker;
 use crate::settings::values as v;
 use crate::settings::{Kind, Setting, WORKER};
 
@@ -8,7 +9,7 @@ use crate::settings::{Kind, Setting, WORKER};
 pub static LIMIT_REQUEST_LINE: Setting = Setting::new("limit_request_line", WORKER)
     .flag("--limit-request-line")
     .value(Kind::Number, "BYTES", "4094")
-    .check(|s| v::size(s).map(drop))
+    .parse(Worker(|w, s| v::size(s).map(|n| w.limits.request_line = n)))
     .help("Longest request line in bytes, without its CRLF; longer is answered 414 (0: no limit).")
     .doc(
         "Limits on a request's head, as Gunicorn's. The request line in bytes\n\
@@ -19,7 +20,7 @@ pub static LIMIT_REQUEST_LINE: Setting = Setting::new("limit_request_line", WORK
 pub static LIMIT_REQUEST_FIELDS: Setting = Setting::new("limit_request_fields", WORKER)
     .flag("--limit-request-fields")
     .value(Kind::Number, "N", "100")
-    .check(|s| v::fields(s).map(drop))
+    .parse(Worker(|w, s| v::fields(s).map(|n| w.limits.request_fields = n)))
     .help("Most header fields in one request, up to 32768; more is answered 431.")
     .doc("The number of header fields in a request (more: 431), up to 32768.");
 
@@ -28,7 +29,7 @@ pub static LIMIT_REQUEST_FIELD_SIZE: Setting = Setting::new("limit_request_field
     .flag("--limit-request-field-size")
     .alias("limit-request-field_size")
     .value(Kind::Number, "BYTES", "8190")
-    .check(|s| v::size(s).map(drop))
+    .parse(Worker(|w, s| v::size(s).map(|n| w.limits.request_field_size = n)))
     .help(
         "Longest header field line (name: value and its CRLF) in bytes; longer is answered 431 (0: no \
          limit).",
@@ -42,7 +43,7 @@ pub static LIMIT_REQUEST_FIELD_SIZE: Setting = Setting::new("limit_request_field
 pub static STRICT_HTTP: Setting = Setting::new("strict_http", WORKER)
     .flag("--strict-http")
     .value(Kind::Switch, "BOOL", "true")
-    .check(|s| v::switch(s).map(drop))
+    .parse(Worker(|w, s| v::switch(s).map(|on| w.strict_http = on)))
     .help(
         "Refuse requests RFC 9112/9110 rejects or a proxy could read differently (smuggling), before the \
          application; false only to measure its cost or in an emergency.",

@@ -1,6 +1,7 @@
 //! Where rg listens and how much it runs: sockets, processes, threads,
 //! connections (Gunicorn's "server socket" and "worker processes").
 
+use crate::settings::Parse::{Master, Worker};
 use crate::settings::values as v;
 use crate::settings::{ALL, Kind, MASTER, Setting, WORKER};
 
@@ -9,7 +10,7 @@ pub static BIND: Setting = Setting::new("bind", ALL)
     .flag("--bind")
     .short('b')
     .value(Kind::List, "ADDRESS", "127.0.0.1:8000")
-    .check(|s| v::bind_list(s).map(drop))
+    .parse(Worker(|w, s| v::bind_list(s).map(|b| w.bind = b)))
     .help("Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH, fd://N.")
     .doc(
         "Addresses to listen on: \"HOST:PORT\", \"[::1]:PORT\", \"unix:/path/to.sock\",\n\
@@ -21,7 +22,7 @@ pub static WORKERS: Setting = Setting::new("workers", MASTER)
     .flag("--workers")
     .short('w')
     .value(Kind::Number, "N", "cpu_count")
-    .check(|s| v::count(s).map(drop))
+    .parse(Master(|m, s| v::count(s).map(|n| m.workers = n)))
     .help("Worker processes; a number or an expression like \"cpu_count * 2 + 1\".")
     .doc(
         "Worker processes: a number, or an expression on cpu_count such as the\n\
@@ -34,7 +35,7 @@ pub static THREADS: Setting = Setting::new("threads", WORKER)
     .flag("--threads")
     .value(Kind::Number, "N", "1")
     .alone("cpu_count")
-    .check(|s| v::count(s).map(drop))
+    .parse(Worker(|w, s| v::count(s).map(|n| w.threads = n)))
     .help("Threads of each worker's async runtime; a number or an expression.")
     .doc(
         "Threads of each worker's async runtime. 1 runs a single-threaded runtime\n\
@@ -45,7 +46,7 @@ pub static THREADS: Setting = Setting::new("threads", WORKER)
 pub static WORKER_CONNECTIONS: Setting = Setting::new("worker_connections", WORKER)
     .flag("--worker-connections")
     .value(Kind::Number, "N", "1000")
-    .check(|s| v::connections(s).map(drop))
+    .parse(Worker(|w, s| v::connections(s).map(|n| w.worker_connections = n)))
     .help(
         "Most connections each worker serves at once; at the limit, idle keep-alive ones are closed for new \
          clients.",
@@ -65,6 +66,6 @@ pub static WORKER_CONNECTIONS: Setting = Setting::new("worker_connections", WORK
 pub static BACKLOG: Setting = Setting::new("backlog", ALL)
     .flag("--backlog")
     .value(Kind::Number, "N", "2048")
-    .check(|s| v::backlog(s).map(drop))
+    .parse(Worker(|w, s| v::backlog(s).map(|n| w.backlog = n)))
     .help("Length of each listening socket's queue.")
     .doc("Length of the listen queue.");

@@ -1,6 +1,7 @@
 //! How long each part of serving may take, and how a stop drains: the
 //! heartbeat, the graceful timeout, and the slow-client bounds.
 
+use crate::settings::Parse::{Master, Worker};
 use crate::settings::values as v;
 use crate::settings::{BOTH, Kind, MASTER, Setting, WORKER};
 
@@ -9,7 +10,7 @@ pub static TIMEOUT: Setting = Setting::new("timeout", BOTH)
     .flag("--timeout")
     .short('t')
     .value(Kind::Number, "SECONDS", "30")
-    .check(|s| v::seconds(s).map(drop))
+    .parse(Worker(|w, s| v::seconds(s).map(|t| w.timeout = t)))
     .help(
         "Seconds without a heartbeat after which a worker is killed and replaced, and the longest an \
          application's setup may take; 0 disables both.",
@@ -24,7 +25,7 @@ pub static TIMEOUT: Setting = Setting::new("timeout", BOTH)
 pub static GRACEFUL_TIMEOUT: Setting = Setting::new("graceful_timeout", BOTH)
     .flag("--graceful-timeout")
     .value(Kind::Number, "SECONDS", "30")
-    .check(|s| v::seconds(s).map(drop))
+    .parse(Worker(|w, s| v::seconds(s).map(|t| w.graceful_timeout = t)))
     .help("Seconds workers get to finish in-flight requests on stop, reload or recycle.")
     .doc(
         "Seconds in-flight requests get to finish when workers stop, reload or\n\
@@ -35,7 +36,7 @@ pub static GRACEFUL_TIMEOUT: Setting = Setting::new("graceful_timeout", BOTH)
 pub static SHUTDOWN_DELAY: Setting = Setting::new("shutdown_delay", MASTER)
     .flag("--shutdown-delay")
     .value(Kind::Number, "SECONDS", "0")
-    .check(|s| v::seconds(s).map(drop))
+    .parse(Master(|m, s| v::seconds(s).map(|t| m.shutdown_delay = t)))
     .help("Seconds rg keeps serving after a graceful stop signal, /readyz answering 503, before it drains.")
     .doc(
         "Seconds rg keeps serving after a graceful stop signal, with /readyz\n\
@@ -47,7 +48,7 @@ pub static SHUTDOWN_DELAY: Setting = Setting::new("shutdown_delay", MASTER)
 pub static GRACEFUL_SIGNALS: Setting = Setting::new("graceful_signals", MASTER)
     .flag("--graceful-signals")
     .value(Kind::List, "SIGNALS", "TERM")
-    .check(|s| v::stop_signals(s).map(drop))
+    .parse(Master(|m, s| v::stop_signals(s).map(|l| m.graceful_signals = l)))
     .help("Which of TERM, INT and QUIT stop gracefully; the others stop at once.")
     .doc(
         "Which of TERM, INT and QUIT stop rg gracefully (shutdown_delay, then a\n\
@@ -59,7 +60,7 @@ pub static GRACEFUL_SIGNALS: Setting = Setting::new("graceful_signals", MASTER)
 pub static KEEPALIVE: Setting = Setting::new("keepalive", WORKER)
     .flag("--keepalive")
     .value(Kind::Number, "SECONDS", "5")
-    .check(|s| v::seconds(s).map(drop))
+    .parse(Worker(|w, s| v::seconds(s).map(|t| w.keepalive = t)))
     .help("Seconds a connection may take to send a request's headers, idle keep-alive included.")
     .doc(
         "Seconds a connection may take to send a request's headers, idle\n\
@@ -70,7 +71,7 @@ pub static KEEPALIVE: Setting = Setting::new("keepalive", WORKER)
 pub static BODY_READ_TIMEOUT: Setting = Setting::new("body_read_timeout", WORKER)
     .flag("--body-read-timeout")
     .value(Kind::Number, "SECONDS", "30")
-    .check(|s| v::seconds(s).map(drop))
+    .parse(Worker(|w, s| v::seconds(s).map(|t| w.body_read_timeout = t)))
     .help(
         "Seconds a client may leave between two reads of a request body the application waits for; then 408 \
          and close (0: no limit; needs strict_http).",
@@ -86,7 +87,7 @@ pub static BODY_READ_TIMEOUT: Setting = Setting::new("body_read_timeout", WORKER
 pub static BODY_MIN_RATE: Setting = Setting::new("body_min_rate", WORKER)
     .flag("--body-min-rate")
     .value(Kind::Number, "BYTES", "500")
-    .check(|s| v::rate(s).map(drop))
+    .parse(Worker(|w, s| v::rate(s).map(|r| w.body_min_rate = r)))
     .help(
         "Bytes a second a request body must come at on average, after body_read_timeout of grace; slower: \
          408 and close (0: off; needs strict_http).",
@@ -105,7 +106,7 @@ pub static BODY_MIN_RATE: Setting = Setting::new("body_min_rate", WORKER)
 pub static SEND_TIMEOUT: Setting = Setting::new("send_timeout", WORKER)
     .flag("--send-timeout")
     .value(Kind::Number, "SECONDS", "30")
-    .check(|s| v::seconds(s).map(drop))
+    .parse(Worker(|w, s| v::seconds(s).map(|t| w.send_timeout = t)))
     .help(
         "Seconds a write may wait for a client that reads nothing of a response or WebSocket; then the \
          connection is closed (0: no limit).",
