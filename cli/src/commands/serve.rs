@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use rg_contract::settings::{CONTROL_SOCKET, LogTarget, METRICS_BIND, WORKER_CONNECTIONS};
+use rg_contract::settings::{CONTROL_SOCKET, LogTarget, METRICS_BIND};
 use rg_contract::{logging, open_files};
 
 use crate::build::cargo::{self, Profile};
@@ -161,13 +161,8 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
     )?;
     // Raised here, before the workers start, so they inherit it; the
     // workers check again and stay quiet under a master.
-    if let Some(connections) = settings
-        .values
-        .get(WORKER_CONNECTIONS.key)
-        .and_then(|(value, _)| value.parse().ok())
-    {
-        open_files::ensure(connections).log(connections);
-    }
+    let connections = settings.worker.worker_connections;
+    open_files::ensure(connections).log(connections);
     let _pidfile = settings
         .master
         .pidfile
