@@ -105,12 +105,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         choice: args.choice,
         project,
         addr,
-        bind: settings.bind,
-        backlog: settings.backlog,
+        bind: settings.worker.bind,
+        backlog: settings.worker.backlog,
         env,
         watch: !args.noreload,
         poll: args.poll,
-        ready_timeout: settings.timeout,
+        ready_timeout: settings.worker.timeout,
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use rg_contract::settings::{CONTROL_SOCKET, LogTarget, METRICS_BIND, WORKER_CONNECTIONS};
+use rg_contract::settings::{CONTROL_SOCKET, LogTarget, METRICS_BIND};
 use rg_contract::{logging, open_files};
 
 use crate::build::cargo::{self, Profile};
@@ -153,33 +153,34 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
     let program = std::fs::canonicalize(&program).with_context(|| format!("`{}`", program.display()))?;
 
     let logs = logging::init(
-        &settings.log_level,
-        settings.log_format,
-        settings.error_log.clone(),
+        &settings.worker.log_level,
+        settings.worker.log_format,
+        settings.worker.error_log.clone(),
         LogTarget::Off,
         false,
     )?;
     // Raised here, before the workers start, so they inherit it; the
     // workers check again and stay quiet under a master.
-    if let Some(connections) = settings
-        .values
-        .get(WORKER_CONNECTIONS.key)
-        .and_then(|(value, _)| value.parse().ok())
-    {
-        open_files::ensure(connections).log(connections);
-    }
-    let _pidfile = settings.pidfile.as_deref().map(Pidfile::create).transpose()?;
+    let connections = settings.worker.worker_connections;
+    open_files::ensure(connections).log(connections);
+    let _pidfile = settings
+        .master
+        .pidfile
+        .as_deref()
+        .map(Pidfile::create)
+        .transpose()?;
     let sockets = match handover {
         // SAFETY: the sockets the previous master left open for this one.
         Some(handover) => unsafe { Sockets::adopt(&handover.sockets, handover.created.clone()) }?,
         None => Sockets::open(
-            &settings.bind,
-            settings.backlog,
-            settings.unix_socket_mode,
+            &settings.worker.bind,
+            settings.worker.backlog,
+            settings.master.unix_socket_mode,
             owner.as_ref(),
         )?,
     };
     let metrics = settings
+        .master
         .metrics_bind
         .as_ref()
         .map(|bind| Port::bind(bind).map_err(|e| settings.invalid(METRICS_BIND.key, &format!("{e:#}"))))
@@ -211,7 +212,7 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
 /// (a read-only directory, another master there), rg serves without it
 /// and says so; a place the user chose must work.
 fn control_socket(settings: &Settings) -> Result<Option<ControlSocket>> {
-    let Some(path) = &settings.control_socket else {
+    let Some(path) = &settings.master.control_socket else {
         return Ok(None);
     };
     match ControlSocket::bind(path) {

@@ -63,7 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         flags,
     };
     let settings = config::load(&sources, |k| std::env::var(k).ok())?;
-    if let Some(bind) = &settings.metrics_bind {
+    if let Some(bind) = &settings.master.metrics_bind {
         let table = fetch(bind, "/status").with_context(|| {
             format!(
                 "nothing answers at {bind} (metrics_bind, from {}): is rg serve running with it?",
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print!("{table}");
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(pidfile) = &settings.pidfile {
+    if let Some(pidfile) = &settings.master.pidfile {
         print!("{}", from_proc(pidfile, &settings)?);
         return Ok(ExitCode::SUCCESS);
     }

@@ -6,7 +6,8 @@
 //! from ([`Origin`]), so an error can say "rg.toml:7: invalid workers" and
 //! `--print-config` can show why a value is what it is. Values are kept as
 //! text until the end, then each goes through the schema's own parser, the
-//! one the workers use, so `rg` and its workers never disagree.
+//! one the workers use, into the same typed settings, so `rg` and its
+//! workers never disagree.
 
 mod file;
 pub mod flags;
@@ -15,11 +16,10 @@ mod print;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use rg_contract::Bind;
-use rg_contract::settings::{self as schema, Kind, LogFormat, LogTarget, SETTINGS, Setting, values};
+use rg_contract::settings::{self as schema, Kind, MasterSettings, SETTINGS, WorkerSettings};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,42 +50,12 @@ impl fmt::Display for Origin {
 /// text with its origin.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Addresses to bind.
-    pub bind: Vec<Bind>,
-    /// Worker processes.
-    pub workers: usize,
-    /// Threads per worker.
-    pub threads: usize,
-    /// Heartbeat timeout; zero disables it.
-    pub timeout: Duration,
-    /// Drain time on stop, reload and recycle.
-    pub graceful_timeout: Duration,
-    /// Serving time after a graceful stop signal, before the drain.
-    pub shutdown_delay: Duration,
-    /// The signals that stop gracefully: some of TERM, INT, QUIT.
-    pub graceful_signals: Vec<&'static str>,
-    /// Listen queue length.
-    pub backlog: i32,
-    /// Age after which a worker is replaced; zero: never.
-    pub max_worker_lifetime: Duration,
-    /// Up to this much more lifetime, spread over the workers.
-    pub max_worker_lifetime_jitter: Duration,
-    /// Resident memory in bytes over which a worker is replaced; zero: never.
-    pub max_worker_rss: u64,
-    /// The address of the master's metrics and health port, if any.
-    pub metrics_bind: Option<Bind>,
-    /// The master's pid file.
-    pub pidfile: Option<PathBuf>,
-    /// The control socket `rg ctl` talks to.
-    pub control_socket: Option<PathBuf>,
-    /// Mode of unix socket files.
-    pub unix_socket_mode: u32,
-    /// The error log (the master's and the workers').
-    pub error_log: LogTarget,
-    /// Error log level.
-    pub log_level: String,
-    /// Error log format.
-    pub log_format: LogFormat,
+    /// The settings only the master reads.
+    pub master: MasterSettings,
+    /// The settings the workers read, as they will read them; the master
+    /// reads those it shares with them here (bind, backlog, timeout,
+    /// graceful_timeout, the error log).
+    pub worker: WorkerSettings,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// Every key's value as text, with its origin.
@@ -163,17 +133,18 @@ pub fn control_socket(sources: &Sources, env: impl Fn(&str) -> Option<String>) -
 }
 
 fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<PathBuf>) -> Result<Settings> {
-    // Every value through its parser first, in the schema's order, so the
-    // first error is reported the same way whatever its kind.
+    let mut master = MasterSettings::default();
+    let mut worker = WorkerSettings::default();
+    // Every value through its parser, in the schema's order, so the first
+    // error is reported the same way whatever its kind.
     for setting in SETTINGS {
         let entry = &values[setting.key];
-        (setting.check)(entry.0.trim()).map_err(|reason| invalid_value(setting.key, entry, &reason))?;
+        setting
+            .read(entry.0.trim(), &mut master, &mut worker)
+            .map_err(|reason| invalid_value(setting.key, entry, &reason))?;
     }
-    let text = |setting: &Setting| values[setting.key].0.trim();
-    let bind = typed(&values, &schema::BIND, values::bind_list)?;
-    let metrics_bind = typed(&values, &schema::METRICS_BIND, values::metrics_bind)?;
-    if let Some(metrics) = &metrics_bind
-        && let Some(serving) = bind.iter().find(|b| same_port(b, metrics))
+    if let Some(metrics) = &master.metrics_bind
+        && let Some(serving) = worker.bind.iter().find(|b| same_port(b, metrics))
     {
         return Err(invalid_value(
             schema::METRICS_BIND.key,
@@ -184,28 +155,8 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
         ));
     }
     Ok(Settings {
-        bind,
-        metrics_bind,
-        workers: typed(&values, &schema::WORKERS, values::count)?,
-        threads: typed(&values, &schema::THREADS, values::count)?,
-        timeout: typed(&values, &schema::TIMEOUT, values::seconds)?,
-        graceful_timeout: typed(&values, &schema::GRACEFUL_TIMEOUT, values::seconds)?,
-        shutdown_delay: typed(&values, &schema::SHUTDOWN_DELAY, values::seconds)?,
-        graceful_signals: typed(&values, &schema::GRACEFUL_SIGNALS, values::stop_signals)?,
-        backlog: typed(&values, &schema::BACKLOG, values::backlog)?,
-        max_worker_lifetime: typed(&values, &schema::MAX_WORKER_LIFETIME, values::seconds)?,
-        max_worker_lifetime_jitter: typed(&values, &schema::MAX_WORKER_LIFETIME_JITTER, values::seconds)?,
-        max_worker_rss: typed(&values, &schema::MAX_WORKER_RSS, values::whole)?.saturating_mul(1024 * 1024),
-        pidfile: Some(text(&schema::PIDFILE))
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from),
-        control_socket: Some(text(&schema::CONTROL_SOCKET))
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from),
-        unix_socket_mode: typed(&values, &schema::UNIX_SOCKET_MODE, values::octal_mode)?,
-        error_log: LogTarget::parse(text(&schema::ERROR_LOG), LogTarget::Stderr),
-        log_level: typed(&values, &schema::LOG_LEVEL, values::log_level)?,
-        log_format: typed(&values, &schema::LOG_FORMAT, values::log_format)?,
+        master,
+        worker,
         config_file,
         values,
     })
@@ -223,16 +174,6 @@ fn same_port(a: &Bind, b: &Bind) -> bool {
         (Bind::Unix(a), Bind::Unix(b)) => a == b,
         _ => false,
     }
-}
-
-/// The value of `setting` through `parse` (the parser its check uses).
-fn typed<T>(
-    values: &BTreeMap<&'static str, (String, Origin)>,
-    setting: &Setting,
-    parse: fn(&str) -> Result<T, String>,
-) -> Result<T> {
-    let entry = &values[setting.key];
-    parse(entry.0.trim()).map_err(|reason| invalid_value(setting.key, entry, &reason))
 }
 
 /// Warns, on stderr, about `RG_*` variables in the environment that are no
@@ -283,7 +224,7 @@ impl Settings {
             .filter(|s| s.sides.worker && s.key != schema::BIND.key)
             .filter_map(|s| {
                 let value = if s.key == schema::THREADS.key {
-                    self.threads.to_string()
+                    self.worker.threads.to_string()
                 } else {
                     self.values[s.key].0.trim().to_string()
                 };

@@ -18,9 +18,9 @@ impl Settings {
             let (value, origin) = &self.values[setting.key];
             // Counts are shown evaluated, with the expression after the origin.
             let evaluated = if setting.key == schema::WORKERS.key {
-                Some(self.workers)
+                Some(self.master.workers)
             } else if setting.key == schema::THREADS.key {
-                Some(self.threads)
+                Some(self.worker.threads)
             } else {
                 None
             };

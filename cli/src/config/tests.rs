@@ -3,6 +3,7 @@
 use super::*;
 use rg_contract::settings::WorkerSettings;
 use std::collections::HashMap;
+use std::time::Duration;
 
 fn load_with(file: Option<&str>, env: &[(&str, &str)], flags: &[(&'static str, &str)]) -> Result<Settings> {
     let dir = tempfile::tempdir().unwrap();
@@ -27,13 +28,13 @@ fn later_sources_win_and_remember_where_they_came_from() {
         &[("timeout", "5")],
     )
     .unwrap();
-    assert_eq!(s.workers, 3);
+    assert_eq!(s.master.workers, 3);
     assert!(matches!(&s.values["workers"].1, Origin::File(_, 1)));
-    assert_eq!(s.threads, 4);
+    assert_eq!(s.worker.threads, 4);
     assert_eq!(s.values["threads"].1, Origin::Env("RG_THREADS".into()));
-    assert_eq!(s.timeout, Duration::from_secs(5));
+    assert_eq!(s.worker.timeout, Duration::from_secs(5));
     assert_eq!(s.values["timeout"].1, Origin::Flag("--timeout".into()));
-    assert_eq!(s.backlog, 64);
+    assert_eq!(s.worker.backlog, 64);
     assert_eq!(s.values["graceful_timeout"].1, Origin::Default);
     let printed = s.render();
     assert!(printed.contains("threads = 4"), "{printed}");
@@ -49,8 +50,8 @@ fn expressions_and_lists() {
         &[("bind", "[::1]:9001"), ("bind", "127.0.0.1:9002")],
     )
     .unwrap();
-    assert_eq!(s.workers, num_cpus::get() * 2 + 1);
-    assert_eq!(s.bind.len(), 2, "flags replace the file's list");
+    assert_eq!(s.master.workers, num_cpus::get() * 2 + 1);
+    assert_eq!(s.worker.bind.len(), 2, "flags replace the file's list");
     assert!(s.render().contains("workers = "), "{}", s.render());
 }
 
@@ -147,9 +148,9 @@ fn the_worker_env_parses_in_the_worker() {
 #[test]
 fn the_metrics_port_needs_an_address_of_its_own() {
     let off = load_with(None, &[], &[]).unwrap();
-    assert_eq!(off.metrics_bind, None, "off by default");
+    assert_eq!(off.master.metrics_bind, None, "off by default");
     let on = load_with(Some("metrics_bind = \"127.0.0.1:9100\"\n"), &[], &[]).unwrap();
-    assert_eq!(on.metrics_bind, Some("127.0.0.1:9100".parse().unwrap()));
+    assert_eq!(on.master.metrics_bind, Some("127.0.0.1:9100".parse().unwrap()));
 
     let same = load_with(
         Some("bind = \"0.0.0.0:8000\"\nmetrics_bind = \"127.0.0.1:8000\"\n"),

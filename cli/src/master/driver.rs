@@ -192,7 +192,7 @@ impl Arbiter {
                 }
                 _ = tick.tick() => None,
                 _ = sample.tick() => {
-                    if self.settings.max_worker_rss > 0 || self.metrics.is_some() {
+                    if self.settings.master.max_worker_rss > 0 || self.metrics.is_some() {
                         events.extend(self.policy.pids().into_iter().filter_map(|pid| {
                             rss(pid).map(|bytes| Event::Rss { pid, bytes })
                         }));
@@ -219,7 +219,7 @@ impl Arbiter {
     /// What the stop signal `name` asks for: a graceful stop if
     /// `graceful_signals` names it, else a stop now.
     fn stop_request(&self, name: &str) -> Request {
-        if self.settings.graceful_signals.contains(&name) {
+        if self.settings.master.graceful_signals.contains(&name) {
             Request::Term
         } else {
             Request::Quit
@@ -318,7 +318,7 @@ impl Arbiter {
             names: &names,
             env: &env,
             notify_socket: self.receiver.path(),
-            watchdog_usec: self.settings.timeout.as_micros() as u64,
+            watchdog_usec: self.settings.worker.timeout.as_micros() as u64,
             owner: self.owner.as_ref(),
         };
         spawn(&spec, id)
@@ -333,24 +333,22 @@ impl Arbiter {
         }
         let loaded = config::load(&self.sources, |k| std::env::var(k).ok())
             .and_then(|new| Owner::from_settings(&new).map(|owner| (new, owner)));
-        let (new, owner) = match loaded {
+        let (mut new, owner) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => return Some(Request::ReloadFailed(format!("{e:#}"))),
         };
         // New workers run as the new owner; socket files keep the owner
         // they were given at start, like the addresses.
         self.owner = owner;
-        if new.bind != self.settings.bind {
+        if new.worker.bind != self.settings.worker.bind {
             warn!("bind changed; the new addresses take effect when rg serve restarts");
         }
-        if new.metrics_bind != self.settings.metrics_bind {
+        if new.master.metrics_bind != self.settings.master.metrics_bind {
             warn!("metrics_bind changed; the new address takes effect when rg serve restarts");
         }
-        self.settings = Settings {
-            bind: self.settings.bind.clone(),
-            metrics_bind: self.settings.metrics_bind.clone(),
-            ..new
-        };
+        new.worker.bind = self.settings.worker.bind.clone();
+        new.master.metrics_bind = self.settings.master.metrics_bind.clone();
+        self.settings = new;
         Some(Request::Reloaded(policy_config(&self.settings)))
     }
 
@@ -377,13 +375,13 @@ impl Arbiter {
 /// What the policy needs from the settings.
 fn policy_config(settings: &Settings) -> Config {
     Config {
-        workers: settings.workers,
-        timeout: settings.timeout,
-        graceful_timeout: settings.graceful_timeout,
-        max_lifetime: settings.max_worker_lifetime,
-        lifetime_jitter: settings.max_worker_lifetime_jitter,
-        max_rss: settings.max_worker_rss,
-        shutdown_delay: settings.shutdown_delay,
+        workers: settings.master.workers,
+        timeout: settings.worker.timeout,
+        graceful_timeout: settings.worker.graceful_timeout,
+        max_lifetime: settings.master.max_worker_lifetime,
+        lifetime_jitter: settings.master.max_worker_lifetime_jitter,
+        max_rss: settings.master.max_worker_rss,
+        shutdown_delay: settings.master.shutdown_delay,
     }
 }
 

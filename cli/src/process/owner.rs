@@ -27,8 +27,8 @@ impl Owner {
     /// The owner `settings` ask for: `None` when neither `user` nor `group`
     /// is set. Errors name the setting and where its value came from.
     pub fn from_settings(settings: &Settings) -> Result<Option<Owner>> {
-        let user = settings.values["user"].0.trim();
-        let group = settings.values["group"].0.trim();
+        let user = settings.master.user.as_str();
+        let group = settings.master.group.as_str();
         if user.is_empty() && group.is_empty() {
             return Ok(None);
         }

@@ -1,132 +1,26 @@
-//! The one settings schema: every setting of rg, once.
+//! The one settings schema: every setting of rg, once, in [`SETTINGS`].
 //!
-//! Each [`Setting`] names its `rg.toml` key, its flag, its `RG_*` variable,
-//! its default (as text, parsed by the same parser as any other value), who
-//! reads it, its help, and its value parser. Everything else is derived
-//! from [`SETTINGS`]: `rg serve`'s flags and their `--help`, the `rg.toml`
-//! that `rg new` writes, `rg.toml` validation, `--print-config`, the book's
-//! reference chapter, and the worker's reader ([`WorkerSettings`]). A
-//! default is written here and nowhere else.
+//! Each entry names its `rg.toml` key, its flag, its `RG_*` variable, its
+//! default (as text, parsed by the same parser as any other value), who
+//! reads it, its help, and its value parser, which writes the typed value
+//! into [`WorkerSettings`] or [`MasterSettings`]. Everything else is derived
+//! from the table: `rg serve`'s flags and their `--help`, the `rg.toml` that
+//! `rg new` writes, `rg.toml` validation, `--print-config`, the book's
+//! reference chapter, and the worker's reader. A default is written here and
+//! nowhere else.
 
 pub mod expr;
+mod master;
+mod setting;
 mod table;
 pub mod values;
 mod worker;
 
+pub use master::MasterSettings;
+pub use setting::{ALL, BOTH, Kind, MASTER, Parse, Setting, Sides, WORKER};
 pub use table::*;
 pub use values::{ForwardedAllow, Limits, LogFormat, LogTarget, ProxyProtocol};
 pub use worker::{INTERNAL, WorkerSettings, unknown_to_rg, unknown_variables, worker_reads};
-
-/// How a value is written in `rg.toml` and `--print-config`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A list of strings (comma-separated in flags and the environment).
-    List,
-    /// A number, or for counts an expression on `cpu_count` (then quoted).
-    Number,
-    /// A string.
-    Text,
-    /// `true` or `false`.
-    Switch,
-}
-
-/// Who reads a setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sides {
-    /// `rg serve`'s master.
-    pub master: bool,
-    /// Every application process (it gets the setting as `RG_*`).
-    pub worker: bool,
-    /// `rg runserver` itself.
-    pub dev: bool,
-}
-
-/// Read by the master only.
-pub const MASTER: Sides = Sides {
-    master: true,
-    worker: false,
-    dev: false,
-};
-/// Read by the workers only.
-pub const WORKER: Sides = Sides {
-    master: false,
-    worker: true,
-    dev: false,
-};
-/// Read by the master and the workers.
-pub const BOTH: Sides = Sides {
-    master: true,
-    worker: true,
-    dev: false,
-};
-/// Read by everyone: the master, the workers and `rg runserver`.
-pub const ALL: Sides = Sides {
-    master: true,
-    worker: true,
-    dev: true,
-};
-
-/// One setting.
-#[derive(Debug)]
-pub struct Setting {
-    /// The key in `rg.toml`. The variable is `RG_` and the key in upper case.
-    pub key: &'static str,
-    /// The long flag of `rg serve`, with its dashes.
-    pub flag: &'static str,
-    /// The short flag, if Gunicorn has one.
-    pub short: Option<char>,
-    /// Another spelling of the long flag that is accepted.
-    pub alias: Option<&'static str>,
-    /// What the flag's value is called in `--help`.
-    pub value_name: &'static str,
-    /// The default, as it would be written in `rg.toml`.
-    pub default: &'static str,
-    /// The default of a worker run without `rg serve` (by hand, under
-    /// systemd), when it differs.
-    pub alone: Option<&'static str>,
-    /// How the value is written.
-    pub kind: Kind,
-    /// Who reads it.
-    pub sides: Sides,
-    /// One sentence: flag help and the reference chapter.
-    pub help: &'static str,
-    /// The comment above it in the `rg.toml` that `rg new` writes.
-    pub doc: &'static str,
-    /// The value parser: `Err` is the reason a value is refused.
-    pub check: fn(&str) -> Result<(), String>,
-}
-
-impl Setting {
-    /// The environment variable, e.g. `RG_GRACEFUL_TIMEOUT`.
-    pub fn var(&self) -> String {
-        format!("RG_{}", self.key.to_ascii_uppercase())
-    }
-
-    /// The default a worker uses when nothing sets the variable.
-    pub fn worker_default(&self) -> &'static str {
-        self.alone.unwrap_or(self.default)
-    }
-
-    /// `value` as it is written in TOML: lists as arrays, numbers bare, the
-    /// rest (expressions included) quoted.
-    pub fn toml_value(&self, value: &str) -> String {
-        let value = value.trim();
-        match self.kind {
-            Kind::List => {
-                let items: Vec<String> = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| format!("{s:?}"))
-                    .collect();
-                format!("[{}]", items.join(", "))
-            }
-            Kind::Number if value.parse::<f64>().is_ok() => value.to_string(),
-            Kind::Switch if matches!(value, "true" | "false") => value.to_string(),
-            _ => format!("{value:?}"),
-        }
-    }
-}
 
 /// The setting with this `rg.toml` key.
 pub fn find(key: &str) -> Option<&'static Setting> {
@@ -140,8 +34,8 @@ mod tests {
     #[test]
     fn every_default_passes_its_own_parser() {
         for s in SETTINGS {
-            assert_eq!((s.check)(s.default), Ok(()), "{}", s.key);
-            assert_eq!((s.check)(s.worker_default()), Ok(()), "{}", s.key);
+            assert_eq!(s.check(s.default), Ok(()), "{}", s.key);
+            assert_eq!(s.check(s.worker_default()), Ok(()), "{}", s.key);
         }
     }
 
@@ -157,6 +51,25 @@ mod tests {
             assert!(!s.doc.is_empty(), "{}: rg.toml needs its comment", s.key);
         }
         assert_eq!(GRACEFUL_TIMEOUT.var(), "RG_GRACEFUL_TIMEOUT");
+    }
+
+    /// The constructor's blanks are all filled in: a value name in capitals
+    /// (so it cannot be swapped with the default beside it).
+    #[test]
+    fn every_entry_names_its_value() {
+        for s in SETTINGS {
+            assert!(!s.value_name.is_empty(), "{}", s.key);
+            assert!(s.value_name.chars().all(|c| c.is_ascii_uppercase()), "{}", s.key);
+        }
+    }
+
+    /// A setting a worker reads writes into the worker's settings, and only
+    /// such a setting does: the worker's reader goes by where values go.
+    #[test]
+    fn worker_settings_are_parsed_into_the_workers_settings() {
+        for s in SETTINGS {
+            assert_eq!(s.sides.worker, matches!(s.parse, Parse::Worker(_)), "{}", s.key);
+        }
     }
 
     #[test]

@@ -136,6 +136,16 @@ pub fn access_format(s: &str) -> Result<AccessFormat, String> {
     AccessFormat::parse(s)
 }
 
+/// Apache's combined format, the table's default, so that the settings a
+/// table's parsers write into can start from `Default`.
+impl Default for AccessFormat {
+    fn default() -> Self {
+        AccessFormat::Apache {
+            referer_and_agent: true,
+        }
+    }
+}
+
 /// A log level, as a `tracing` level name; Python's `warning` and
 /// `critical`, which a Gunicorn config may carry, are accepted.
 pub fn log_level(s: &str) -> Result<String, String> {
@@ -158,9 +168,10 @@ pub fn log_format(s: &str) -> Result<LogFormat, String> {
 
 /// `proxy_protocol`: which PROXY protocol header connections from
 /// `proxy_allow_ips` start with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProxyProtocol {
     /// None: connections start with HTTP.
+    #[default]
     Off,
     /// Version 1, the text line.
     V1,
@@ -208,10 +219,31 @@ pub fn script_name(s: &str) -> Result<String, String> {
     }
 }
 
+/// The access log: `-` for standard output, `off`, or a file.
+pub fn access_log(s: &str) -> Result<LogTarget, String> {
+    Ok(LogTarget::parse(s, LogTarget::Stdout))
+}
+
+/// The error log: `-` for standard error, or a file.
+pub fn error_log(s: &str) -> Result<LogTarget, String> {
+    Ok(LogTarget::parse(s, LogTarget::Stderr))
+}
+
+/// A path; empty (or blank): none.
+pub fn path(s: &str) -> Result<Option<PathBuf>, String> {
+    Ok(Some(s.trim()).filter(|p| !p.is_empty()).map(PathBuf::from))
+}
+
+/// Text, trimmed: a name resolved where it is used.
+pub fn text(s: &str) -> Result<String, String> {
+    Ok(s.trim().to_string())
+}
+
 /// Where a log goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum LogTarget {
     /// Nowhere.
+    #[default]
     Off,
     /// Standard output (`-` for the access log).
     Stdout,
@@ -233,9 +265,10 @@ impl LogTarget {
 }
 
 /// The format of the error log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
+    #[default]
     Text,
     /// One JSON object per line.
     Json,
@@ -248,6 +281,13 @@ pub enum ForwardedAllow {
     All,
     /// These addresses.
     Ips(Vec<IpAddr>),
+}
+
+/// Nobody.
+impl Default for ForwardedAllow {
+    fn default() -> Self {
+        ForwardedAllow::Ips(Vec::new())
+    }
 }
 
 impl ForwardedAllow {
@@ -264,7 +304,7 @@ impl ForwardedAllow {
 
 /// Gunicorn's limits on a request's head. Zero means "no limit of rg's"
 /// for the two sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Longest request line (`GET /path?query HTTP/1.1`), in bytes.
     pub request_line: usize,

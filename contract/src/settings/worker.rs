@@ -1,5 +1,5 @@
 //! The worker's reader: the settings an application process takes from its
-//! `RG_*` environment, through the schema's own parsers and defaults.
+//! `RG_*` environment, through the table's own parsers and defaults.
 //!
 //! Environment variables are the whole settings channel between `rg` and
 //! an application process (and between systemd and one): `rg serve` turns
@@ -13,9 +13,8 @@ use crate::access_log::AccessFormat;
 use crate::bind::Bind;
 use crate::error::Error;
 
-use super::table::*;
-use super::values::{self as v, ForwardedAllow, Limits, LogFormat, LogTarget, ProxyProtocol};
-use super::{SETTINGS, Setting};
+use super::values::{ForwardedAllow, Limits, LogFormat, LogTarget, ProxyProtocol};
+use super::{Parse, SETTINGS};
 
 /// Variables of the contract that are not settings: set by `rg` for its
 /// own processes, with what they mean (for the reference chapter).
@@ -43,8 +42,10 @@ pub const INTERNAL: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The worker's effective settings.
-#[derive(Debug, Clone)]
+/// The worker's effective settings: the table's parsers write each
+/// setting a worker reads; `rg` and systemd set the last three.
+/// (`Default` is only where the parsers start: every setting is written.)
+#[derive(Debug, Clone, Default)]
 pub struct WorkerSettings {
     /// Addresses to bind when nothing is inherited.
     pub bind: Vec<Bind>,
@@ -116,55 +117,36 @@ impl WorkerSettings {
     /// Reads the settings through `var`; every unset (or blank) variable
     /// takes the schema's default, every malformed one is an error naming it.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<WorkerSettings, Error> {
-        let read = Reader(&var);
-        let flag = |var: &str| match read.internal(var).as_deref().map(str::trim) {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| match set(name).as_deref().map(str::trim) {
             None | Some("0") | Some("false") => Ok(false),
             Some("1") | Some("true") => Ok(true),
-            Some(value) => Err(setting_error(var, value, "expected 1 or 0")),
+            Some(value) => Err(setting_error(name, value, "expected 1 or 0")),
         };
-        let dev = flag("RG_DEV")?;
-        let metrics = flag("RG_INTERNAL_METRICS")?;
-        let master_pid = match read.internal("RG_INTERNAL_MASTER_PID") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .trim()
-                    .parse::<u32>()
-                    .map_err(|_| setting_error("RG_INTERNAL_MASTER_PID", &value, "not a process id"))?,
-            ),
-        };
-        Ok(WorkerSettings {
-            bind: read.get(&BIND, v::bind_list)?,
-            backlog: read.get(&BACKLOG, v::backlog)?,
-            threads: read.get(&THREADS, v::count)?,
-            worker_connections: read.get(&WORKER_CONNECTIONS, v::connections)?,
-            timeout: read.get(&TIMEOUT, v::seconds)?,
-            graceful_timeout: read.get(&GRACEFUL_TIMEOUT, v::seconds)?,
-            keepalive: read.get(&KEEPALIVE, v::seconds)?,
-            body_read_timeout: read.get(&BODY_READ_TIMEOUT, v::seconds)?,
-            body_min_rate: read.get(&BODY_MIN_RATE, v::rate)?,
-            send_timeout: read.get(&SEND_TIMEOUT, v::seconds)?,
-            max_requests: read.get(&MAX_REQUESTS, v::whole)?,
-            max_requests_jitter: read.get(&MAX_REQUESTS_JITTER, v::whole)?,
-            limits: Limits {
-                request_line: read.get(&LIMIT_REQUEST_LINE, v::size)?,
-                request_fields: read.get(&LIMIT_REQUEST_FIELDS, v::fields)?,
-                request_field_size: read.get(&LIMIT_REQUEST_FIELD_SIZE, v::size)?,
+        let mut settings = WorkerSettings {
+            dev: flag("RG_DEV")?,
+            metrics: flag("RG_INTERNAL_METRICS")?,
+            master_pid: match set("RG_INTERNAL_MASTER_PID") {
+                None => None,
+                Some(value) => Some(
+                    value
+                        .trim()
+                        .parse::<u32>()
+                        .map_err(|_| setting_error("RG_INTERNAL_MASTER_PID", &value, "not a process id"))?,
+                ),
             },
-            strict_http: read.get(&STRICT_HTTP, v::switch)?,
-            access_log: read.get(&ACCESS_LOG, |s| Ok(LogTarget::parse(s, LogTarget::Stdout)))?,
-            access_log_format: read.get(&ACCESS_LOG_FORMAT, v::access_format)?,
-            error_log: read.get(&ERROR_LOG, |s| Ok(LogTarget::parse(s, LogTarget::Stderr)))?,
-            log_level: read.get(&LOG_LEVEL, v::log_level)?,
-            log_format: read.get(&LOG_FORMAT, v::log_format)?,
-            forwarded_allow_ips: read.get(&FORWARDED_ALLOW_IPS, v::forwarded_allow)?,
-            proxy_protocol: read.get(&PROXY_PROTOCOL, v::proxy_protocol)?,
-            proxy_allow_ips: read.get(&PROXY_ALLOW_IPS, v::forwarded_allow)?,
-            script_name: read.get(&SCRIPT_NAME, v::script_name)?,
-            dev,
-            master_pid,
-            metrics,
-        })
+            ..WorkerSettings::default()
+        };
+        for setting in SETTINGS {
+            let Parse::Worker(parse) = setting.parse else {
+                continue;
+            };
+            let var = setting.var();
+            let given = set(&var);
+            let value = given.as_deref().unwrap_or(setting.worker_default());
+            parse(&mut settings, value).map_err(|reason| setting_error(&var, value, &reason))?;
+        }
+        Ok(settings)
     }
 
     /// The request count after which this worker recycles, jitter drawn
@@ -179,24 +161,6 @@ impl WorkerSettings {
             random_u64() % (self.max_requests_jitter + 1)
         };
         Some(self.max_requests + jitter)
-    }
-}
-
-struct Reader<'a, F>(&'a F);
-
-impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
-    fn internal(&self, name: &str) -> Option<String> {
-        (self.0)(name).filter(|v| !v.trim().is_empty())
-    }
-
-    /// The setting's variable through `parse`, or its worker default.
-    fn get<T>(&self, setting: &Setting, parse: fn(&str) -> Result<T, String>) -> Result<T, Error> {
-        let var = setting.var();
-        match self.internal(&var) {
-            Some(value) => parse(&value).map_err(|reason| setting_error(&var, &value, &reason)),
-            None => parse(setting.worker_default())
-                .map_err(|reason| setting_error(&var, setting.worker_default(), &reason)),
-        }
     }
 }
 
