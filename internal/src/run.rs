@@ -41,7 +41,7 @@ pub fn run<M>(app: impl IntoApplication<M>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Start(e)) => {
             eprintln!("error: {e}");
-            let _ = notifier.notify(&format!("STATUS=error: {e}"));
+            let _ = notifier.send(&notify::Notification::start_failed(&e));
             ExitCode::from(e.exit_code())
         }
         Err(Failure::Serve(e)) => {

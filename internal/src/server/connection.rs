@@ -235,9 +235,8 @@ async fn handle<S: Stack>(
         if shared.config.supervised {
             // Under `rg serve`, keep serving until the master has a
             // replacement READY and sends SIGTERM, so capacity never dips.
-            let _ = shared.config.notifier.notify(&format!(
-                "X_RG_RECYCLE=1\nSTATUS=Served {served} requests (max_requests), waiting for a replacement"
-            ));
+            let recycle = rg_contract::notify::Notification::recycle(served);
+            let _ = shared.config.notifier.send(&recycle);
         } else {
             shared.stop.send_if_modified(|stop| {
                 let first = stop.is_none();

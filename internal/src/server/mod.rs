@@ -196,10 +196,7 @@ where
         }
     }
     let notifier = shared.config.notifier.clone();
-    let _ = notifier.notify(&format!(
-        "READY=1\nSTATUS=Serving on {}\nMAINPID={pid}",
-        addresses.join(", ")
-    ));
+    let _ = notifier.send(&rg_contract::notify::Notification::serving(&addresses, pid));
 
     let mut stop_watch = stop_rx.clone();
     let stop = tokio::select! {
@@ -209,7 +206,7 @@ where
         }
     };
     let stopped_at = Instant::now();
-    let _ = notifier.notify("STOPPING=1");
+    let _ = notifier.send(&rg_contract::notify::Notification::stopping());
     shutdown::advance(Phase::Draining);
     shared.stop.send_replace(Some(stop));
     slots.stop(matches!(stop, Stop::Immediate(_)));

@@ -74,7 +74,7 @@ impl Stats {
 
     /// Sends the counts to the master.
     pub(crate) fn report(&self, notifier: &Notifier) {
-        let _ = notifier.notify(&format!("{}={}", stats::KEY, self.snapshot().encode()));
+        let _ = notifier.send(&rg_contract::notify::Notification::counts(self.snapshot()));
     }
 
     /// Reports every second, for as long as the runtime runs.
