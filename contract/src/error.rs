@@ -113,15 +113,10 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Bind { source, .. } | Error::LogFile { source, .. } => Some(source),
-            Error::Runtime(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: each message already says its cause, in the words of
+/// [`describe_io`], and a caller that prints the chain (the `rg` binary)
+/// would print it a second time. The cause stays a field to match on.
+impl std::error::Error for Error {}
 
 /// The operating system's error in the words a user searches for, with a
 /// hint where the cause is usually the same.
@@ -135,5 +130,44 @@ pub fn describe_io(e: &io::Error) -> String {
             "address not available (no interface of this machine has that address)".into()
         }
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines the `rg` binary prints for an error: the error, then each
+    /// cause in its chain.
+    fn chain(error: &dyn std::error::Error) -> Vec<String> {
+        std::iter::successors(Some(error), |e| e.source())
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
+        let errors = [
+            Error::LogFile {
+                path: "/var/log/rg.log".into(),
+                source: denied(),
+            },
+            Error::Bind {
+                addr: "127.0.0.1:80".into(),
+                source: denied(),
+            },
+            Error::Runtime(denied()),
+        ];
+        for error in &errors {
+            let printed = chain(error).join("\n").to_lowercase();
+            assert_eq!(printed.matches("permission denied").count(), 1, "{printed}");
+        }
+        let printed = chain(&errors[0]);
+        assert_eq!(printed.len(), 1, "{printed:?}");
+        assert!(
+            printed[0].starts_with("could not open log file /var/log/rg.log: permission denied"),
+            "{printed:?}"
+        );
     }
 }

@@ -11,10 +11,8 @@
 //! metrics port shows never go backwards when workers are recycled.
 //!
 //! The encoding is a line of numbers in a fixed order, versioned by its
-//! first field; both sides of it are in this module.
-
-/// The notification key the counts travel under.
-pub const KEY: &str = "X_RG_STATS";
+//! first field; both sides of it are in this module, and the datagram that
+//! carries it is a [`crate::notify::Notification`].
 
 /// The methods counted by name; every other method counts as `other`, so
 /// the number of series stays fixed whatever clients send.
@@ -81,7 +79,7 @@ impl Counts {
         self.closed_idle += other.closed_idle;
     }
 
-    /// The value of a `X_RG_STATS=` notification.
+    /// The value of an `X_RG_STATS=` notification.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(FIELDS * 4);
         out.push_str(VERSION);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rg_contract::listeners::{self, Activation, Listener};
 use rg_contract::logging::{self, Logs};
-use rg_contract::notify::{self, Notifier};
+use rg_contract::notify::{self, Notification, Notifier};
 use rg_contract::open_files;
 use rg_contract::settings::{Limits, LogTarget, WorkerSettings, unknown_variables};
 use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
@@ -42,7 +42,7 @@ pub fn run<M>(app: impl IntoApplication<M>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Start(e)) => {
             eprintln!("error: {e}");
-            let _ = notifier.notify(&format!("STATUS=error: {e}"));
+            let _ = notifier.send(&Notification::start_failed(&e));
             ExitCode::from(e.exit_code())
         }
         Err(Failure::Serve(e)) => {
@@ -270,7 +270,7 @@ fn stops(
     ) {
         let notifier = notifier.clone();
         tokio::spawn(every(interval, move || {
-            let _ = notifier.notify("WATCHDOG=1");
+            let _ = notifier.send(&Notification::watchdog());
         }));
     }
     let access = logs.access.clone();

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use console::style;
 use rg_contract::live_reload;
+use rg_contract::notify::Notification;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::build::cargo::{self, Executable, Outcome, Profile};
@@ -184,10 +185,11 @@ impl Dev {
         let Some(app) = self.app.as_mut().filter(|app| app.pid == message.pid) else {
             return;
         };
-        if let Some(error) = message.get("STATUS").and_then(|s| s.strip_prefix("error: ")) {
+        let told = message.notification();
+        if let Some(error) = told.status.as_deref().and_then(Notification::start_failure) {
             app.error = Some(error.to_string());
         }
-        if message.get("READY") == Some("1") {
+        if told.ready {
             app.ready = true;
             let when = match app.since {
                 Some(save) => format!("{} ms after the save", save.elapsed().as_millis()),

@@ -19,8 +19,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use rg_contract::logging::Logs;
-use rg_contract::notify::Notifier;
-use rg_contract::stats::{self, Counts};
+use rg_contract::notify::{Notification, Notifier};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
@@ -142,9 +141,8 @@ impl Arbiter {
         self.log_start();
         let mut events = vec![Event::Tick];
         if self.adopted {
-            let _ = self
-                .systemd
-                .notify("READY=1\nSTATUS=Upgraded; rolling the workers");
+            let upgraded = Notification::ready().with_status("Upgraded; rolling the workers");
+            let _ = self.systemd.send(&upgraded);
             events.push(Event::Signal(Request::Reloaded(policy_config(&self.settings))));
         }
         loop {
@@ -248,7 +246,7 @@ impl Arbiter {
         if let Some((every, last)) = self.watchdog
             && now.duration_since(last) >= every
         {
-            let _ = self.systemd.notify("WATCHDOG=1");
+            let _ = self.systemd.send(&Notification::watchdog());
             self.watchdog = Some((every, now));
         }
     }
@@ -293,7 +291,7 @@ impl Arbiter {
     fn keep_counts(&mut self, event: &Event) {
         match event {
             Event::Notified(message) => {
-                if let Some(counts) = message.get(stats::KEY).and_then(Counts::decode)
+                if let Some(counts) = message.notification().stats
                     && self.policy.pids().contains(&message.pid)
                 {
                     self.ledger.report(message.pid, counts);
@@ -357,18 +355,18 @@ impl Arbiter {
             "Reloading: rolling {workers} workers onto {}",
             self.program.display()
         );
-        self.announce("RELOADING=1", "Reloading");
+        self.announce_reloading("Reloading");
     }
 
-    /// Tells systemd `state` with the monotonic time it wants beside
-    /// `RELOADING=1`, and `status`.
-    fn announce(&self, state: &str, status: &str) {
+    /// Tells systemd `RELOADING=1`, with the monotonic time it wants beside
+    /// it, and `status`.
+    fn announce_reloading(&self, status: &str) {
         let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
             .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
             .unwrap_or(0);
         let _ = self
             .systemd
-            .notify(&format!("{state}\nMONOTONIC_USEC={now}\nSTATUS={status}"));
+            .send(&Notification::reloading(now).with_status(status));
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use rg_contract::notify::Notification;
 use tracing::{debug, error, info, warn};
 
 use crate::process::exit::Exit;
@@ -245,13 +246,14 @@ impl Policy {
             return;
         };
         worker.last_seen = now;
-        if let Some(status) = message.get("STATUS") {
-            worker.status = Some(status.to_string());
+        let told = message.notification();
+        if told.status.is_some() {
+            worker.status = told.status;
         }
-        if message.get("X_RG_RECYCLE") == Some("1") && Policy::ask_recycle(id, worker, Recycle::MaxRequests) {
+        if told.recycle && Policy::ask_recycle(id, worker, Recycle::MaxRequests) {
             self.restarts.count(Restart::MaxRequests);
         }
-        if message.get("READY") == Some("1") && !worker.ready {
+        if told.ready && !worker.ready {
             worker.ready = true;
             let replaces = worker.replaces.take();
             self.boot_failures = 0;
@@ -293,7 +295,7 @@ impl Policy {
     /// crash loop, and otherwise the step starts another.
     fn on_boot_failure(&mut self, id: u64, pid: u32, worker: Worker, how: Exit, now: Instant) {
         let quoted = (worker.status.clone())
-            .filter(|s| s.starts_with("error:"))
+            .filter(|s| Notification::start_failure(s).is_some())
             .unwrap_or_else(|| format!("it {how}"));
         error!("Worker {id} (pid {pid}) failed to boot: {quoted}");
         self.last_error = Some(quoted);
@@ -333,20 +335,20 @@ impl Policy {
                 "Reload failed: {why}. It said: {last}. Workers of the previous release keep serving ({serving} ready); the next HUP tries again"
             );
             // Ends the reload systemd was told of, with the old workers up.
-            format!(
-                "READY=1\nSTATUS=Reload failed: {last}; {serving} of {} workers ready",
+            Notification::ready().with_status(format!(
+                "Reload failed: {last}; {serving} of {} workers ready",
                 self.target
-            )
+            ))
         } else {
             error!(
                 "Not starting workers until the next HUP: {why}. The last worker said: {last}. {serving} ready workers keep serving"
             );
-            format!(
-                "STATUS=Not starting workers: {last}; {serving} of {} workers ready",
+            Notification::status(format!(
+                "Not starting workers: {last}; {serving} of {} workers ready",
                 self.target
-            )
+            ))
         };
-        self.actions.push(Action::NotifySystemd(status));
+        self.tell_systemd(status);
         self.held = Some(format!("{why}: {last}"));
     }
 
@@ -364,7 +366,7 @@ impl Policy {
         self.phase = Phase::Leaving {
             drain_at: now + delay,
         };
-        self.actions.push(Action::NotifySystemd("STOPPING=1".into()));
+        self.tell_systemd(Notification::stopping());
     }
 
     /// Starts a stop: graceful (SIGTERM, drain within graceful_timeout) or
@@ -400,7 +402,7 @@ impl Policy {
                 if graceful { "gracefully" } else { "now" }
             );
             if !leaving {
-                self.actions.push(Action::NotifySystemd("STOPPING=1".into()));
+                self.tell_systemd(Notification::stopping());
             }
             self.actions.push(Action::CloseSockets);
         }

@@ -12,6 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, setsockopt, sockopt};
+use rg_contract::notify::Notification;
 use tokio::io::Interest;
 use tokio::net::UnixDatagram;
 
@@ -25,12 +26,19 @@ pub struct Message {
 }
 
 impl Message {
-    /// The value of `key`, if the message has it.
+    /// The value of `key`, if the message has it: the raw pair, which
+    /// tests read; rg reads [`Message::notification`].
+    #[cfg(test)]
     pub fn get(&self, key: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// What the message says, in the contract's words.
+    pub fn notification(&self) -> Notification {
+        Notification::from_fields(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 }
 

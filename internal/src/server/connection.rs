@@ -14,6 +14,7 @@ use http::{Extensions, Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
+use rg_contract::notify::Notification;
 use rg_contract::settings::ProxyProtocol;
 use tokio::sync::{Notify, mpsc};
 use tower::{Service, ServiceExt as _};
@@ -291,9 +292,8 @@ async fn handle<S: Stack>(
         if shared.config.supervised {
             // Under `rg serve`, keep serving until the master has a
             // replacement READY and sends SIGTERM, so capacity never dips.
-            let _ = shared.config.notifier.notify(&format!(
-                "X_RG_RECYCLE=1\nSTATUS=Served {served} requests (max_requests), waiting for a replacement"
-            ));
+            let recycle = Notification::recycle(served);
+            let _ = shared.config.notifier.send(&recycle);
         } else {
             shared.stopping.begin(Stop::Graceful(Reason::MaxRequests));
         }

@@ -27,6 +27,7 @@ use std::time::Duration;
 use axum::body::Body;
 use http::{Request, Response};
 use rg_contract::listeners::Listener;
+use rg_contract::notify::Notification;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tower::Service;
@@ -96,10 +97,7 @@ where
         }
     }
     let notifier = shared.config.notifier.clone();
-    let _ = notifier.notify(&format!(
-        "READY=1\nSTATUS=Serving on {}\nMAINPID={pid}",
-        addresses.join(", ")
-    ));
+    let _ = notifier.send(&Notification::serving(&addresses, pid));
 
     let stop = tokio::select! {
         stop = shutdown => stop,
@@ -110,7 +108,7 @@ where
     stopping.begin(stop);
     let stop = stopping.state().stop.unwrap_or(stop);
     let stopped_at = Instant::now();
-    let _ = notifier.notify("STOPPING=1");
+    let _ = notifier.send(&Notification::stopping());
     slots.wake_all();
     // The accept loops return as soon as they see the stop; their listeners
     // close with them.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use rg_contract::notify::Notification;
 use rg_contract::notify::Notifier;
 use rg_contract::stats::{self, BUCKETS, CLASSES, Counts, METHODS};
 
@@ -74,7 +75,7 @@ impl Stats {
 
     /// Sends the counts to the master.
     pub(crate) fn report(&self, notifier: &Notifier) {
-        let _ = notifier.notify(&format!("{}={}", stats::KEY, self.snapshot().encode()));
+        let _ = notifier.send(&Notification::counts(self.snapshot()));
     }
 
     /// Reports every second, for as long as the runtime runs.

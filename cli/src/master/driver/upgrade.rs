@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
+use rg_contract::notify::Notification;
 use tokio::sync::oneshot;
 use tracing::{error, info};
 
@@ -44,7 +45,9 @@ impl Arbiter {
             Ok(_) => return,
             Err(why) => {
                 error!("Upgrade refused: {why}. rg {ours} serves on");
-                let _ = self.systemd.notify(&format!("STATUS=Upgrade refused: {why}"));
+                let _ = self
+                    .systemd
+                    .send(&Notification::status(format!("Upgrade refused: {why}")));
                 return;
             }
         };
@@ -64,16 +67,15 @@ impl Arbiter {
             std::process::id(),
             handover.policy.workers.len()
         );
-        self.announce("RELOADING=1", &format!("Upgrading to rg {version}"));
+        self.announce_reloading(&format!("Upgrading to rg {version}"));
         self.logs.errors.sync();
         let error = upgrade::exec(&self.args, &handover);
         error!(
             "Upgrade failed: could not exec {}: {error}. rg {ours} serves on",
             self.exe.display()
         );
-        let _ = self
-            .systemd
-            .notify("READY=1\nSTATUS=Upgrade failed: could not exec the new rg");
+        let failed = Notification::ready().with_status("Upgrade failed: could not exec the new rg");
+        let _ = self.systemd.send(&failed);
     }
 
     /// Takes over from the master that exec'd this one: its notification

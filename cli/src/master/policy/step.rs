@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use nix::sys::signal::Signal;
+use rg_contract::notify::Notification;
 use tracing::{error, info, warn};
 
 use super::{Action, Phase, Policy, Restart, SECOND, Worker};
@@ -159,7 +160,7 @@ impl Policy {
                 self.target
             );
             self.phase = Phase::Running;
-            self.actions.push(Action::NotifySystemd("READY=1".into()));
+            self.tell_systemd(Notification::ready());
             self.tell_systemd_status();
         }
     }
@@ -190,11 +191,10 @@ impl Policy {
                 n => info!("Booted {n} workers"),
             }
             self.phase = Phase::Running;
-            self.actions.push(Action::NotifySystemd(format!(
-                "READY=1\nMAINPID={}\nSTATUS={} workers ready",
-                std::process::id(),
-                self.target
-            )));
+            let ready = Notification::ready()
+                .with_main_pid(std::process::id())
+                .with_status(format!("{} workers ready", self.target));
+            self.tell_systemd(ready);
         }
     }
 
@@ -264,10 +264,15 @@ impl Policy {
             .values()
             .filter(|w| w.ready && w.retiring.is_none())
             .count();
-        self.actions.push(Action::NotifySystemd(format!(
-            "STATUS={ready} of {} workers ready",
+        self.tell_systemd(Notification::status(format!(
+            "{ready} of {} workers ready",
             self.target
         )));
+    }
+
+    /// Has the driver send `notification` to systemd.
+    pub(super) fn tell_systemd(&mut self, notification: Notification) {
+        self.actions.push(Action::NotifySystemd(notification.to_string()));
     }
 
     /// The id of the worker running as `pid`.

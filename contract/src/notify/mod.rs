@@ -6,9 +6,13 @@
 //! Without that variable every call is a no-op, so the application behaves
 //! the same by hand, under systemd and under `rg`.
 
+mod notification;
+
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
+
+pub use notification::Notification;
 
 /// A connection to the supervisor's notification socket, if there is one.
 #[derive(Debug, Default)]
@@ -52,6 +56,11 @@ impl Notifier {
             None => Ok(()),
             Some((socket, addr)) => socket.send_to_addr(message.as_bytes(), addr).map(drop),
         }
+    }
+
+    /// Sends `notification`, as [`Notifier::notify`] does.
+    pub fn send(&self, notification: &Notification) -> io::Result<()> {
+        self.notify(&notification.to_string())
     }
 }
 
