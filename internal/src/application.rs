@@ -208,7 +208,7 @@ mod tests {
     #[tokio::test]
     async fn handlers_can_take_the_environ() {
         async fn scheme(env: crate::Environ) -> &'static str {
-            env.scheme.as_str()
+            env.scheme().as_str()
         }
         assert_eq!(call(scheme, "/").await, (200, "http".into()));
     }
