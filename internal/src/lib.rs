@@ -15,7 +15,7 @@ mod shutdown;
 
 #[cfg(feature = "dynamic-linking")]
 pub use allocator::MiMalloc;
-pub use application::{Application, IntoApplication, SetupOutput, ViaHandler, ViaService, ViaSetup};
+pub use application::{Application, IntoApplication};
 pub use axum;
 pub use axum::extract::Request;
 pub use axum::response::{IntoResponse, Response};
