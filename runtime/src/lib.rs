@@ -26,6 +26,11 @@
 
 pub use rg_internal::*;
 
+/// The name `rg new` wrote into `main.rs` before [`Allocator`]: projects
+/// made then keep building.
+#[doc(hidden)]
+pub use rg_internal::Allocator as MiMalloc;
+
 // `rg runserver`'s dev builds turn on `dynamic-linking`: this crate's code
 // and every crate it depends on then come from one shared library,
 // `rg-dylib`, so the rebuild after a save compiles and links the
