@@ -14,10 +14,26 @@ mod shutdown;
 
 pub use allocator::Allocator;
 pub use application::{Application, IntoApplication};
-pub use axum;
 pub use axum::extract::Request;
 pub use axum::response::{IntoResponse, Response};
 pub use environ::{Environ, Scheme};
 pub use run::run;
 pub use shutdown::{Shutdown, on_shutdown, shutdown};
-pub use tokio;
+
+/// axum and tokio, which applications reach as `rg::axum` and `rg::tokio`.
+/// rg-runtime re-exports them by name, so that its docs link to theirs
+/// instead of inlining copies (through its glob, which rustdoc would, and
+/// with them IntoApplication's hidden implementations).
+#[doc(hidden)]
+pub mod reexported {
+    pub use axum;
+    pub use tokio;
+}
+
+/// `rg::axum` for this crate's own doc examples (`extern crate rg_internal
+/// as rg`): a hidden module rather than a re-export, because rustdoc shows a
+/// re-export through rg-runtime's glob even when it is hidden.
+#[doc(hidden)]
+pub mod axum {
+    pub use ::axum::*;
+}

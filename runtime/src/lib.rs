@@ -24,6 +24,9 @@
 //! worker contract, described in the project's `ARCHITECTURE.md`; this
 //! crate's public API is only what an application uses.
 
+// By name, not through the glob: the docs then link to axum's and tokio's
+// own instead of inlining copies of both.
+pub use rg_internal::reexported::{axum, tokio};
 pub use rg_internal::*;
 
 /// The name `rg new` wrote into `main.rs` before [`Allocator`]: projects
