@@ -4,19 +4,14 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Running, free_port, serve_fixture};
+use crate::support::{Master, Serve};
 
 /// `rg serve` of the fixture with one worker, so its counters are the
 /// application's, with `args` added.
-fn serve(dir: &Path, args: &[&str]) -> (Running, u16) {
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut all = vec!["-b", bind.as_str(), "-w", "1"];
-    all.extend_from_slice(args);
-    (serve_fixture(dir, &all), port)
+fn serve(args: &[&str]) -> Master {
+    Serve::fixture().args(["-w", "1"]).args(args).start()
 }
 
 fn connect(port: u16) -> TcpStream {
@@ -134,8 +129,8 @@ fn vectors() -> Vec<(&'static str, String, u16)> {
 
 #[test]
 fn strict_refuses_each_rule_closes_and_never_calls_the_application() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &[]);
+    let master = serve(&[]);
+    let port = master.port();
     let mut before = counters(port);
     for (rule, raw, expected) in vectors() {
         let response = exchange(port, raw.as_bytes());
@@ -157,8 +152,8 @@ fn strict_refuses_each_rule_closes_and_never_calls_the_application() {
 
 #[test]
 fn strict_judges_a_request_sent_byte_by_byte_and_behind_a_good_one() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &[]);
+    let master = serve(&[]);
+    let port = master.port();
     let before = counters(port);
 
     // Byte by byte, each its own segment: refused all the same.
@@ -253,8 +248,8 @@ fn read_one(stream: &mut TcpStream) -> (u16, String) {
 
 #[test]
 fn strict_passes_valid_requests() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &[]);
+    let master = serve(&[]);
+    let port = master.port();
 
     // Pipelined, one write: four requests, four answers, in order.
     let response = exchange(
@@ -331,8 +326,8 @@ fn strict_passes_valid_requests() {
 
 #[test]
 fn strict_leaves_http2_prior_knowledge_to_hyper() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &[]);
+    let master = serve(&[]);
+    let port = master.port();
     let mut stream = connect(port);
     // The preface and an empty SETTINGS frame (RFC 9113 §3.4, §6.5).
     stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
@@ -346,8 +341,8 @@ fn strict_leaves_http2_prior_knowledge_to_hyper() {
 
 #[test]
 fn strict_half_closed_clients_all_get_their_answer() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &[]);
+    let master = serve(&[]);
+    let port = master.port();
     // As `nc -N` sends: the request, then the end of its side. Half of
     // them to a handler that takes a moment, so the end arrives while the
     // application works.
@@ -390,8 +385,8 @@ fn strict_half_closed_clients_all_get_their_answer() {
 
 #[test]
 fn strict_http_false_leaves_requests_to_hyper() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &["--strict-http", "false"]);
+    let master = serve(&["--strict-http", "false"]);
+    let port = master.port();
     // What strict mode refuses, hyper lets through to the application.
     let response = exchange(
         port,
@@ -408,10 +403,10 @@ fn strict_http_false_leaves_requests_to_hyper() {
 
 #[test]
 fn strict_body_read_timeout_refuses_a_stalled_body_with_408() {
-    let tmp = tempfile::tempdir().unwrap();
     // The read timeout alone: body_min_rate would cut the slow body below
     // (see the next test).
-    let (_master, port) = serve(tmp.path(), &["--body-read-timeout", "1", "--body-min-rate", "0"]);
+    let master = serve(&["--body-read-timeout", "1", "--body-min-rate", "0"]);
+    let port = master.port();
     let bodies = |c: &str| c.split("bodies=").nth(1).unwrap().parse::<u64>().unwrap();
     let before = bodies(&counters(port));
 
@@ -451,10 +446,10 @@ fn strict_body_read_timeout_refuses_a_stalled_body_with_408() {
 
 #[test]
 fn strict_body_min_rate_cuts_a_body_trickled_within_the_read_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
     // body_min_rate at its default, 500 bytes a second, after a second of
     // grace.
-    let (_master, port) = serve(tmp.path(), &["--body-read-timeout", "1"]);
+    let master = serve(&["--body-read-timeout", "1"]);
+    let port = master.port();
     let bodies = |c: &str| c.split("bodies=").nth(1).unwrap().parse::<u64>().unwrap();
     let before = bodies(&counters(port));
 
@@ -511,9 +506,9 @@ fn strict_body_min_rate_cuts_a_body_trickled_within_the_read_timeout() {
 
 #[test]
 fn strict_send_timeout_frees_the_slot_of_a_client_that_reads_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
     // One connection at a time, so the stalled client holds the only slot.
-    let (_master, port) = serve(tmp.path(), &["--worker-connections", "1", "--send-timeout", "1"]);
+    let master = serve(&["--worker-connections", "1", "--send-timeout", "1"]);
+    let port = master.port();
 
     // 32 MB asked for and nothing read: the socket's buffers fill and
     // the worker's write waits on the client.
@@ -552,8 +547,8 @@ fn strict_send_timeout_frees_the_slot_of_a_client_that_reads_nothing() {
 
 #[test]
 fn strict_proxy_protocol_gives_the_client_address() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(tmp.path(), &["--proxy-protocol", "auto"]);
+    let master = serve(&["--proxy-protocol", "auto"]);
+    let port = master.port();
     let environ = "GET /environ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
 
     // Version 1, from 127.0.0.1, in proxy_allow_ips by default.
@@ -599,11 +594,8 @@ fn strict_proxy_protocol_gives_the_client_address() {
 
 #[test]
 fn strict_proxy_protocol_is_only_read_from_proxy_allow_ips() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_master, port) = serve(
-        tmp.path(),
-        &["--proxy-protocol", "v1", "--proxy-allow-from", "192.0.2.1"],
-    );
+    let master = serve(&["--proxy-protocol", "v1", "--proxy-allow-from", "192.0.2.1"]);
+    let port = master.port();
     // 127.0.0.1 is no proxy here: its requests are plain HTTP, and a
     // header from it is refused, not believed.
     let response = exchange(
@@ -621,11 +613,11 @@ fn strict_proxy_protocol_is_only_read_from_proxy_allow_ips() {
 
 #[test]
 fn the_header_timeout_cuts_slow_heads_and_spares_slow_applications_strict_or_not() {
-    let tmp = tempfile::tempdir().unwrap();
     // With strict_http on, the strict layer keeps the header timeout;
     // off, hyper does.
     for strict in ["true", "false"] {
-        let (_master, port) = serve(tmp.path(), &["--keepalive", "1", "--strict-http", strict]);
+        let master = serve(&["--keepalive", "1", "--strict-http", strict]);
+        let port = master.port();
 
         // A head trickled a line every 300 ms: cut at about a second, with
         // no answer, though bytes keep coming.

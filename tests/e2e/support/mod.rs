@@ -1,7 +1,7 @@
 //! What the end-to-end tests share: the real `rg` binary, generated projects
 //! built by cargo into one shared target directory (`projects`), `rg serve`
-//! of the fixture (`serve`), processes that are always cleaned up
-//! (`process`), and a tiny HTTP client over real sockets (`http`, `load`).
+//! started one way everywhere (`serve`), processes that are always cleaned
+//! up (`process`), and a tiny HTTP client over real sockets (`http`, `load`).
 
 mod http;
 mod load;
@@ -18,7 +18,7 @@ pub use process::{Running, children, eventually, free_port, workers};
 pub use projects::{
     dev_project, fixture_binary, guestbook_binary, guestbook_project, hello_binary, hello_project, next_rg,
 };
-pub use serve::{BOOT, serve_fixture, serve_with_metrics};
+pub use serve::{BOOT, Master, Serve};
 
 /// A command running the `rg` binary under test. The projects it makes
 /// depend on this checkout's runtime (as a contributor's do), so the suite
