@@ -12,7 +12,6 @@
 use std::convert::Infallible;
 use std::fmt::Display;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 
 use axum::Router;
@@ -54,21 +53,54 @@ impl Application {
     }
 }
 
-/// Conversion into an [`Application`].
+/// Conversion into an [`Application`]: implemented for
 ///
-/// `M` is a marker that tells the blanket implementations apart; callers
-/// never name it.
+/// - handlers: `async fn(Request) -> impl IntoResponse`, or any axum
+///   handler with extractors (`async fn(env: rg::Environ) -> String`);
+/// - `tower::Service`s whose error is `Infallible`, axum `Router`s among
+///   them;
+/// - setups run in each worker before it says it is ready: `async fn() ->
+///   Router`, or `async fn() -> Result<Router, E>` whose error `E:
+///   Display` says why the application cannot start.
+///
+/// `M` tells those implementations apart. Its types are the runtime's own:
+/// callers let it be inferred (`rg::run<M>(app: impl IntoApplication<M>)`)
+/// and cannot name or implement them.
 pub trait IntoApplication<M> {
     /// Converts `self`.
     fn into_application(self) -> Application;
 }
 
-/// What an application's setup may return: a `Router`, or a `Result` whose
-/// error says in words why the application cannot start.
-pub trait SetupOutput: Send + 'static {
-    /// The router, or the error's `Display`.
-    fn into_router(self) -> Result<Router, String>;
+/// The markers and the setup's output, `pub` as the blanket implementations
+/// need, in a module no one outside the crate can reach: users cannot name
+/// or implement them, so the runtime may change them without breaking anyone.
+mod sealed {
+    use std::marker::PhantomData;
+
+    use axum::Router;
+
+    /// What an application's setup may return: a `Router`, or a `Result`
+    /// whose error says in words why the application cannot start.
+    pub trait SetupOutput: Send + 'static {
+        /// The router, or the error's `Display`.
+        fn into_router(self) -> Result<Router, String>;
+    }
+
+    /// Marker for setups: `async fn() -> Router` or `async fn() -> Result<Router, E>`.
+    #[derive(Debug)]
+    pub struct ViaSetup<O>(PhantomData<fn() -> O>);
+
+    /// Marker for handlers: `async fn(Request) -> impl IntoResponse`, or any
+    /// axum handler with extractors.
+    #[derive(Debug)]
+    pub struct ViaHandler<T>(PhantomData<fn() -> T>);
+
+    /// Marker for `tower::Service`s, axum `Router`s among them.
+    #[derive(Debug)]
+    pub struct ViaService;
 }
+
+use sealed::{SetupOutput, ViaHandler, ViaService, ViaSetup};
 
 impl SetupOutput for Router {
     fn into_router(self) -> Result<Router, String> {
@@ -82,10 +114,9 @@ impl<E: Display + Send + 'static> SetupOutput for Result<Router, E> {
     }
 }
 
-/// Marker for setups: `async fn() -> Router` or `async fn() -> Result<Router, E>`.
-#[derive(Debug)]
-pub struct ViaSetup<O>(PhantomData<fn() -> O>);
-
+// The implementations are hidden from the docs, which would show the
+// sealed markers; the trait's doc lists what converts.
+#[doc(hidden)]
 impl<F, Fut> IntoApplication<ViaSetup<Fut::Output>> for F
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -101,15 +132,7 @@ where
     }
 }
 
-/// Marker for handlers: `async fn(Request) -> impl IntoResponse`, or any
-/// axum handler with extractors.
-#[derive(Debug)]
-pub struct ViaHandler<T>(PhantomData<fn() -> T>);
-
-/// Marker for `tower::Service`s, axum `Router`s among them.
-#[derive(Debug)]
-pub struct ViaService;
-
+#[doc(hidden)]
 impl<H, T> IntoApplication<ViaHandler<T>> for H
 where
     H: Handler<T, ()>,
@@ -122,6 +145,7 @@ where
     }
 }
 
+#[doc(hidden)]
 impl<S> IntoApplication<ViaService> for S
 where
     S: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -208,7 +232,7 @@ mod tests {
     #[tokio::test]
     async fn handlers_can_take_the_environ() {
         async fn scheme(env: crate::Environ) -> &'static str {
-            env.scheme.as_str()
+            env.scheme().as_str()
         }
         assert_eq!(call(scheme, "/").await, (200, "http".into()));
     }

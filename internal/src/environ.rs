@@ -19,23 +19,22 @@ use rg_contract::settings::ForwardedAllow;
 static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
 
-/// The connection-level facts about a request.
+/// The connection-level facts about a request, read through its methods.
+///
+/// ```
+/// # extern crate rg_internal as rg;
+/// async fn whoami(env: rg::Environ) -> String {
+///     format!("{:?} via {} ({})", env.client_addr(), env.server_addr(), env.scheme().as_str())
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Environ {
-    /// The peer of the connection: `None` on a unix socket (`REMOTE_ADDR`
-    /// before any proxy headers).
-    pub peer_addr: Option<SocketAddr>,
-    /// The client's address: the peer, or the address a trusted proxy gave in
-    /// `X-Forwarded-For` (its last entry, the one the proxy itself added).
-    pub client_addr: Option<IpAddr>,
-    /// The listening address that accepted the connection, as users write
-    /// it (`127.0.0.1:8000`, `unix:/run/app.sock`).
-    pub server_addr: Arc<str>,
-    /// `http`, or what a trusted proxy said in `X-Forwarded-Proto`.
-    pub scheme: Scheme,
-    /// The prefix the application is mounted under (`RG_SCRIPT_NAME`), empty
-    /// at the root.
-    pub script_name: Arc<str>,
+    pub(crate) peer_addr: Option<SocketAddr>,
+    pub(crate) client_addr: Option<IpAddr>,
+    pub(crate) server_addr: Arc<str>,
+    pub(crate) scheme: Scheme,
+    pub(crate) script_name: Arc<str>,
 }
 
 /// The URL scheme the client used.
@@ -58,6 +57,35 @@ impl Scheme {
 }
 
 impl Environ {
+    /// The peer of the connection: `None` on a unix socket (`REMOTE_ADDR`
+    /// before any proxy headers).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
+
+    /// The client's address: the peer, or the address a trusted proxy gave
+    /// in `X-Forwarded-For` (its last entry, the one the proxy itself added).
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client_addr
+    }
+
+    /// The listening address that accepted the connection, as users write
+    /// it (`127.0.0.1:8000`, `unix:/run/app.sock`).
+    pub fn server_addr(&self) -> &str {
+        &self.server_addr
+    }
+
+    /// `http`, or what a trusted proxy said in `X-Forwarded-Proto`.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The prefix the application is mounted under (`RG_SCRIPT_NAME`), empty
+    /// at the root.
+    pub fn script_name(&self) -> &str {
+        &self.script_name
+    }
+
     /// Builds the environ of one request from its connection and headers.
     pub(crate) fn new(
         peer: Option<SocketAddr>,
@@ -145,8 +173,8 @@ mod tests {
             &h,
             &trusted,
         );
-        assert_eq!(local.client_addr, Some("2.2.2.2".parse().unwrap()));
-        assert_eq!(local.scheme, Scheme::Https);
+        assert_eq!(local.client_addr(), Some("2.2.2.2".parse().unwrap()));
+        assert_eq!(local.scheme(), Scheme::Https);
         let stranger = Environ::new(
             Some("9.9.9.9:5000".parse().unwrap()),
             "a".into(),
@@ -154,9 +182,9 @@ mod tests {
             &h,
             &trusted,
         );
-        assert_eq!(stranger.client_addr, Some("9.9.9.9".parse().unwrap()));
-        assert_eq!(stranger.scheme, Scheme::Http);
+        assert_eq!(stranger.client_addr(), Some("9.9.9.9".parse().unwrap()));
+        assert_eq!(stranger.scheme(), Scheme::Http);
         let unix = Environ::new(None, "unix:/x".into(), "".into(), &h, &trusted);
-        assert_eq!(unix.client_addr, Some("2.2.2.2".parse().unwrap()));
+        assert_eq!(unix.client_addr(), Some("2.2.2.2".parse().unwrap()));
     }
 }

@@ -4,7 +4,6 @@
 //! its dependencies into one shared library for dev builds (`rg-dylib`),
 //! while release builds link them statically as before.
 
-#[cfg(feature = "dynamic-linking")]
 mod allocator;
 mod application;
 mod environ;
@@ -14,20 +13,28 @@ mod server;
 mod shutdown;
 mod stop;
 
-#[cfg(feature = "dynamic-linking")]
-pub use allocator::MiMalloc;
-pub use application::{Application, IntoApplication, SetupOutput, ViaHandler, ViaService, ViaSetup};
-pub use axum;
+pub use allocator::Allocator;
+pub use application::{Application, IntoApplication};
 pub use axum::extract::Request;
 pub use axum::response::{IntoResponse, Response};
 pub use environ::{Environ, Scheme};
-/// The global allocator `rg new` writes into `main.rs`: mimalloc, built
-/// without transparent huge pages (which doubled a worker's memory).
-/// Measured side by side on one core against the system allocator: 4.5%
-/// more requests per second on the book's guestbook (JSON from SQLite),
-/// about 1% on a hello world, at the same memory per worker.
-#[cfg(not(feature = "dynamic-linking"))]
-pub use mimalloc::MiMalloc;
 pub use run::run;
 pub use shutdown::{Shutdown, on_shutdown, shutdown};
-pub use tokio;
+
+/// axum and tokio, which applications reach as `rg::axum` and `rg::tokio`.
+/// rg-runtime re-exports them by name, so that its docs link to theirs
+/// instead of inlining copies (through its glob, which rustdoc would, and
+/// with them IntoApplication's hidden implementations).
+#[doc(hidden)]
+pub mod reexported {
+    pub use axum;
+    pub use tokio;
+}
+
+/// `rg::axum` for this crate's own doc examples (`extern crate rg_internal
+/// as rg`): a hidden module rather than a re-export, because rustdoc shows a
+/// re-export through rg-runtime's glob even when it is hidden.
+#[doc(hidden)]
+pub mod axum {
+    pub use ::axum::*;
+}

@@ -24,7 +24,15 @@
 //! worker contract, described in the project's `ARCHITECTURE.md`; this
 //! crate's public API is only what an application uses.
 
+// By name, not through the glob: the docs then link to axum's and tokio's
+// own instead of inlining copies of both.
+pub use rg_internal::reexported::{axum, tokio};
 pub use rg_internal::*;
+
+/// The name `rg new` wrote into `main.rs` before [`Allocator`]: projects
+/// made then keep building.
+#[doc(hidden)]
+pub use rg_internal::Allocator as MiMalloc;
 
 // `rg runserver`'s dev builds turn on `dynamic-linking`: this crate's code
 // and every crate it depends on then come from one shared library,

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, rg, workspace};
+use crate::support::{Addr, Load, Master, Running, Serve, eventually, free_port, get, workspace};
 
 /// The ```haproxy block of "Past one machine".
 fn book_backend() -> String {
@@ -19,27 +19,23 @@ fn book_backend() -> String {
         .to_string()
 }
 
-/// `rg serve FIXTURE` with a metrics port; (master, port, metrics port).
-fn web(tmp: &std::path::Path) -> (Running, u16, u16) {
-    let (port, metrics) = (free_port(), free_port());
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
+/// `rg serve FIXTURE` with a metrics port, for HAProxy to check.
+fn web(tmp: &std::path::Path) -> Master {
+    Serve::fixture()
+        .current_dir(tmp)
         .args(["-w", "1", "--graceful-timeout", "15"])
-        .args(["-b", &format!("127.0.0.1:{port}")])
-        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
-        .current_dir(tmp);
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    (master, port, metrics)
+        .metrics()
+        .start()
 }
 
 #[test]
 fn haproxy_takes_a_stopping_rg_out_on_readyz_without_a_failed_request() {
     crate::tools::require("haproxy");
     let tmp = tempfile::tempdir().unwrap();
-    let (web1, port1, metrics1) = web(tmp.path());
-    let (_web2, port2, metrics2) = web(tmp.path());
+    let web1 = web(tmp.path());
+    let web2 = web(tmp.path());
+    let (port1, metrics1) = (web1.port(), web1.metrics_port());
+    let (port2, metrics2) = (web2.port(), web2.metrics_port());
 
     let backend = book_backend()
         .lines()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Addr, BOOT, Running, eventually, fixture_binary, free_port, get, rg, workers};
+use crate::support::{BOOT, Serve, eventually, fixture_binary, free_port, get, rg, workers};
 
 fn ctl(dir: &Path, args: &[&str]) -> Output {
     rg().arg("ctl").args(args).current_dir(dir).output().unwrap()
@@ -38,19 +38,12 @@ fn every_command_against_a_running_server() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(tmp.path().join("rg.toml"), "workers = 2\nkeepalive = 7\n").unwrap();
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{port}")])
-        .current_dir(tmp.path());
-    let mut master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let mut master = Serve::fixture().current_dir(tmp.path()).start();
     let dir = tmp.path();
     let socket = dir.join("rg.ctl");
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the master's user only");
-    let addr = Addr::tcp(port);
+    let addr = master.addr();
     for _ in 0..3 {
         assert_eq!(get(&addr, "/").unwrap().status, 200);
     }
@@ -161,14 +154,10 @@ fn stop_now_and_a_socket_moved_or_turned_off() {
     let tmp = tempfile::tempdir().unwrap();
     let socket = tmp.path().join("run/mysite.ctl");
     std::fs::create_dir(socket.parent().unwrap()).unwrap();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-w", "1", "-b", &format!("127.0.0.1:{}", free_port())])
-        .args(["--control-socket", socket.to_str().unwrap()])
-        .current_dir(tmp.path());
-    let mut master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let mut master = Serve::fixture()
+        .current_dir(tmp.path())
+        .args(["-w", "1", "--control-socket", socket.to_str().unwrap()])
+        .start();
     assert!(!tmp.path().join("rg.ctl").exists());
     let out = rg()
         .args(["ctl", "-s", socket.to_str().unwrap(), "stop", "--now"])
@@ -181,13 +170,7 @@ fn stop_now_and_a_socket_moved_or_turned_off() {
 
     // Off: no socket, and rg ctl says so.
     std::fs::write(tmp.path().join("rg.toml"), "control_socket = \"\"\n").unwrap();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-w", "1", "-b", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let master = Serve::fixture().current_dir(tmp.path()).args(["-w", "1"]).start();
     assert!(!tmp.path().join("rg.ctl").exists());
     let off = ctl(tmp.path(), &["stats"]);
     assert!(String::from_utf8_lossy(&off.stderr).contains("control_socket is off"));

@@ -13,20 +13,17 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::postgres::Postgres;
 use crate::support::{
-    Addr, Load, Running, e2e_target, eventually, free_port, get, guestbook_binary, guestbook_project,
+    Addr, Load, Running, Serve, e2e_target, eventually, free_port, get, guestbook_binary, guestbook_project,
     request, rg,
 };
 
-/// `rg serve` of the guestbook in `dir`, on `port`, with `DATABASE_URL`.
-fn serve(dir: &Path, port: u16, url: &str, args: &[&str]) -> Running {
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(guestbook_binary())
-        .args(["-b", &format!("127.0.0.1:{port}")])
-        .args(args)
+/// `rg serve` of the guestbook in `dir` with `DATABASE_URL`: its setup
+/// opens the database, so it boots more slowly than the fixture.
+fn serve(dir: &Path, url: &str) -> Serve {
+    Serve::new(guestbook_binary())
+        .current_dir(dir)
         .env("DATABASE_URL", url)
-        .current_dir(dir);
-    Running::spawn(&mut cmd)
+        .boot_timeout(Duration::from_secs(30))
 }
 
 /// Signs the guestbook through the JSON API; `Connection: close` so the
@@ -46,15 +43,11 @@ pub fn sign(addr: &Addr, name: &str, message: &str) -> std::io::Result<crate::su
 #[test]
 fn writes_through_two_hups_and_a_recycle_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
     let url = format!("sqlite:{}?mode=rwc", tmp.path().join("guestbook.db").display());
-    let master = serve(tmp.path(), port, &url, &["-w", "2", "--max-requests", "150"]);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(30)),
-        "{}",
-        master.stderr()
-    );
-    let addr = Addr::tcp(port);
+    let master = serve(tmp.path(), &url)
+        .args(["-w", "2", "--max-requests", "150"])
+        .start();
+    let addr = master.addr();
     assert_eq!(get(&addr, "/entries/count").unwrap().body, "0\n");
 
     let load = Load::each(&addr, 4, |addr| sign(addr, "load", "hello"));
@@ -100,7 +93,7 @@ fn writes_through_two_hups_and_a_recycle_lose_nothing() {
 fn a_database_that_cannot_be_opened_stops_rg_serve_quoting_sqlx() {
     let tmp = tempfile::tempdir().unwrap();
     let url = "sqlite:/nonexistent-rg-dir/guestbook.db?mode=rwc";
-    let mut master = serve(tmp.path(), free_port(), url, &["-w", "2"]);
+    let mut master = serve(tmp.path(), url).args(["-w", "2"]).spawn();
     let status = master
         .wait_timeout(Duration::from_secs(30))
         .expect("rg serve should stop by itself");
@@ -170,14 +163,8 @@ fn on_postgresql_writes_through_a_hup_lose_nothing() {
     let postgres = Postgres::start();
     let url = postgres.create_database("guestbook", "secret", "guestbook");
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let master = serve(tmp.path(), port, &url, &["-w", "2"]);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(30)),
-        "{}",
-        master.stderr()
-    );
-    let addr = Addr::tcp(port);
+    let master = serve(tmp.path(), &url).args(["-w", "2"]).start();
+    let addr = master.addr();
     assert_eq!(get(&addr, "/entries/count").unwrap().body, "0\n");
 
     let load = Load::each(&addr, 4, |addr| sign(addr, "load", "hello"));
@@ -216,14 +203,11 @@ fn on_postgresql_writes_through_a_hup_lose_nothing() {
 #[test]
 fn the_live_socket_pushes_every_entry_and_closes_at_the_graceful_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
     let url = format!("sqlite:{}?mode=rwc", tmp.path().join("guestbook.db").display());
-    let master = serve(tmp.path(), port, &url, &["-w", "2", "--graceful-timeout", "2"]);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(30)),
-        "{}",
-        master.stderr()
-    );
+    let master = serve(tmp.path(), &url)
+        .args(["-w", "2", "--graceful-timeout", "2"])
+        .start();
+    let port = master.port();
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let (mut socket, response) = tungstenite::client(format!("ws://127.0.0.1:{port}/live"), stream).unwrap();
@@ -232,7 +216,7 @@ fn the_live_socket_pushes_every_entry_and_closes_at_the_graceful_timeout() {
         Ok(Message::Text(json)) => json.to_string(),
         other => panic!("expected an entry, got {other:?}"),
     };
-    let addr = Addr::tcp(port);
+    let addr = master.addr();
     for n in 1..=4 {
         assert_eq!(sign(&addr, "live", &format!("entry {n}")).unwrap().status, 201);
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{Addr, Running, eventually, fixture_binary, free_port, get, rg, rg_in};
+use crate::support::{Addr, Running, Serve, eventually, fixture_binary, free_port, get, rg_in};
 
 /// A project named `deployed`, generated for its deploy files, in a
 /// directory other users (nginx's workers) can traverse.
@@ -118,18 +118,11 @@ fn nginx_proxies_to_rg_serve_over_the_unix_socket() {
     crate::tools::require("nginx");
     let (tmp, dir) = deployed();
     let socket = tmp.path().join("deployed.sock");
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-w", "2", "-b"])
-        .arg(format!("unix:{}", socket.display()))
-        .current_dir(&dir);
-    let server = Running::spawn(&mut cmd);
-    assert!(
-        server.wait_for_output("Booted", Duration::from_secs(15)),
-        "{}",
-        server.stderr()
-    );
+    let _server = Serve::fixture()
+        .current_dir(&dir)
+        .bind_unix(&socket)
+        .args(["-w", "2"])
+        .start();
 
     let port = free_port();
     let site =

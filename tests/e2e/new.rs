@@ -71,7 +71,7 @@ fn writes_the_project_and_says_what_next() {
     assert!(main.contains("rg::run(application::application)"), "{main}");
     // mimalloc, through the runtime: no dependency of its own to keep.
     assert!(
-        main.contains("#[global_allocator]\nstatic ALLOCATOR: rg::MiMalloc = rg::MiMalloc;"),
+        main.contains("#[global_allocator]\nstatic ALLOCATOR: rg::Allocator = rg::Allocator;"),
         "{main}"
     );
 

@@ -7,7 +7,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::{
-    Addr, BOOT, Running, e2e_dir, e2e_target, free_port, get, next_rg, rg, wait_until_serving, workspace,
+    Addr, BOOT, Master, Running, Serve, e2e_dir, e2e_target, free_port, get, next_rg, rg, wait_until_serving,
+    workspace,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -129,18 +130,18 @@ fn a_cloned_project_builds_and_serves_under_a_fresh_home() {
     );
     drop(alone);
 
-    let port = free_port();
-    let mut serve = rg();
-    serve
-        .args(["serve", "-w", "1", "-b", &format!("127.0.0.1:{port}")])
-        .current_dir(&clone);
-    let master = Running::spawn(elsewhere(&mut serve, &home));
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(300)),
-        "{}",
-        master.stderr()
-    );
-    assert_eq!(get(&Addr::tcp(port), "/").unwrap().body, "Hello, world!\n");
+    let master = Serve::project()
+        .current_dir(&clone)
+        .args(["-w", "1"])
+        .command({
+            let home = home.clone();
+            move |cmd| {
+                elsewhere(cmd, &home);
+            }
+        })
+        .boot_timeout(Duration::from_secs(300))
+        .start();
+    assert_eq!(get(&master.addr(), "/").unwrap().body, "Hello, world!\n");
     drop(master);
 
     let port = free_port();
@@ -168,14 +169,13 @@ fn build(dir: &Path) -> PathBuf {
     e2e_target().join("debug").join(dir.file_name().unwrap())
 }
 
-fn serve(rg: &Path, binary: &Path, flags: &[&str]) -> (Running, Addr) {
-    let port = free_port();
-    let mut cmd = Command::new(rg);
-    cmd.args(["serve", "-w", "1", "-b", &format!("127.0.0.1:{port}")])
-        .args(["--control-socket", ""])
+/// `rg serve BINARY FLAGS` with one worker, run by the `rg` at `rg`.
+fn serve(rg: &Path, binary: &Path, flags: &[&str]) -> Master {
+    Serve::new(binary)
+        .rg(rg)
+        .args(["-w", "1", "--control-socket", ""])
         .args(flags)
-        .arg(binary);
-    (Running::spawn(&mut cmd), Addr::tcp(port))
+        .spawn()
 }
 
 fn check_config(rg: &Path, dir: &Path) -> String {
@@ -214,7 +214,8 @@ fn a_newer_rg_says_so_upgrades_the_runtime_and_never_ignores_a_setting() {
 
     // Nothing set: the older runtime starts clean, without a word about
     // the settings it does not know.
-    let (master, addr) = serve(&next, &binary, &[]);
+    let master = serve(&next, &binary, &[]);
+    let addr = master.addr();
     assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
     assert_eq!(get(&addr, "/").unwrap().status, 200);
     for word in ["warn", "WARN", "ignoring", "unknown"] {
@@ -223,7 +224,7 @@ fn a_newer_rg_says_so_upgrades_the_runtime_and_never_ignores_a_setting() {
     drop(master);
 
     // Set, and unknown to it: the worker stops at start, naming both.
-    let (mut master, _) = serve(&next, &binary, &["--body-min-rate", "100"]);
+    let mut master = serve(&next, &binary, &["--body-min-rate", "100"]);
     let status = master.wait_timeout(BOOT).expect("rg serve kept running");
     assert_eq!(status.code(), Some(3), "{}", master.stderr());
     let err = master.stderr();
@@ -261,7 +262,8 @@ fn a_newer_rg_says_so_upgrades_the_runtime_and_never_ignores_a_setting() {
     );
 
     let binary = build(&dir);
-    let (master, addr) = serve(&next, &binary, &["--body-min-rate", "100"]);
+    let master = serve(&next, &binary, &["--body-min-rate", "100"]);
+    let addr = master.addr();
     assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
     assert_eq!(get(&addr, "/").unwrap().status, 200);
     drop(master);

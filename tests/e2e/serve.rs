@@ -6,31 +6,22 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, rg, serve_fixture as serve,
-    wait_until_serving, workers,
+    Addr, BOOT, Load, Running, Serve, eventually, fixture_binary, get, wait_until_serving, workers,
 };
 
 #[test]
 fn serves_tcp_and_unix_binds_with_n_workers_and_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
     let sock = tmp.path().join("app.sock");
     let pidfile = tmp.path().join("rg.pid");
-    let mut master = serve(
-        tmp.path(),
-        &[
-            "-b",
-            &format!("127.0.0.1:{port}"),
-            "--bind",
-            &format!("unix:{}", sock.display()),
-            "-w",
-            "3",
-            "-p",
-            pidfile.to_str().unwrap(),
-            "--graceful-timeout",
-            "5",
-        ],
-    );
+    let mut master = Serve::fixture()
+        .current_dir(tmp.path())
+        .arg("--bind")
+        .arg(format!("unix:{}", sock.display()))
+        .args(["-w", "3", "-p", pidfile.to_str().unwrap()])
+        .args(["--graceful-timeout", "5"])
+        .start();
+    let port = master.port();
     let tcp = Addr::tcp(port);
     assert_eq!(get(&tcp, "/").unwrap().body, "Hello, world!\n");
     assert_eq!(
@@ -67,10 +58,8 @@ fn serves_tcp_and_unix_binds_with_n_workers_and_stops_cleanly() {
 
 #[test]
 fn hup_twice_under_load_replaces_every_worker_without_a_failed_request() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let master = serve(tmp.path(), &["-b", &format!("127.0.0.1:{port}"), "-w", "2"]);
-    let addr = Addr::tcp(port);
+    let master = Serve::fixture().args(["-w", "2"]).start();
+    let addr = master.addr();
     let before = workers(&master);
     let load = Load::start(&addr, "/pid", 4);
     std::thread::sleep(Duration::from_millis(300));
@@ -102,11 +91,9 @@ fn hup_twice_under_load_replaces_every_worker_without_a_failed_request() {
 
 #[test]
 fn a_killed_worker_is_replaced_and_only_its_requests_fail() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let master = serve(tmp.path(), &["-b", &format!("127.0.0.1:{port}"), "-w", "2"]);
+    let master = Serve::fixture().args(["-w", "2"]).start();
     let before = workers(&master);
-    let load = Load::start(&Addr::tcp(port), "/pid", 2);
+    let load = Load::start(&master.addr(), "/pid", 2);
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on a worker of our master.
     unsafe { libc::kill(before[0], libc::SIGKILL) };
@@ -130,13 +117,8 @@ fn a_killed_worker_is_replaced_and_only_its_requests_fail() {
 
 #[test]
 fn a_worker_that_blocks_its_event_loop_is_killed_after_the_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let master = serve(
-        tmp.path(),
-        &["-b", &format!("127.0.0.1:{port}"), "-w", "1", "--timeout", "1"],
-    );
-    let addr = Addr::tcp(port);
+    let master = Serve::fixture().args(["-w", "1", "--timeout", "1"]).start();
+    let addr = master.addr();
     let before = workers(&master);
     let blocked = std::thread::spawn({
         let addr = addr.clone();
@@ -168,22 +150,10 @@ fn a_worker_that_blocks_its_event_loop_is_killed_after_the_timeout() {
 
 #[test]
 fn max_requests_recycles_workers_under_load_without_a_failed_request() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let master = serve(
-        tmp.path(),
-        &[
-            "-b",
-            &format!("127.0.0.1:{port}"),
-            "-w",
-            "2",
-            "--max-requests",
-            "50",
-            "--max-requests-jitter",
-            "10",
-        ],
-    );
-    let load = Load::start(&Addr::tcp(port), "/pid", 4);
+    let master = Serve::fixture()
+        .args(["-w", "2", "--max-requests", "50", "--max-requests-jitter", "10"])
+        .start();
+    let load = Load::start(&master.addr(), "/pid", 4);
     assert!(eventually(Duration::from_secs(20), || master
         .stderr()
         .matches("served max_requests")
@@ -201,11 +171,7 @@ fn max_requests_recycles_workers_under_load_without_a_failed_request() {
 
 #[test]
 fn ttin_adds_and_ttou_removes_a_worker() {
-    let tmp = tempfile::tempdir().unwrap();
-    let master = serve(
-        tmp.path(),
-        &["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"],
-    );
+    let master = Serve::fixture().args(["-w", "2"]).start();
     master.signal(libc::SIGTTIN);
     assert!(eventually(Duration::from_secs(10), || workers(&master).len() == 3));
     // One at a time: signals of one kind that arrive together coalesce.
@@ -221,14 +187,10 @@ fn ttin_adds_and_ttou_removes_a_worker() {
 
 #[test]
 fn a_worker_that_cannot_start_stops_the_master_quoting_its_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"])
+    let mut master = Serve::fixture()
+        .args(["-w", "2"])
         .args(["--access-logfile", "/nonexistent-dir/access.log"])
-        .current_dir(tmp.path());
-    let mut master = Running::spawn(&mut cmd);
+        .spawn();
     let status = master.wait_timeout(BOOT).expect("the master gives up");
     assert_eq!(status.code(), Some(3));
     let log = master.stderr();
@@ -241,14 +203,10 @@ fn a_worker_that_cannot_start_stops_the_master_quoting_its_error() {
 
 #[test]
 fn a_crash_loop_stops_the_master() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "1"])
+    let mut master = Serve::fixture()
+        .args(["-w", "1"])
         .env("FIXTURE_PANIC_AT_START", "database unreachable")
-        .current_dir(tmp.path());
-    let mut master = Running::spawn(&mut cmd);
+        .spawn();
     let status = master.wait_timeout(BOOT).expect("the master gives up");
     assert_eq!(status.code(), Some(3));
     let log = master.stderr();
@@ -264,15 +222,8 @@ fn a_crash_loop_stops_the_master() {
 
 #[test]
 fn workers_exit_when_the_master_is_killed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"])
-        .current_dir(tmp.path());
     // Not in a group of its own here would not matter: we kill the master only.
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT));
+    let master = Serve::fixture().args(["-w", "2"]).start();
     let pids = workers(&master);
     assert_eq!(pids.len(), 2);
     master.signal(libc::SIGKILL);
@@ -295,13 +246,11 @@ fn tells_systemd_ready_reloading_and_stopping() {
     let notify = tmp.path().join("notify.sock");
     let receiver = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
     receiver.set_read_timeout(Some(BOOT)).unwrap();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{}", free_port()), "-w", "2"])
+    let mut master = Serve::fixture()
+        .current_dir(tmp.path())
+        .args(["-w", "2"])
         .env("NOTIFY_SOCKET", &notify)
-        .current_dir(tmp.path());
-    let mut master = Running::spawn(&mut cmd);
+        .spawn();
     let mut buf = [0u8; 4096];
     let mut wait_for = |needle: &str| loop {
         let n = receiver
@@ -368,9 +317,8 @@ fn serves_sockets_systemd_hands_to_the_master() {
 #[test]
 fn a_broken_config_on_hup_keeps_the_workers_running() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
     std::fs::write(tmp.path().join("rg.toml"), "workers = 2\n").unwrap();
-    let master = serve(tmp.path(), &["-b", &format!("127.0.0.1:{port}")]);
+    let master = Serve::fixture().current_dir(tmp.path()).start();
     let before = workers(&master);
     std::fs::write(tmp.path().join("rg.toml"), "workers = \"lots\"\n").unwrap();
     master.signal(libc::SIGHUP);
@@ -385,7 +333,7 @@ fn a_broken_config_on_hup_keeps_the_workers_running() {
     );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(workers(&master), before);
-    assert_eq!(get(&Addr::tcp(port), "/").unwrap().status, 200);
+    assert_eq!(get(&master.addr(), "/").unwrap().status, 200);
 
     // A good config is picked up by the next HUP: three workers now.
     std::fs::write(tmp.path().join("rg.toml"), "workers = 3\n").unwrap();
@@ -401,20 +349,12 @@ fn a_broken_config_on_hup_keeps_the_workers_running() {
 #[test]
 fn usr1_reopens_the_access_log_after_rotation() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
     let log = tmp.path().join("access.log");
-    let master = serve(
-        tmp.path(),
-        &[
-            "-b",
-            &format!("127.0.0.1:{port}"),
-            "-w",
-            "1",
-            "--access-logfile",
-            log.to_str().unwrap(),
-        ],
-    );
-    let addr = Addr::tcp(port);
+    let master = Serve::fixture()
+        .current_dir(tmp.path())
+        .args(["-w", "1", "--access-logfile", log.to_str().unwrap()])
+        .start();
+    let addr = master.addr();
     get(&addr, "/before").unwrap();
     assert!(eventually(Duration::from_secs(5), || std::fs::read_to_string(
         &log

@@ -5,9 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    Addr, BOOT, Running, fixture_binary, free_port, get, rg, serve_fixture as serve, workers,
-};
+use crate::support::{Addr, BOOT, Master, Serve, fixture_binary, get, rg, workers};
 
 fn rg_serve_in(dir: &Path, args: &[&str]) -> std::process::Output {
     rg().arg("serve")
@@ -127,22 +125,13 @@ fn a_missing_app_is_a_clear_error() {
 
 #[test]
 fn serves_a_project_directory_after_a_release_build() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(crate::support::hello_project())
-        .args(["-b", &format!("127.0.0.1:{port}"), "-w", "1"])
+    let master = Serve::new(crate::support::hello_project())
+        .args(["-w", "1"])
         .env("CARGO_TARGET_DIR", crate::support::e2e_target())
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(600)),
-        "{}",
-        master.stderr()
-    );
+        .boot_timeout(Duration::from_secs(600))
+        .start();
     assert!(master.stderr().contains("release/hello"), "{}", master.stderr());
-    assert_eq!(get(&Addr::tcp(port), "/").unwrap().body, "Hello, world!\n");
+    assert_eq!(get(&master.addr(), "/").unwrap().body, "Hello, world!\n");
 }
 
 #[test]
@@ -161,23 +150,12 @@ fn an_address_not_on_this_machine_is_refused_in_words() {
 
 #[test]
 fn request_limits_set_with_gunicorns_flags_reach_the_workers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _master = serve(
-        tmp.path(),
-        &[
-            "-b",
-            &format!("127.0.0.1:{port}"),
-            "-w",
-            "1",
-            "--limit-request-line",
-            "100",
-            // Gunicorn spells this one with an underscore; both work.
-            "--limit-request-field_size",
-            "50",
-        ],
-    );
-    let addr = Addr::tcp(port);
+    let master = Serve::fixture()
+        .args(["-w", "1", "--limit-request-line", "100"])
+        // Gunicorn spells this one with an underscore; both work.
+        .args(["--limit-request-field_size", "50"])
+        .start();
+    let addr = master.addr();
     // Within the limit the request reaches the application (whose router
     // has no such route).
     assert_eq!(get(&addr, &format!("/{}", "a".repeat(80))).unwrap().status, 404);
@@ -194,14 +172,11 @@ fn request_limits_set_with_gunicorns_flags_reach_the_workers() {
 #[test]
 fn master_settings_from_the_environment_are_not_passed_to_workers() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{}", free_port())])
+    let master = Serve::fixture()
+        .current_dir(tmp.path())
         .env("RG_WORKERS", "1")
         .env("RG_PIDFILE", tmp.path().join("rg.pid"))
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
+        .start();
     assert!(
         master.wait_for_output("Booted 1 worker\n", BOOT),
         "{}",
@@ -225,32 +200,19 @@ fn workers_run_as_the_user_and_group_given() {
     let program = tmp.path().join("app");
     std::fs::copy(fixture_binary(), &program).unwrap();
     let sock = tmp.path().join("app.sock");
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(&program)
-        .args([
-            "-b",
-            &format!("127.0.0.1:{port}"),
-            "-w",
-            "1",
-            "-u",
-            "nobody",
-            "-g",
-            "nogroup",
-        ])
+    let serve = Serve::new(&program)
+        .current_dir(tmp.path())
+        .args(["-w", "1", "-u", "nobody", "-g", "nogroup"])
         .arg("-b")
-        .arg(format!("unix:{}", sock.display()))
-        .current_dir(tmp.path());
+        .arg(format!("unix:{}", sock.display()));
     // SAFETY: geteuid(2) has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        let out = cmd.output().unwrap();
+        let out = serve.output();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("needs rg serve to run as root"), "{err}");
         return;
     }
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
+    let master = serve.start();
     let worker = workers(&master)[0];
     let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
     let field = |name: &str| {
@@ -273,7 +235,7 @@ fn workers_run_as_the_user_and_group_given() {
     let meta = std::fs::metadata(&sock).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
     assert_eq!(get(&Addr::Unix(sock), "/").unwrap().body, "Hello, world!\n");
-    assert_eq!(get(&Addr::tcp(port), "/").unwrap().body, "Hello, world!\n");
+    assert_eq!(get(&master.addr(), "/").unwrap().body, "Hello, world!\n");
 }
 
 #[test]
@@ -314,19 +276,10 @@ fn get_keepalive(stream: &mut std::net::TcpStream, path: &str) -> String {
 
 #[test]
 fn a_worker_at_worker_connections_leaves_new_connections_to_the_others() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let master = serve(
-        tmp.path(),
-        &[
-            "-b",
-            &format!("127.0.0.1:{port}"),
-            "-w",
-            "2",
-            "--worker-connections",
-            "1",
-        ],
-    );
+    let master = Serve::fixture()
+        .args(["-w", "2", "--worker-connections", "1"])
+        .start();
+    let port = master.port();
     let connect = move || {
         let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -415,34 +368,29 @@ fn a_privileged_port_without_root_is_refused_in_words() {
 }
 
 /// `rg serve FIXTURE` with `workers` workers and `worker_connections =
-/// 1000` on a free port, started with an open files limit of `soft` (and
-/// `hard`), as systemd's default 1024 is low for 1000 connections; waits
-/// for "Booted".
-fn serve_with_open_files(dir: &Path, soft: u64, hard: u64, workers: &str) -> (Running, Addr) {
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-b", &format!("127.0.0.1:{port}")])
+/// 1000`, started with an open files limit of `soft` (and `hard`), as
+/// systemd's default 1024 is low for 1000 connections.
+fn serve_with_open_files(dir: &Path, soft: u64, hard: u64, workers: &str) -> Master {
+    Serve::fixture()
+        .current_dir(dir)
         .args(["-w", workers, "--worker-connections", "1000"])
-        .current_dir(dir);
-    // SAFETY: setrlimit only, between fork and exec.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-            let limit = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard,
+        .command(move |cmd| {
+            // SAFETY: setrlimit only, between fork and exec.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                })
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
         })
-    };
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    (master, Addr::tcp(port))
+        .start()
 }
 
 /// A worker's (soft, hard) open files limits, from /proc.
@@ -458,7 +406,8 @@ fn the_open_files_limit_is_raised_for_worker_connections_or_named_when_it_cannot
     let tmp = tempfile::tempdir().unwrap();
     // Room under the hard limit: raised as far as the connections and the
     // application's own files need, and no further.
-    let (master, addr) = serve_with_open_files(tmp.path(), 256, 8192, "1");
+    let master = serve_with_open_files(tmp.path(), 256, 8192, "1");
+    let addr = master.addr();
     assert!(
         master
             .stderr()
@@ -474,7 +423,8 @@ fn the_open_files_limit_is_raised_for_worker_connections_or_named_when_it_cannot
 
     // A hard limit below the connections: said at start, once, with what
     // to change, and the server still serves.
-    let (master, addr) = serve_with_open_files(tmp.path(), 256, 512, "2");
+    let master = serve_with_open_files(tmp.path(), 256, 512, "2");
+    let addr = master.addr();
     assert_eq!(get(&addr, "/").unwrap().status, 200);
     let err = master.stderr();
     let warning = "the open files limit is 512, too low for worker_connections = 1000";
@@ -485,7 +435,8 @@ fn the_open_files_limit_is_raised_for_worker_connections_or_named_when_it_cannot
     }
 
     // Enough already: nothing to say.
-    let (master, addr) = serve_with_open_files(tmp.path(), 4096, 4096, "1");
+    let master = serve_with_open_files(tmp.path(), 4096, 4096, "1");
+    let addr = master.addr();
     assert_eq!(get(&addr, "/").unwrap().status, 200);
     assert_eq!(open_files_of(workers(&master)[0]), (4096, 4096));
     assert!(

@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    Addr, BOOT, Load, Running, eventually, fixture_binary, free_port, get, next_rg, rg, sample, workers,
-};
+use crate::support::{Load, Serve, eventually, fixture_binary, get, next_rg, rg, sample, workers};
 
 /// One client on one keep-alive connection, requesting `/pid` back to back;
 /// it opens a new connection when the server says `Connection: close`, and,
@@ -154,16 +152,12 @@ fn a_hup_onto_a_release_that_cannot_start_keeps_the_old_workers_serving() {
     let app = tmp.path().join("app");
     let good = std::fs::read(fixture_binary()).unwrap();
     deploy(&good, &app);
-    let (port, metrics) = (free_port(), free_port());
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(&app)
-        .args(["-w", "2", "-b", &format!("127.0.0.1:{port}")])
-        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    let (addr, metrics) = (Addr::tcp(port), Addr::tcp(metrics));
+    let master = Serve::new(&app)
+        .current_dir(tmp.path())
+        .args(["-w", "2"])
+        .metrics()
+        .start();
+    let (port, addr, metrics) = (master.port(), master.addr(), master.metrics());
     let before = workers(&master);
     let load = Load::start(&addr, "/pid", 3);
     let keep_alive = KeepAlive::start(port);
@@ -197,7 +191,7 @@ fn a_hup_onto_a_release_that_cannot_start_keeps_the_old_workers_serving() {
         .args([
             "status",
             "--metrics-bind",
-            &format!("127.0.0.1:{}", metrics_port(&metrics)),
+            &format!("127.0.0.1:{}", master.metrics_port()),
         ])
         .output()
         .unwrap();
@@ -242,30 +236,16 @@ fn a_hup_onto_a_release_that_cannot_start_keeps_the_old_workers_serving() {
     );
 }
 
-fn metrics_port(addr: &Addr) -> u16 {
-    match addr {
-        Addr::Tcp(a) => a.port(),
-        Addr::Unix(_) => unreachable!("the metrics port is TCP here"),
-    }
-}
-
 /// An orchestrator takes the host out of its endpoints at the moment it
 /// sends TERM: with `shutdown_delay`, /readyz turns 503 at once while every
 /// request is still answered, then the drain finishes what is in flight.
 #[test]
 fn a_term_with_shutdown_delay_turns_readyz_503_and_serves_on_then_drains() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (port, metrics) = (free_port(), free_port());
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-w", "2", "-b", &format!("127.0.0.1:{port}")])
-        .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
-        .args(["--shutdown-delay", "3"])
-        .current_dir(tmp.path());
-    let mut master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    let (addr, metrics) = (Addr::tcp(port), Addr::tcp(metrics));
+    let mut master = Serve::fixture()
+        .args(["-w", "2", "--shutdown-delay", "3"])
+        .metrics()
+        .start();
+    let (addr, metrics) = (master.addr(), master.metrics());
     let load = Load::start(&addr, "/pid", 3);
     std::thread::sleep(Duration::from_millis(300));
 
@@ -311,17 +291,10 @@ fn a_term_with_shutdown_delay_turns_readyz_503_and_serves_on_then_drains() {
 /// makes INT a graceful stop: in-flight requests finish.
 #[test]
 fn graceful_signals_makes_int_drain() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-w", "1", "-b", &format!("127.0.0.1:{port}")])
-        .args(["--graceful-signals", "TERM,INT"])
-        .current_dir(tmp.path());
-    let mut master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    let addr = Addr::tcp(port);
+    let mut master = Serve::fixture()
+        .args(["-w", "1", "--graceful-signals", "TERM,INT"])
+        .start();
+    let addr = master.addr();
     let slow = std::thread::spawn(move || get(&addr, "/slow?ms=1000"));
     std::thread::sleep(Duration::from_millis(300));
     master.signal(libc::SIGINT);
@@ -367,16 +340,13 @@ fn usr2_upgrades_the_master_in_place_and_refuses_a_broken_rg() {
             }
         }
     });
-    let port = free_port();
-    let mut cmd = Command::new(&bin);
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-w", "2", "-b", &format!("127.0.0.1:{port}")])
+    let master = Serve::fixture()
+        .rg(&bin)
+        .current_dir(tmp.path())
+        .args(["-w", "2"])
         .env("NOTIFY_SOCKET", &notify)
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
-    assert!(master.wait_for_output("Booted", BOOT), "{}", master.stderr());
-    let addr = Addr::tcp(port);
+        .start();
+    let (port, addr) = (master.port(), master.addr());
     let before = workers(&master);
     let load = Load::start(&addr, "/pid", 3);
     let keep_alive = KeepAlive::start(port);

@@ -5,16 +5,20 @@
 use std::time::Duration;
 
 use crate::support::{
-    Addr, BOOT, Load, eventually, fixture_binary, free_port, get, rg, rg_in, sample,
-    serve_with_metrics as serve, workers,
+    Addr, BOOT, Load, Master, Serve, eventually, fixture_binary, free_port, get, rg, rg_in, sample, workers,
 };
+
+/// `rg serve FIXTURE ARGS` with its metrics port open.
+fn serve(args: &[&str]) -> Master {
+    Serve::fixture().args(args).metrics().start()
+}
 
 const GET_2XX: &str = "rg_http_requests_total{method=\"GET\",code=\"2xx\"}";
 
 #[test]
 fn metrics_count_every_request_across_recycled_workers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (master, addr, metrics) = serve(tmp.path(), &["-w", "2", "--max-requests", "40"]);
+    let master = serve(&["-w", "2", "--max-requests", "40"]);
+    let (addr, metrics) = (master.addr(), master.metrics());
     assert_eq!(sample(&metrics, GET_2XX), 0.0);
     assert_eq!(sample(&metrics, "rg_workers{state=\"ready\"}"), 2.0);
 
@@ -115,8 +119,8 @@ fn metrics_count_every_request_across_recycled_workers() {
 
 #[test]
 fn crashes_timeouts_reloads_and_ttou_are_counted_by_reason() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (master, addr, metrics) = serve(tmp.path(), &["-w", "2", "--timeout", "2"]);
+    let master = serve(&["-w", "2", "--timeout", "2"]);
+    let (addr, metrics) = (master.addr(), master.metrics());
     let restarts = |reason: &str| {
         sample(
             &metrics,
@@ -180,8 +184,8 @@ fn crashes_timeouts_reloads_and_ttou_are_counted_by_reason() {
 
 #[test]
 fn readyz_turns_503_for_a_term_drain_while_requests_finish() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut master, addr, metrics) = serve(tmp.path(), &["-w", "1", "--graceful-timeout", "10"]);
+    let mut master = serve(&["-w", "1", "--graceful-timeout", "10"]);
+    let (addr, metrics) = (master.addr(), master.metrics());
     assert_eq!(get(&metrics, "/healthz").unwrap().status, 200);
     let ready = get(&metrics, "/readyz").unwrap();
     assert_eq!((ready.status, ready.body.as_str()), (200, "ready\n"));
@@ -231,9 +235,8 @@ fn rg_status_shows_the_workers_of_a_running_server() {
         format!("metrics_bind = \"127.0.0.1:{metrics_port}\"\npidfile = \"rg.pid\"\n"),
     )
     .unwrap();
-    let port = free_port();
-    let master = crate::support::serve_fixture(tmp.path(), &["-w", "2", "-b", &format!("127.0.0.1:{port}")]);
-    let addr = Addr::tcp(port);
+    let master = Serve::fixture().current_dir(tmp.path()).args(["-w", "2"]).start();
+    let addr = master.addr();
     for _ in 0..5 {
         assert_eq!(get(&addr, "/").unwrap().status, 200);
     }

@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use crate::support::{Addr, Load, Running, children, eventually, get, sample, serve_with_metrics};
+use crate::support::{Addr, Load, Master, Serve, children, eventually, get, sample};
 
-/// The master, its address, and its metrics port (where each recycle is
-/// counted by reason).
-fn serve(args: &[&str]) -> (Running, Addr, tempfile::TempDir, Addr) {
-    let tmp = tempfile::tempdir().unwrap();
-    let (master, addr, metrics) = serve_with_metrics(tmp.path(), args);
-    (master, addr, tmp, metrics)
+/// `rg serve FIXTURE ARGS` with its metrics port, where each recycle is
+/// counted by reason.
+fn serve(args: &[&str]) -> Master {
+    Serve::fixture().args(args).metrics().start()
 }
 
 fn restarts(metrics: &Addr, reason: &str) -> f64 {
@@ -22,7 +20,8 @@ fn restarts(metrics: &Addr, reason: &str) -> f64 {
 
 #[test]
 fn workers_past_their_lifetime_are_replaced_without_a_failed_request() {
-    let (master, addr, _tmp, metrics) = serve(&["-w", "2", "--max-worker-lifetime", "1.5"]);
+    let master = serve(&["-w", "2", "--max-worker-lifetime", "1.5"]);
+    let (addr, metrics) = (master.addr(), master.metrics());
     let before = children(master.pid());
     let load = Load::start(&addr, "/pid", 4);
     assert!(
@@ -47,7 +46,8 @@ fn workers_past_their_lifetime_are_replaced_without_a_failed_request() {
 
 #[test]
 fn a_worker_that_grows_past_max_worker_rss_is_replaced_without_a_failed_request() {
-    let (master, addr, _tmp, metrics) = serve(&["-w", "1", "--max-worker-rss", "150"]);
+    let master = serve(&["-w", "1", "--max-worker-rss", "150"]);
+    let (addr, metrics) = (master.addr(), master.metrics());
     let first = children(master.pid());
     let load = Load::start(&addr, "/pid", 2);
     std::thread::sleep(Duration::from_secs(2));
@@ -80,7 +80,8 @@ fn a_worker_that_grows_past_max_worker_rss_is_replaced_without_a_failed_request(
 
 #[test]
 fn a_memory_limit_below_a_new_worker_is_said_and_not_obeyed_forever() {
-    let (master, addr, _tmp, metrics) = serve(&["-w", "1", "--max-worker-rss", "1"]);
+    let master = serve(&["-w", "1", "--max-worker-rss", "1"]);
+    let (addr, metrics) = (master.addr(), master.metrics());
     let first = children(master.pid());
     assert!(
         eventually(Duration::from_secs(10), || master

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Addr, eventually, get, sample, serve_with_metrics};
+use crate::support::{Addr, Serve, eventually, get, sample};
 
 /// The header timeout the tests run with (`--keepalive`).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
@@ -20,11 +20,11 @@ const CROWD: usize = 2000;
 
 #[test]
 fn an_idle_keep_alive_connection_is_closed_for_a_new_client() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (master, addr, _metrics) = serve_with_metrics(
-        tmp.path(),
-        &["-w", "1", "--worker-connections", "1", "--keepalive", "60"],
-    );
+    let master = Serve::fixture()
+        .args(["-w", "1", "--worker-connections", "1", "--keepalive", "60"])
+        .metrics()
+        .start();
+    let addr = master.addr();
     let Addr::Tcp(socket) = addr else { unreachable!() };
     let mut idle = TcpStream::connect(socket).unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -63,21 +63,13 @@ fn an_idle_keep_alive_connection_is_closed_for_a_new_client() {
 fn two_thousand_trickling_connections_do_not_keep_a_normal_client_out() {
     // The crowd's sockets here, a thousand in each worker (which inherit it).
     allow_open_files(3 * CROWD as u64);
-    let tmp = tempfile::tempdir().unwrap();
     let keepalive = HEADER_TIMEOUT.as_secs().to_string();
-    let (_master, addr, metrics) = serve_with_metrics(
-        tmp.path(),
-        &[
-            "-w",
-            "2",
-            "--worker-connections",
-            "1000",
-            "--keepalive",
-            &keepalive,
-            "--backlog",
-            "4096",
-        ],
-    );
+    let master = Serve::fixture()
+        .args(["-w", "2", "--worker-connections", "1000"])
+        .args(["--keepalive", &keepalive, "--backlog", "4096"])
+        .metrics()
+        .start();
+    let (addr, metrics) = (master.addr(), master.metrics());
     let Addr::Tcp(socket) = addr else { unreachable!() };
 
     // Keep-alive clients that each ask something every second: none is idle

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
-use crate::support::{Running, children, dev_project, eventually, fixture_binary, free_port, rg};
+use crate::support::{Running, Serve, children, dev_project, eventually, free_port, rg};
 
 /// A WebSocket to the fixture's `/ws` on a loopback port.
 pub fn connect(port: u16) -> WebSocket<TcpStream> {
@@ -31,20 +31,8 @@ pub fn echo(socket: &mut WebSocket<TcpStream>, text: &str) -> String {
 
 #[test]
 fn a_websocket_echoes_through_rg_serve() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args(["-w", "2", "-b", &format!("127.0.0.1:{port}")])
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(15)),
-        "{}",
-        master.stderr()
-    );
-    let mut socket = connect(port);
+    let master = Serve::fixture().args(["-w", "2"]).start();
+    let mut socket = connect(master.port());
     for n in 0..3 {
         let reply = echo(&mut socket, &format!("hello {n}"));
         assert!(reply.starts_with(&format!("hello {n} from ")), "{reply}");
@@ -76,26 +64,10 @@ fn a_websocket_echoes_through_rg_runserver() {
 /// the new worker.
 #[test]
 fn a_websocket_open_across_a_hup_is_closed_cleanly_at_the_graceful_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.arg("serve")
-        .arg(fixture_binary())
-        .args([
-            "-w",
-            "1",
-            "--graceful-timeout",
-            "2",
-            "-b",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .current_dir(tmp.path());
-    let master = Running::spawn(&mut cmd);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(15)),
-        "{}",
-        master.stderr()
-    );
+    let master = Serve::fixture()
+        .args(["-w", "1", "--graceful-timeout", "2"])
+        .start();
+    let port = master.port();
     let old_pid = children(master.pid())[0];
 
     let mut socket = connect(port);

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::{Addr, Running, e2e_dir, e2e_target, eventually, free_port, get, rg, rg_in, workspace};
+use crate::support::{
+    Addr, Running, Serve, e2e_dir, e2e_target, eventually, free_port, get, rg, rg_in, workspace,
+};
 
 /// A fresh workspace `name`: members `site` (using `greeting`), `admin`,
 /// and the library `greeting`.
@@ -139,28 +141,12 @@ fn serve_builds_the_package_and_binary_asked_for() {
         "{err}"
     );
 
-    let port = free_port();
-    let mut cmd = rg();
-    cmd.args([
-        "serve",
-        "--package",
-        "site",
-        "-w",
-        "1",
-        "-b",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .current_dir(&root)
-    .env("CARGO_TARGET_DIR", e2e_target());
-    let master = Running::spawn(&mut cmd);
-    assert!(
-        master.wait_for_output("Booted", Duration::from_secs(300)),
-        "{}",
-        master.stderr()
-    );
-    assert_eq!(
-        get(&Addr::tcp(port), "/").unwrap().body,
-        "Hello from the library\n"
-    );
+    let master = Serve::project()
+        .current_dir(&root)
+        .args(["--package", "site", "-w", "1"])
+        .env("CARGO_TARGET_DIR", e2e_target())
+        .boot_timeout(Duration::from_secs(300))
+        .start();
+    assert_eq!(get(&master.addr(), "/").unwrap().body, "Hello from the library\n");
     assert!(master.stderr().contains("release/site"), "{}", master.stderr());
 }

@@ -30,7 +30,7 @@ pub struct Project {
     pub sources: Vec<PathBuf>,
     /// `--features` for a dev build that links the runtime as a shared
     /// library (`rg/dynamic-linking`), when the package's rg-runtime
-    /// offers it and the binary keeps `rg::MiMalloc` as its allocator.
+    /// offers it and the binary keeps `rg::Allocator` as its allocator.
     pub shared_runtime: Option<String>,
     /// The version of the rg runtime the package depends on, if it does.
     pub runtime_version: Option<cargo_metadata::semver::Version>,
@@ -135,9 +135,10 @@ impl Project {
 /// rg-runtime that has it.
 ///
 /// Not for a binary whose `main.rs` sets a global allocator other than
-/// `rg::MiMalloc`: the shared library allocates with the system's, and
-/// memory allocated on one side is freed on the other, so the binary must
-/// use the system's too (which `rg::MiMalloc` is in those builds). Such a
+/// `rg::Allocator` (or `rg::MiMalloc`, its name in projects made before):
+/// the shared library allocates with the system's, and memory allocated on
+/// one side is freed on the other, so the binary must use the system's too
+/// (which `rg::Allocator` is in those builds). Such a
 /// binary is built as `cargo build` would.
 fn shared_runtime(metadata: &Metadata, package: &Package, bin: &str) -> Option<String> {
     const FEATURE: &str = "dynamic-linking";
@@ -154,7 +155,9 @@ fn shared_runtime(metadata: &Metadata, package: &Package, bin: &str) -> Option<S
         .find(|t| t.is_kind(TargetKind::Bin) && t.name == bin)
         .map(|t| t.src_path.as_std_path().to_path_buf())?;
     let source = std::fs::read_to_string(main).ok()?;
-    let own_allocator = source.contains("global_allocator") && !source.contains("rg::MiMalloc");
+    let runtimes = ["rg::Allocator", "rg::MiMalloc"];
+    let own_allocator =
+        source.contains("global_allocator") && !runtimes.iter().any(|name| source.contains(name));
     let name = dependency.rename.as_deref().unwrap_or(&dependency.name);
     (offered && !own_allocator).then(|| format!("{name}/{FEATURE}"))
 }

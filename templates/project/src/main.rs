@@ -3,11 +3,11 @@
 
 mod application;
 
-// mimalloc instead of the system allocator: more requests per second for
-// the same memory (the book's Benchmarks chapter has the numbers). Delete
-// these two lines to go back to the system's.
+// rg::Allocator, mimalloc, instead of the system allocator: more requests
+// per second for the same memory (the book's Benchmarks chapter has the
+// numbers). Delete these two lines to go back to the system's.
 #[global_allocator]
-static ALLOCATOR: rg::MiMalloc = rg::MiMalloc;
+static ALLOCATOR: rg::Allocator = rg::Allocator;
 
 fn main() -> std::process::ExitCode {
     rg::run(application::application)
