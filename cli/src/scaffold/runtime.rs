@@ -258,9 +258,9 @@ mod tests {
             let lib = project.path().join("vendor").join(sibling).join("src/lib.rs");
             assert!(lib.is_file(), "{} is missing", lib.display());
         }
-        let strict = project.path().join("vendor/rg-internal/src/server/strict");
-        assert!(strict.join("validator.rs").is_file());
-        assert!(!strict.join("validator_tests.rs").exists());
+        let stream = project.path().join("vendor/rg-internal/src/server/stream");
+        assert!(stream.join("deadlines.rs").is_file());
+        assert!(!stream.join("deadlines_tests.rs").exists());
 
         let stale = project.path().join("vendor/rg-contract/src/stale.rs");
         fs::write(&stale, "from an older runtime").unwrap();
