@@ -22,6 +22,7 @@ pub mod notify;
 pub mod open_files;
 pub mod settings;
 pub mod stats;
+pub mod tls;
 
 pub use bind::{Bind, DEFAULT_BIND};
 pub use error::{EXIT_RUNTIME_FAILURE, EXIT_START_FAILURE, Error, describe_io};

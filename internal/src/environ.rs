@@ -124,6 +124,17 @@ impl Environ {
     }
 }
 
+impl Environ {
+    /// The environ of a request that came over TLS (`secure`): `https`,
+    /// whatever a proxy's header said.
+    pub(crate) fn over_tls(mut self, secure: bool) -> Environ {
+        if secure {
+            self.scheme = Scheme::Https;
+        }
+        self
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Environ {
     type Rejection = Infallible;
 

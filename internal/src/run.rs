@@ -15,6 +15,7 @@ use rg_contract::logging::{self, Logs};
 use rg_contract::notify::{self, Notification, Notifier};
 use rg_contract::open_files;
 use rg_contract::settings::{Limits, LogTarget, WorkerSettings, unknown_variables};
+use rg_contract::tls::{Identity, TLS_FD};
 use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
@@ -89,6 +90,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         warn!("ignoring {var}: a setting of rg serve or rg new, not of the application");
     }
     let listeners = listeners(activation.as_ref(), &settings).map_err(Failure::Start)?;
+    let tls = tls().map_err(Failure::Start)?;
 
     let runtime = if settings.threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -145,6 +147,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         announce: settings.master_pid.is_none(),
         drain_queue: !settings.dev,
         stats: settings.metrics.then(Arc::default),
+        tls,
     };
     let stats = config.stats.clone();
     let graceful_timeout = settings.graceful_timeout;
@@ -226,6 +229,26 @@ async fn clean_up(within: Duration) {
             within.as_secs_f64()
         );
     }
+}
+
+/// The TLS configuration of the identity `rg serve` handed over, if any.
+fn tls() -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, Error> {
+    let Ok(value) = std::env::var(TLS_FD) else {
+        return Ok(None);
+    };
+    let fd = Identity::fd_from_env(&value).ok_or_else(|| Error::Setting {
+        var: TLS_FD.to_string(),
+        value: value.clone(),
+        reason: "not a descriptor number".to_string(),
+    })?;
+    let identity = Identity::from_fd(fd).map_err(|e| Error::InheritedFd {
+        fd,
+        reason: format!("cannot read the TLS identity: {e}"),
+    })?;
+    identity
+        .server_config()
+        .map(Some)
+        .map_err(|reason| Error::InheritedFd { fd, reason })
 }
 
 /// The sockets to serve: those passed in, or those `RG_BIND` names.

@@ -25,6 +25,7 @@ mod serve_recycle;
 mod slow_clients;
 mod strict;
 mod support;
+mod tls;
 mod tools;
 mod websocket;
 mod worker;

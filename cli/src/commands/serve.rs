@@ -18,6 +18,7 @@ use crate::master::control::ControlSocket;
 use crate::master::driver::{Arbiter, Questions};
 use crate::master::metrics::Port;
 use crate::master::pidfile::Pidfile;
+use crate::master::tls::Tls;
 use crate::master::upgrade::{self, Handover};
 use crate::process::owner::Owner;
 use crate::process::sockets::Sockets;
@@ -111,6 +112,7 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let owner = Owner::from_settings(&settings)?;
+    let tls = Tls::load(&settings)?;
     if args.check_config {
         let file = settings
             .config_file
@@ -195,7 +197,8 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
             metrics: questions,
             control: control.as_mut().map(ControlSocket::serve).transpose()?,
         };
-        let arbiter = Arbiter::new(settings, owner, sources, program, sockets, logs, questions)?;
+        let arbiter =
+            Arbiter::new(settings, owner, sources, program, sockets, logs, questions)?.with_tls(tls);
         let arbiter = match handover {
             Some(handover) => {
                 let arbiter = arbiter.adopt(handover)?;

@@ -304,6 +304,7 @@ impl Dev {
             notify_socket: self.receiver.path(),
             watchdog_usec: 0,
             owner: None,
+            tls: None,
         };
         let mut cmd = spawn::command(&spec, self.builds);
         // Its own process group: Ctrl-C is rg's to handle, and rg stops it.

@@ -31,6 +31,7 @@ mod upgrade;
 use crate::config::{self, Settings, Sources};
 use crate::master::control::Ask as ControlAsk;
 use crate::master::metrics::ledger::Ledger;
+use crate::master::tls::Tls;
 use crate::process::exit::Exit;
 
 use crate::master::metrics::Ask;
@@ -54,6 +55,8 @@ pub struct Questions {
 pub struct Arbiter {
     settings: Settings,
     owner: Option<Owner>,
+    /// The TLS identity new workers get, when `certfile` is set.
+    tls: Option<Tls>,
     sources: Sources,
     program: PathBuf,
     sockets: Sockets,
@@ -105,6 +108,7 @@ impl Arbiter {
             policy: Policy::new(policy_config(&settings)),
             settings,
             owner,
+            tls: None,
             sources,
             program,
             sockets,
@@ -230,11 +234,12 @@ impl Arbiter {
             env!("CARGO_PKG_VERSION"),
             std::process::id()
         );
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         for name in self.sockets.names() {
             let shown = if name.starts_with("unix:") {
                 name
             } else {
-                format!("http://{name}")
+                format!("{scheme}://{name}")
             };
             info!("Listening at: {shown} ({})", std::process::id());
         }
@@ -318,8 +323,15 @@ impl Arbiter {
             notify_socket: self.receiver.path(),
             watchdog_usec: self.settings.worker.timeout.as_micros() as u64,
             owner: self.owner.as_ref(),
+            tls: self.tls.as_ref().map(Tls::fd),
         };
         spawn(&spec, id)
+    }
+
+    /// Workers started from here on serve TLS with `tls`.
+    pub fn with_tls(mut self, tls: Option<Tls>) -> Arbiter {
+        self.tls = tls;
+        self
     }
 
     /// HUP: re-reads the configuration. On success the new settings and
@@ -329,15 +341,20 @@ impl Arbiter {
         if self.policy.phase().is_leaving() {
             return None;
         }
-        let loaded = config::load(&self.sources, |k| std::env::var(k).ok())
-            .and_then(|new| Owner::from_settings(&new).map(|owner| (new, owner)));
-        let (mut new, owner) = match loaded {
+        let loaded = config::load(&self.sources, |k| std::env::var(k).ok()).and_then(|new| {
+            let owner = Owner::from_settings(&new)?;
+            let tls = Tls::load(&new)?;
+            Ok((new, owner, tls))
+        });
+        let (mut new, owner, tls) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => return Some(Request::ReloadFailed(format!("{e:#}"))),
         };
         // New workers run as the new owner; socket files keep the owner
         // they were given at start, like the addresses.
         self.owner = owner;
+        // A new certificate and key go to the workers the roll starts.
+        self.tls = tls;
         if new.worker.bind != self.settings.worker.bind {
             warn!("bind changed; the new addresses take effect when rg serve restarts");
         }

@@ -24,4 +24,5 @@ pub mod driver;
 pub mod metrics;
 pub mod pidfile;
 pub mod policy;
+pub mod tls;
 pub mod upgrade;

@@ -30,6 +30,8 @@ pub struct WorkerSpec<'a> {
     pub watchdog_usec: u64,
     /// Whom the worker runs as, when not as the master's user.
     pub owner: Option<&'a Owner>,
+    /// The TLS identity's memory file, passed after the sockets.
+    pub tls: Option<RawFd>,
 }
 
 /// Starts a worker and returns its pid. The child is reaped by the master's
@@ -72,7 +74,13 @@ pub fn command(spec: &WorkerSpec<'_>, worker_id: u64) -> Command {
         // signal, which a change of credentials clears, is armed after.
         cmd.gid(owner.gid).uid(owner.uid);
     }
-    let fds = spec.fds.to_vec();
+    let mut fds = spec.fds.to_vec();
+    if let Some(tls) = spec.tls {
+        cmd.env(rg_contract::tls::TLS_FD, (3 + fds.len()).to_string());
+        fds.push(tls);
+    } else {
+        cmd.env_remove(rg_contract::tls::TLS_FD);
+    }
     let master = std::process::id() as libc::pid_t;
     // SAFETY: the closure makes only async-signal-safe calls (fcntl, dup2,
     // prctl, getppid) and allocates nothing.

@@ -26,6 +26,9 @@ pub struct MasterSettings {
     pub metrics_bind: Option<Bind>,
     /// The master's pid file.
     pub pidfile: Option<PathBuf>,
+    /// The PEM certificate chain and key of TLS on every bind.
+    pub certfile: Option<PathBuf>,
+    pub keyfile: Option<PathBuf>,
     /// The control socket `rg ctl` talks to.
     pub control_socket: Option<PathBuf>,
     /// The user workers run as (a name or an id), resolved at start; empty:

@@ -8,6 +8,7 @@ mod recycling;
 mod security;
 mod server;
 mod timeouts;
+mod tls;
 
 pub use logging::*;
 pub use process::*;
@@ -16,6 +17,7 @@ pub use recycling::*;
 pub use security::*;
 pub use server::*;
 pub use timeouts::*;
+pub use tls::*;
 
 use super::Setting;
 
@@ -44,6 +46,8 @@ pub static SETTINGS: &[&Setting] = &[
     &LIMIT_REQUEST_FIELD_SIZE,
     &METRICS_BIND,
     &STRICT_HTTP,
+    &CERTFILE,
+    &KEYFILE,
     &PIDFILE,
     &CONTROL_SOCKET,
     &USER,

@@ -36,6 +36,11 @@ pub const INTERNAL: &[(&str, &str, &str)] = &[
         "1 makes the worker count its requests and report them to the master (set by rg serve when metrics_bind is set).",
     ),
     (
+        "RG_INTERNAL_TLS_FD",
+        "unset",
+        "The descriptor of the TLS certificate and key the master read (set by rg serve with certfile and keyfile).",
+    ),
+    (
         "RG_INTERNAL_BUILD_ID",
         "unset",
         "Identifies a build to the browser's live reload (set by rg runserver).",

@@ -3,6 +3,7 @@
 //! honoured without losing a request already on its way.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,12 +17,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use rg_contract::notify::Notification;
 use rg_contract::settings::ProxyProtocol;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use tokio_rustls::TlsAcceptor;
 use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
 use super::config::Shared;
-use super::slots::{CloseRequest, Listed, Place};
+use super::slots::{Activity, CloseRequest, Listed, Place};
 use super::stream::Io;
 use super::stream::deadlines::{self, Deadlines};
 use super::stream::gate::Gate;
@@ -61,6 +63,8 @@ struct Connection {
     /// The client: as a PROXY protocol header named it, else the peer.
     client: Option<SocketAddr>,
     server_addr: Arc<str>,
+    /// Over TLS: the scheme is `https` whatever the headers say.
+    secure: bool,
     /// Set, and `first_request` notified, when the first request arrives.
     started: AtomicBool,
     first_request: Notify,
@@ -109,9 +113,82 @@ pub(super) async fn serve<S, T>(
     let connection = Arc::new(Connection {
         client,
         server_addr,
+        secure: config.tls.is_some(),
         started: AtomicBool::new(false),
         first_request: Notify::new(),
     });
+    let holds = Holds {
+        activity,
+        open,
+        permit,
+        listed,
+    };
+    match &config.tls {
+        None => serve_http(stream, connection, log, shared, holds).await,
+        Some(tls) => {
+            let accept = TlsAcceptor::from(tls.clone()).accept(stream);
+            if let Some(stream) = handshake(accept, config.keepalive, &holds.listed, "TLS").await {
+                serve_http(stream, connection, log, shared, holds).await;
+            }
+        }
+    }
+}
+
+/// What a connection holds while it is served: its slot, its place in the
+/// drain and on the list of connections that may be asked to close.
+struct Holds {
+    activity: Arc<Activity>,
+    open: mpsc::Sender<()>,
+    permit: Option<OwnedSemaphorePermit>,
+    listed: Listed,
+}
+
+/// Runs a handshake (`what`) within the header timeout; `None` when the
+/// connection is done: it failed, timed out, or was told to close.
+async fn handshake<F, T, E>(handshake: F, timeout: Duration, listed: &Listed, what: &str) -> Option<T>
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let handshake = tokio::time::timeout(timeout, handshake);
+    tokio::pin!(handshake);
+    let outcome = tokio::select! {
+        biased;
+        outcome = &mut handshake => outcome,
+        asked = listed.close_requested() => match asked {
+            // A stop lets the handshake finish: a request may follow it.
+            CloseRequest::Graceful => handshake.await,
+            CloseRequest::Now | CloseRequest::ForRoom => return None,
+        },
+    };
+    match outcome {
+        Ok(Ok(done)) => Some(done),
+        Ok(Err(e)) => {
+            debug!("{what} handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            debug!("the client did not finish the {what} handshake within the header timeout");
+            None
+        }
+    }
+}
+
+/// Serves HTTP on `stream`, once its handshakes are done.
+async fn serve_http<S: Stack, T: Io>(
+    stream: T,
+    connection: Arc<Connection>,
+    log: Option<RefusalLog>,
+    shared: Arc<Shared<S>>,
+    holds: Holds,
+) {
+    let config = &shared.config;
+    let Holds {
+        activity,
+        open,
+        permit,
+        listed,
+    } = holds;
     let service = hyper::service::service_fn({
         let shared = shared.clone();
         let connection = connection.clone();
@@ -204,20 +281,10 @@ async fn read_proxy_header<T: Io>(
     listed: &Listed,
     log: Option<&RefusalLog>,
 ) -> Option<(Rewind<T>, Option<SocketAddr>)> {
-    let handshake = tokio::time::timeout(timeout, proxy::handshake(stream, mode));
-    tokio::pin!(handshake);
-    let outcome = tokio::select! {
-        biased;
-        outcome = &mut handshake => outcome,
-        asked = listed.close_requested() => match asked {
-            // A stop lets the header finish: a request may follow it.
-            CloseRequest::Graceful => handshake.await,
-            CloseRequest::Now | CloseRequest::ForRoom => return None,
-        },
-    };
-    match outcome {
-        Ok(Handshake::Done(stream, source)) => Some((stream, source)),
-        Ok(Handshake::Refused(stream, refusal)) => {
+    let read = async { Ok::<_, Infallible>(proxy::handshake(stream, mode).await) };
+    match handshake(read, timeout, listed, "PROXY").await? {
+        Handshake::Done(stream, source) => Some((stream, source)),
+        Handshake::Refused(stream, refusal) => {
             debug!("refused a connection: {}", refusal.reason);
             if let Some(log) = log {
                 log.refused(b"", &refusal, 0, false);
@@ -225,12 +292,8 @@ async fn read_proxy_header<T: Io>(
             refusal::linger(stream, refusal.response()).await;
             None
         }
-        Ok(Handshake::Closed(e)) => {
+        Handshake::Closed(e) => {
             debug!("a connection closed before its PROXY header ended: {e}");
-            None
-        }
-        Err(_) => {
-            debug!("the client did not send a PROXY header within the header timeout");
             None
         }
     }
@@ -264,7 +327,8 @@ async fn handle<S: Stack>(
         config.script_name.clone(),
         request.headers(),
         &config.forwarded_allow_ips,
-    );
+    )
+    .over_tls(connection.secure);
     let kept = config
         .access_log
         .as_ref()

@@ -76,6 +76,7 @@ where
     let mut accepting = tokio::task::JoinSet::new();
     for listener in listeners {
         addresses.push(match &listener {
+            Listener::Tcp(..) if shared.config.tls.is_some() => format!("https://{}", listener.describe()),
             Listener::Tcp(..) => format!("http://{}", listener.describe()),
             Listener::Unix(..) => listener.describe(),
         });

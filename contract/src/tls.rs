@@ -1,0 +1,158 @@
+//! A TLS identity (`certfile`, `keyfile`: a PEM certificate chain and its
+//! key) as the master reads and checks it before any worker starts, and
+//! hands it to each worker in a memory file, so the key may be readable by
+//! root only. Workers build their rustls configuration from it.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Seek as _, Write as _};
+use std::os::fd::{FromRawFd as _, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::crypto::ring;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The variable naming the descriptor a worker reads its identity from.
+pub const TLS_FD: &str = "RG_INTERNAL_TLS_FD";
+
+/// What a TLS connection may speak, by preference (ALPN).
+const PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// A certificate chain and its private key, PEM, checked to belong together.
+#[derive(Clone)]
+pub struct Identity {
+    chain: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key.
+        f.debug_struct("Identity").finish_non_exhaustive()
+    }
+}
+
+/// Why an identity cannot be used: the file, and what is wrong with it.
+#[derive(Debug)]
+pub struct TlsError {
+    pub file: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.reason)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+impl Identity {
+    /// Reads `certfile` and `keyfile` and checks that they hold a chain and
+    /// the key of its first certificate.
+    pub fn load(certfile: &Path, keyfile: &Path) -> Result<Identity, TlsError> {
+        let read = |file: &Path| {
+            std::fs::read(file).map_err(|e| TlsError {
+                file: file.to_path_buf(),
+                reason: format!("cannot read it: {e}"),
+            })
+        };
+        let identity = Identity {
+            chain: read(certfile)?,
+            key: read(keyfile)?,
+        };
+        identity.config().map_err(|(which, reason)| TlsError {
+            file: if which == Part::Key { keyfile } else { certfile }.to_path_buf(),
+            reason,
+        })?;
+        Ok(identity)
+    }
+
+    /// The rustls configuration of a server with this identity: TLS 1.2 and
+    /// 1.3 with rustls's default (modern) suites, HTTP/2 offered first.
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, String> {
+        self.config().map(Arc::new).map_err(|(_, reason)| reason)
+    }
+
+    // ring rather than aws-lc-rs keeps every project's build free of a large
+    // C library; the price is no post-quantum key exchange, hence `deprecated`.
+    #[allow(deprecated)]
+    fn config(&self) -> Result<ServerConfig, (Part, String)> {
+        let chain = CertificateDer::pem_slice_iter(&self.chain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (Part::Chain, format!("not a PEM certificate chain: {e}")))?;
+        if chain.is_empty() {
+            return Err((Part::Chain, "holds no PEM certificate".to_string()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(&self.key)
+            .map_err(|e| (Part::Key, format!("not a PEM private key: {e}")))?;
+        let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| (Part::Chain, e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| match e {
+                rustls::Error::InconsistentKeys(_) => (
+                    Part::Key,
+                    "this key does not belong to the certificate in certfile".to_string(),
+                ),
+                e => (Part::Key, e.to_string()),
+            })?;
+        config.alpn_protocols = PROTOCOLS.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+
+    /// The identity in a memory file a worker inherits (close-on-exec set:
+    /// the spawner moves it to the descriptor the worker is told).
+    pub fn to_memfd(&self) -> io::Result<OwnedFd> {
+        // SAFETY: a NUL-terminated name and flags; the result is checked.
+        let fd = unsafe { libc::memfd_create(c"rg-tls".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned by nothing else.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut file = File::from(owned);
+        file.write_all(&(self.chain.len() as u64).to_le_bytes())?;
+        file.write_all(&self.chain)?;
+        file.write_all(&self.key)?;
+        file.rewind()?;
+        Ok(file.into())
+    }
+
+    /// Reads the identity the master handed over at `fd`, and closes it.
+    /// Every worker's descriptor shares one file offset: reads are `pread`s.
+    pub fn from_fd(fd: RawFd) -> io::Result<Identity> {
+        // SAFETY: the master passed this descriptor for this process alone;
+        // taking it here closes it once read.
+        let file = unsafe { File::from_raw_fd(fd) };
+        let mut all = vec![0u8; usize::try_from(file.metadata()?.len()).unwrap_or(0)];
+        file.read_exact_at(&mut all, 0)?;
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "a truncated TLS identity");
+        let (len, rest) = all.split_first_chunk::<8>().ok_or_else(bad)?;
+        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| bad())?;
+        if len > rest.len() {
+            return Err(bad());
+        }
+        let (chain, key) = rest.split_at(len);
+        Ok(Identity {
+            chain: chain.to_vec(),
+            key: key.to_vec(),
+        })
+    }
+
+    /// The descriptor number a worker finds in [`TLS_FD`].
+    pub fn fd_from_env(value: &str) -> Option<RawFd> {
+        value.parse().ok().filter(|fd: &RawFd| *fd > 2)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Chain,
+    Key,
+}

@@ -1,0 +1,231 @@
+//! TLS in `rg serve` (`certfile`, `keyfile`): curl over HTTPS with HTTP/1.1
+//! and HTTP/2 chosen by ALPN, the scheme the application sees, a new pair
+//! taken on HUP with the old one kept when the new one is broken, and pairs
+//! that do not load refused before any worker starts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::support::{Serve, eventually};
+use crate::tools;
+
+/// A test certificate authority and the server certificates it signs, made
+/// with the openssl command line.
+struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        tools::require("openssl");
+        let pki = Pki {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        pki.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rg test CA",
+        ]);
+        pki
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A certificate for 127.0.0.1 and localhost with common name `name`,
+    /// signed by the CA: `name.pem` and `name.key`.
+    fn server(&self, name: &str) -> (PathBuf, PathBuf) {
+        std::fs::write(
+            self.path("san.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={name}"),
+        ]);
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ]);
+        (self.path(&pem), self.path(&key))
+    }
+}
+
+/// curl over HTTPS, trusting only the test CA, with `args` (`--http2` ...).
+fn curl(pki: &Pki, port: u16, path: &str, args: &[&str]) -> Output {
+    tools::require("curl");
+    Command::new("curl")
+        .args(["-sS", "-v", "--max-time", "10", "--cacert"])
+        .arg(pki.path("ca.pem"))
+        .args(args)
+        .arg(format!("https://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn tls_args(cert: &Path, key: &Path) -> Vec<String> {
+    vec![
+        "--certfile".into(),
+        cert.display().to_string(),
+        "--keyfile".into(),
+        key.display().to_string(),
+    ]
+}
+
+#[test]
+fn https_with_http2_and_http1_chosen_by_alpn() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server("one");
+    let master = Serve::fixture().args(tls_args(&cert, &key)).start();
+    assert!(
+        master
+            .stderr()
+            .contains(&format!("Listening at: https://127.0.0.1:{}", master.port())),
+        "{}",
+        master.stderr()
+    );
+    for (flag, version) in [("--http2", "HTTP/2 200"), ("--http1.1", "HTTP/1.1 200")] {
+        let out = curl(&pki, master.port(), "/environ", &[flag, "-i"]);
+        let body = text(&out.stdout);
+        assert!(out.status.success(), "{flag}: {}", text(&out.stderr));
+        assert!(body.starts_with(version), "{flag}: {body}");
+        assert!(body.contains("scheme=https "), "{flag}: {body}");
+    }
+    // A client that speaks cleartext HTTP to a TLS port gets no response
+    // the application wrote.
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{}/", master.port()))
+        .output()
+        .unwrap();
+    assert!(!text(&plain.stdout).contains("Hello"), "{}", text(&plain.stdout));
+}
+
+#[test]
+fn a_hup_takes_a_new_pair_and_keeps_the_old_one_when_the_new_one_is_broken() {
+    let pki = Pki::new();
+    let (one_cert, one_key) = pki.server("one");
+    let (two_cert, two_key) = pki.server("two");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::copy(&one_cert, &cert).unwrap();
+    std::fs::copy(&one_key, &key).unwrap();
+    let master = Serve::fixture().args(tls_args(&cert, &key)).start();
+    let subject = |name: &str| {
+        let out = curl(&pki, master.port(), "/", &[]);
+        text(&out.stderr).contains(&format!("subject: CN={name}")) && text(&out.stdout) == "Hello, world!\n"
+    };
+    assert!(subject("one"));
+
+    // A key that is not the certificate's: the reload fails, "one" serves on.
+    std::fs::copy(&two_cert, &cert).unwrap();
+    master.signal(libc::SIGHUP);
+    assert!(
+        master.wait_for_output("does not belong to the certificate", Duration::from_secs(10)),
+        "{}",
+        master.stderr()
+    );
+    assert!(subject("one"));
+
+    std::fs::copy(&two_key, &key).unwrap();
+    master.signal(libc::SIGHUP);
+    assert!(
+        eventually(Duration::from_secs(20), || subject("two")),
+        "{}",
+        master.stderr()
+    );
+}
+
+#[test]
+fn a_pair_that_does_not_load_stops_the_start_naming_the_file() {
+    let pki = Pki::new();
+    let (one_cert, _) = pki.server("one");
+    let (_, two_key) = pki.server("two");
+    let missing = pki.path("missing.pem");
+    let cases: [(Vec<String>, String); 3] = [
+        (
+            tls_args(&one_cert, &two_key),
+            format!(
+                "{}: this key does not belong to the certificate in certfile",
+                two_key.display()
+            ),
+        ),
+        (
+            tls_args(&missing, &two_key),
+            format!("{}: cannot read it", missing.display()),
+        ),
+        (
+            vec!["--certfile".into(), one_cert.display().to_string()],
+            "needs keyfile too".to_string(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = Serve::fixture().args(&args).output();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Booting worker"), "{args:?}: {stderr}");
+    }
+}
