@@ -1,7 +1,7 @@
 //! TLS in `rg serve` (`certfile`, `keyfile`): curl over HTTPS with HTTP/1.1
-//! and HTTP/2 chosen by ALPN, the scheme the application sees, a new pair
-//! taken on HUP with the old one kept when the new one is broken, and pairs
-//! that do not load refused before any worker starts.
+//! and HTTP/2 chosen by ALPN, an h2load load over a HUP, a new pair taken on
+//! HUP (the old one kept when the new one is broken), pairs that do not load
+//! refused before any worker starts; and h2c on a cleartext bind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -228,4 +228,60 @@ fn a_pair_that_does_not_load_stops_the_start_naming_the_file() {
         assert!(stderr.contains(&expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("Booting worker"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn an_http2_load_over_tls_loses_nothing_across_a_hup() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server("one");
+    let master = Serve::fixture()
+        .args(["-w", "2"])
+        .args(tls_args(&cert, &key))
+        .start();
+    tools::require("h2load");
+    // Four connections, eight streams in flight on each, for six seconds;
+    // the HUP rolls both workers while they are busy.
+    let load = Command::new("h2load")
+        .args(["-D", "6", "-c", "4", "-m", "8"])
+        .arg(format!("https://127.0.0.1:{}/", master.port()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    master.signal(libc::SIGHUP);
+    let out = load.wait_with_output().unwrap();
+    let report = text(&out.stdout);
+    let count = |what: &str| -> u64 {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with("requests:"))
+            .unwrap_or_default();
+        line.split(',')
+            .find(|part| part.trim().ends_with(what))
+            .and_then(|part| part.split_whitespace().find_map(|n| n.parse().ok()))
+            .unwrap_or_else(|| panic!("no `{what}` in {report}"))
+    };
+    assert!(count("succeeded") > 1000, "{report}");
+    assert_eq!(count("failed"), 0, "{report}");
+    assert_eq!(count("errored"), 0, "{report}");
+    assert!(report.contains(" 0 4xx, 0 5xx"), "{report}");
+    assert!(
+        master.stderr().matches("Booting worker").count() >= 4,
+        "the HUP did not roll the workers: {}",
+        master.stderr()
+    );
+}
+
+#[test]
+fn a_cleartext_bind_answers_http2_with_prior_knowledge() {
+    tools::require("curl");
+    let master = Serve::fixture().start();
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "10", "--http2-prior-knowledge"])
+        .arg(format!("http://127.0.0.1:{}/environ", master.port()))
+        .output()
+        .unwrap();
+    let body = text(&out.stdout);
+    assert!(body.starts_with("HTTP/2 200"), "{body}{}", text(&out.stderr));
+    assert!(body.contains("scheme=http "), "{body}");
 }

@@ -16,6 +16,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("supervisord", "supervisor"),
     ("systemd-analyze", "systemd"),
     ("curl", "curl"),
+    ("h2load", "nghttp2-client"),
     ("chromium", "chromium"),
     ("chromedriver", "chromium-driver"),
 ];
