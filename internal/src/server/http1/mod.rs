@@ -9,49 +9,13 @@
 //! operations chapter ("What rg refuses at the door"); each rule names its
 //! RFC section where it is checked.
 
-use std::fmt::Write as _;
+mod chars;
+mod refusal;
 
 use rg_contract::settings::Limits;
 
-/// What the validator refused, as a response: status and a one-line reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
-    /// 400, 408, 414, 431, 501 or 505.
-    pub(crate) status: u16,
-    /// One line of text, without its newline.
-    pub(crate) reason: String,
-}
-
-impl Refusal {
-    fn bad(reason: &str) -> Refusal {
-        Refusal {
-            status: 400,
-            reason: reason.to_string(),
-        }
-    }
-
-    /// The full response: status line, a short head that closes the
-    /// connection, the reason as the body.
-    pub(crate) fn response(&self) -> Vec<u8> {
-        let phrase = match self.status {
-            408 => "Request Timeout",
-            414 => "URI Too Long",
-            431 => "Request Header Fields Too Large",
-            501 => "Not Implemented",
-            505 => "HTTP Version Not Supported",
-            _ => "Bad Request",
-        };
-        let mut text = String::with_capacity(160 + self.reason.len());
-        let _ = write!(
-            text,
-            "HTTP/1.1 {} {phrase}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}\n",
-            self.status,
-            self.reason.len() + 1,
-            self.reason
-        );
-        text.into_bytes()
-    }
-}
+use self::chars::{hex, is_target_byte, is_tchar, is_value_byte, run_of};
+pub(crate) use self::refusal::Refusal;
 
 /// The result of feeding bytes.
 #[derive(Debug, PartialEq, Eq)]
@@ -534,14 +498,14 @@ impl Validator {
                     self.state = State::Method;
                     self.method_byte(b)
                 }
-                _ => Err(Refusal::bad("Invalid request line")),
+                _ => Err(Refusal::bad_request("Invalid request line")),
             },
             State::StartLf => match b {
                 b'\n' => {
                     self.state = State::Start;
                     Ok(())
                 }
-                _ => Err(Refusal::bad("Bare CR before the request line")),
+                _ => Err(Refusal::bad_request("Bare CR before the request line")),
             },
             State::Method => match b {
                 b' ' => {
@@ -554,19 +518,19 @@ impl Validator {
                     self.line_byte()
                 }
                 _ if is_tchar(b) => self.method_byte(b),
-                _ => Err(Refusal::bad("Invalid request method")),
+                _ => Err(Refusal::bad_request("Invalid request method")),
             },
             State::TargetStart => {
                 self.line_byte()?;
                 if self.flags & CONNECT != 0 {
                     // RFC 9112 §3.2.3: CONNECT takes authority-form only.
                     return match b {
-                        b'/' | b'*' => Err(Refusal::bad("CONNECT needs an authority-form target")),
+                        b'/' | b'*' => Err(Refusal::bad_request("CONNECT needs an authority-form target")),
                         _ if is_target_byte(b) => {
                             self.state = State::Authority;
                             Ok(())
                         }
-                        _ => Err(Refusal::bad("Invalid request target")),
+                        _ => Err(Refusal::bad_request("Invalid request target")),
                     };
                 }
                 match b {
@@ -579,13 +543,13 @@ impl Validator {
                         self.state = State::TargetStar;
                         Ok(())
                     }
-                    b'*' => Err(Refusal::bad("Asterisk-form target without OPTIONS")),
+                    b'*' => Err(Refusal::bad_request("Asterisk-form target without OPTIONS")),
                     _ if b.is_ascii_alphabetic() => {
                         self.state = State::Scheme { slashes: 0 };
                         Ok(())
                     }
                     // RFC 9112 §3.2.3: authority-form is for CONNECT only.
-                    _ => Err(Refusal::bad("Invalid request target")),
+                    _ => Err(Refusal::bad_request("Invalid request target")),
                 }
             }
             State::Scheme { slashes } => {
@@ -605,7 +569,7 @@ impl Validator {
                         Ok(())
                     }
                     // `host:80` and the like: authority-form, CONNECT's only.
-                    _ => Err(Refusal::bad("Authority-form target without CONNECT")),
+                    _ => Err(Refusal::bad_request("Authority-form target without CONNECT")),
                 }
             }
             State::Target | State::Authority => match b {
@@ -614,14 +578,14 @@ impl Validator {
                     self.line_byte()
                 }
                 _ if is_target_byte(b) => self.line_byte(),
-                _ => Err(Refusal::bad("Invalid character in the request target")),
+                _ => Err(Refusal::bad_request("Invalid character in the request target")),
             },
             State::TargetStar => match b {
                 b' ' => {
                     self.state = State::Version(0);
                     self.line_byte()
                 }
-                _ => Err(Refusal::bad("Invalid request target")),
+                _ => Err(Refusal::bad_request("Invalid request target")),
             },
             State::Version(pos) => self.version_byte(pos, b),
             State::RequestLineLf => match b {
@@ -629,7 +593,7 @@ impl Validator {
                     self.state = State::LineStart;
                     Ok(())
                 }
-                _ => Err(Refusal::bad("Bare CR in the request line")),
+                _ => Err(Refusal::bad_request("Bare CR in the request line")),
             },
             State::LineStart => match b {
                 b'\r' => {
@@ -637,9 +601,9 @@ impl Validator {
                     Ok(())
                 }
                 // RFC 9112 §5.2: obsolete line folding, refused.
-                b' ' | b'\t' if self.fields > 0 => Err(Refusal::bad("Obsolete line folding")),
-                b' ' | b'\t' => Err(Refusal::bad("Whitespace before the first header field")),
-                b':' => Err(Refusal::bad("Empty header field name")),
+                b' ' | b'\t' if self.fields > 0 => Err(Refusal::bad_request("Obsolete line folding")),
+                b' ' | b'\t' => Err(Refusal::bad_request("Whitespace before the first header field")),
+                b':' => Err(Refusal::bad_request("Empty header field name")),
                 _ if is_tchar(b) => {
                     if self.limits.request_fields > 0 && self.fields >= self.limits.request_fields {
                         return Err(Refusal {
@@ -652,12 +616,12 @@ impl Validator {
                     self.name_len = 0;
                     self.name_byte(b)
                 }
-                b'\n' => Err(Refusal::bad("Bare LF line ending")),
-                _ => Err(Refusal::bad("Invalid header field name")),
+                b'\n' => Err(Refusal::bad_request("Bare LF line ending")),
+                _ => Err(Refusal::bad_request("Invalid header field name")),
             },
             State::HeadEndLf => match b {
                 b'\n' => self.head_end(),
-                _ => Err(Refusal::bad("Bare CR in the head")),
+                _ => Err(Refusal::bad_request("Bare CR in the head")),
             },
             State::Name => match b {
                 b':' => {
@@ -667,9 +631,11 @@ impl Validator {
                     Ok(())
                 }
                 // RFC 9112 §5.1: no whitespace between name and colon.
-                b' ' | b'\t' => Err(Refusal::bad("Whitespace before the colon of a header field")),
+                b' ' | b'\t' => Err(Refusal::bad_request(
+                    "Whitespace before the colon of a header field",
+                )),
                 _ if is_tchar(b) => self.name_byte(b),
-                _ => Err(Refusal::bad("Invalid header field name")),
+                _ => Err(Refusal::bad_request("Invalid header field name")),
             },
             State::ValueStart | State::Value => match b {
                 b'\r' => {
@@ -683,7 +649,7 @@ impl Validator {
                     self.field_line_byte()?;
                     self.value_byte(b)
                 }
-                _ => Err(Refusal::bad("Invalid character in a header field value")),
+                _ => Err(Refusal::bad_request("Invalid character in a header field value")),
             },
             State::FieldLf => match b {
                 b'\n' => {
@@ -692,7 +658,7 @@ impl Validator {
                     self.state = State::LineStart;
                     Ok(())
                 }
-                _ => Err(Refusal::bad("Bare CR in a header field")),
+                _ => Err(Refusal::bad_request("Bare CR in a header field")),
             },
             State::ChunkSizeStart => match hex(b) {
                 Some(d) => {
@@ -701,7 +667,7 @@ impl Validator {
                     self.state = State::ChunkSize;
                     Ok(())
                 }
-                None => Err(Refusal::bad("Invalid chunk size")),
+                None => Err(Refusal::bad_request("Invalid chunk size")),
             },
             State::ChunkSize => {
                 self.chunk_line_byte()?;
@@ -725,8 +691,8 @@ impl Validator {
                             self.chunk = self.chunk << 4 | u64::from(d);
                             Ok(())
                         }
-                        Some(_) => Err(Refusal::bad("Chunk size too large")),
-                        None => Err(Refusal::bad("Invalid chunk size")),
+                        Some(_) => Err(Refusal::bad_request("Chunk size too large")),
+                        None => Err(Refusal::bad_request("Invalid chunk size")),
                     },
                 }
             }
@@ -738,7 +704,7 @@ impl Validator {
                         self.state = State::ChunkExt;
                         Ok(())
                     }
-                    _ => Err(Refusal::bad("Whitespace after a chunk size")),
+                    _ => Err(Refusal::bad_request("Whitespace after a chunk size")),
                 }
             }
             State::ChunkExt => {
@@ -749,7 +715,7 @@ impl Validator {
                         Ok(())
                     }
                     b'\t' | b' '..=0x7e | 0x80..=0xff => Ok(()),
-                    _ => Err(Refusal::bad("Invalid character in a chunk extension")),
+                    _ => Err(Refusal::bad_request("Invalid character in a chunk extension")),
                 }
             }
             State::ChunkSizeLf => match b {
@@ -763,21 +729,21 @@ impl Validator {
                     self.state = State::ChunkData(self.chunk);
                     Ok(())
                 }
-                _ => Err(Refusal::bad("Bare CR in a chunk size line")),
+                _ => Err(Refusal::bad_request("Bare CR in a chunk size line")),
             },
             State::ChunkDataCr => match b {
                 b'\r' => {
                     self.state = State::ChunkDataLf;
                     Ok(())
                 }
-                _ => Err(Refusal::bad("Chunk data longer than its size")),
+                _ => Err(Refusal::bad_request("Chunk data longer than its size")),
             },
             State::ChunkDataLf => match b {
                 b'\n' => {
                     self.state = State::ChunkSizeStart;
                     Ok(())
                 }
-                _ => Err(Refusal::bad("Bare CR after chunk data")),
+                _ => Err(Refusal::bad_request("Bare CR after chunk data")),
             },
             State::Length(_) | State::ChunkData(_) | State::Held | State::Through => Ok(()),
         }
@@ -785,7 +751,7 @@ impl Validator {
 
     fn method_byte(&mut self, b: u8) -> Result<(), Refusal> {
         if self.method_len == MAX_METHOD {
-            return Err(Refusal::bad("Request method too long"));
+            return Err(Refusal::bad_request("Request method too long"));
         }
         self.method[self.method_len] = b;
         self.method_len += 1;
@@ -820,18 +786,18 @@ impl Validator {
                     self.state = State::RequestLineLf;
                     self.version_check()
                 }
-                b'\n' => Err(Refusal::bad("Bare LF line ending")),
-                _ => Err(Refusal::bad("Invalid HTTP version")),
+                b'\n' => Err(Refusal::bad_request("Bare LF line ending")),
+                _ => Err(Refusal::bad_request("Invalid HTTP version")),
             };
         }
         self.line_byte()?;
         // The request line is METHOD SP target SP HTTP/d.d CRLF.
         match pos {
             0..=4 if b == VERSION[pos] => {}
-            0..=4 => return Err(Refusal::bad("Invalid HTTP version")),
+            0..=4 => return Err(Refusal::bad_request("Invalid HTTP version")),
             5 | 7 if b.is_ascii_digit() => {}
             6 if b == b'.' => {}
-            _ => return Err(Refusal::bad("Invalid HTTP version")),
+            _ => return Err(Refusal::bad_request("Invalid HTTP version")),
         }
         // Keep the two digits in `chunk`, unused in a head.
         if pos == 5 || pos == 7 {
@@ -897,7 +863,7 @@ impl Validator {
     fn chunk_line_byte(&mut self) -> Result<(), Refusal> {
         self.line += 1;
         if self.line > MAX_CHUNK_LINE {
-            return Err(Refusal::bad("Chunk extensions too long"));
+            return Err(Refusal::bad_request("Chunk extensions too long"));
         }
         Ok(())
     }
@@ -951,11 +917,11 @@ impl Validator {
         if self.flags & TRAILERS != 0 && self.field != Field::Other {
             // RFC 9110 §6.5.1: a trailer must not carry what frames,
             // routes or authenticates the message, or modifies the request.
-            return Err(Refusal::bad("Header field not allowed in trailers"));
+            return Err(Refusal::bad_request("Header field not allowed in trailers"));
         }
         let once = |flags: &mut u16, bit: u16, what: &str| {
             if *flags & bit != 0 {
-                return Err(Refusal::bad(what));
+                return Err(Refusal::bad_request(what));
             }
             *flags |= bit;
             Ok(())
@@ -981,7 +947,7 @@ impl Validator {
             Field::TransferEncoding => {
                 // RFC 9112 §6.1: no transfer coding in HTTP/1.0.
                 if self.flags & HTTP10 != 0 {
-                    return Err(Refusal::bad("Transfer-Encoding in an HTTP/1.0 request"));
+                    return Err(Refusal::bad_request("Transfer-Encoding in an HTTP/1.0 request"));
                 }
                 self.flags |= TRANSFER_ENCODING;
                 self.coding_len = 0;
@@ -1001,7 +967,7 @@ impl Validator {
                         .content_length
                         .checked_mul(10)
                         .and_then(|n| n.checked_add(u64::from(b - b'0')))
-                        .ok_or_else(|| Refusal::bad("Content-Length too large"))?;
+                        .ok_or_else(|| Refusal::bad_request("Content-Length too large"))?;
                     self.flags |= CL_DIGIT;
                     Ok(())
                 }
@@ -1009,7 +975,7 @@ impl Validator {
                     self.flags |= CL_DONE;
                     Ok(())
                 }
-                _ => Err(Refusal::bad("Invalid Content-Length")),
+                _ => Err(Refusal::bad_request("Invalid Content-Length")),
             },
             Field::TransferEncoding => match b {
                 b',' => self.coding_ends(),
@@ -1022,7 +988,7 @@ impl Validator {
                     }
                     Ok(())
                 }
-                _ if self.coding_len == usize::MAX => Err(Refusal::bad("Invalid Transfer-Encoding")),
+                _ if self.coding_len == usize::MAX => Err(Refusal::bad_request("Invalid Transfer-Encoding")),
                 _ if is_tchar(b) => {
                     if self.coding_len < self.coding.len() {
                         self.coding[self.coding_len] = b.to_ascii_lowercase();
@@ -1083,7 +1049,9 @@ impl Validator {
     /// The end of a field line.
     fn field_ends(&mut self) -> Result<(), Refusal> {
         match self.field {
-            Field::ContentLength if self.flags & CL_DIGIT == 0 => Err(Refusal::bad("Invalid Content-Length")),
+            Field::ContentLength if self.flags & CL_DIGIT == 0 => {
+                Err(Refusal::bad_request("Invalid Content-Length"))
+            }
             Field::TransferEncoding => {
                 if self.coding_len != usize::MAX {
                     self.coding_ends()?;
@@ -1112,18 +1080,18 @@ impl Validator {
         }
         // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1.
         if flags & (HOST | HTTP10) == 0 {
-            return Err(Refusal::bad("Missing Host header field"));
+            return Err(Refusal::bad_request("Missing Host header field"));
         }
         if flags & TRANSFER_ENCODING != 0 {
             // RFC 9112 §6.1, §6.3: both framings is a smuggling attempt.
             if flags & CONTENT_LENGTH != 0 {
-                return Err(Refusal::bad("Both Content-Length and Transfer-Encoding"));
+                return Err(Refusal::bad_request("Both Content-Length and Transfer-Encoding"));
             }
             if flags & CHUNKED_TWICE != 0 {
-                return Err(Refusal::bad("Transfer-Encoding chunked more than once"));
+                return Err(Refusal::bad_request("Transfer-Encoding chunked more than once"));
             }
             if flags & LAST_CHUNKED == 0 {
-                return Err(Refusal::bad(
+                return Err(Refusal::bad_request(
                     "Transfer-Encoding whose final coding is not chunked",
                 ));
             }
@@ -1143,7 +1111,7 @@ impl Validator {
             }
             // A switch with a body: validate the body as HTTP, then hold.
             // Rare enough to refuse rather than track.
-            return Err(Refusal::bad("A request to switch protocols with a body"));
+            return Err(Refusal::bad_request("A request to switch protocols with a body"));
         }
         if flags & CONNECT != 0 || flags & (UPGRADE | CONNECTION_UPGRADE) == UPGRADE | CONNECTION_UPGRADE {
             self.state = State::Held;
@@ -1151,71 +1119,6 @@ impl Validator {
         }
         self.next_message();
         Ok(())
-    }
-}
-
-/// RFC 9110 §5.6.2 token characters, as a table.
-static TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = matches!(b as u8,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
-        b += 1;
-    }
-    table
-};
-
-fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
-}
-
-/// The length of the run of bytes at the start of `bytes` that `ok`
-/// accepts, where `ok` accepts every byte from `low` up but DEL (and maybe
-/// some below `low`): eight bytes at a time while none is below `low` or
-/// DEL, then one at a time.
-#[inline]
-fn run_of(bytes: &[u8], low: u8, ok: fn(u8) -> bool) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = ONES * 0x80;
-    let below = ONES * u64::from(low);
-    let del = ONES * 0x7f;
-    let mut words = bytes.chunks_exact(8);
-    let mut i = 0;
-    for word in &mut words {
-        let mut array = [0u8; 8];
-        array.copy_from_slice(word);
-        let w = u64::from_ne_bytes(array);
-        // A byte below `low` (exact for `low` <= 0x80), or a zero byte of
-        // `w ^ del`, that is a DEL (bytes >= 0x80 set neither).
-        let low_byte = w.wrapping_sub(below) & !w & HIGHS;
-        let x = w ^ del;
-        let del_byte = x.wrapping_sub(ONES) & !x & HIGHS;
-        if low_byte | del_byte != 0 {
-            break;
-        }
-        i += 8;
-    }
-    i + bytes[i..].iter().position(|&b| !ok(b)).unwrap_or(bytes.len() - i)
-}
-
-/// What a field value may hold (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text.
-fn is_value_byte(b: u8) -> bool {
-    b == b'\t' || (b >= b' ' && b != 0x7f)
-}
-
-/// What may appear in a request target: no whitespace, no control.
-fn is_target_byte(b: u8) -> bool {
-    b > b' ' && b != 0x7f
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 
