@@ -10,11 +10,13 @@
 //! RFC section where it is checked.
 
 mod chars;
+mod flags;
 mod refusal;
 
 use rg_contract::settings::Limits;
 
 use self::chars::{hex, is_target_byte, is_tchar, is_value_byte, run_of};
+use self::flags::Flags;
 pub(crate) use self::refusal::Refusal;
 
 /// The result of feeding bytes.
@@ -124,35 +126,12 @@ impl Field {
     }
 }
 
-// Facts about the message being read, as bits.
-const HTTP10: u16 = 1;
-const HOST: u16 = 1 << 1;
-const CONTENT_TYPE: u16 = 1 << 2;
-const CONTENT_LENGTH: u16 = 1 << 3;
-const TRANSFER_ENCODING: u16 = 1 << 4;
-/// The last transfer coding seen is `chunked`.
-const LAST_CHUNKED: u16 = 1 << 5;
-const CHUNKED_TWICE: u16 = 1 << 6;
-/// A transfer coding other than chunked.
-const OTHER_CODING: u16 = 1 << 7;
-const UPGRADE: u16 = 1 << 8;
-const CONNECTION_UPGRADE: u16 = 1 << 9;
-const OPTIONS: u16 = 1 << 10;
-const CONNECT: u16 = 1 << 11;
-/// In the trailer section rather than the head.
-const TRAILERS: u16 = 1 << 12;
-const CHUNKED_SEEN: u16 = 1 << 13;
-/// The current Content-Length value has ended (whitespace after digits).
-const CL_DONE: u16 = 1 << 14;
-/// The current Content-Length value has a digit.
-const CL_DIGIT: u16 = 1 << 15;
-
 /// The validator of one connection.
 #[derive(Debug)]
 pub(crate) struct Validator {
     limits: Limits,
     state: State,
-    flags: u16,
+    flags: Flags,
     /// Bytes of the current request line or field line, CRLF excluded.
     line: usize,
     /// Field lines in the current head or trailer section.
@@ -182,7 +161,7 @@ impl Validator {
         Validator {
             limits,
             state: State::Preface(0),
-            flags: 0,
+            flags: Flags::default(),
             line: 0,
             fields: 0,
             name: [0; NAME_CAP],
@@ -226,7 +205,7 @@ impl Validator {
     /// Whether the validator is in a body or its trailers: a refusal
     /// there comes after hyper may have called the application.
     pub(crate) fn in_body(&self) -> bool {
-        self.flags & TRAILERS != 0
+        self.flags.has(Flags::TRAILERS)
             || matches!(
                 self.state,
                 State::Length(_)
@@ -259,7 +238,7 @@ impl Validator {
     /// connection stays HTTP/1 and they are validated as requests.
     pub(crate) fn switched(&mut self, status: u16) {
         debug_assert!(self.is_held());
-        let switch = status == 101 || (self.flags & CONNECT != 0 && (200..300).contains(&status));
+        let switch = status == 101 || (self.flags.has(Flags::CONNECT) && (200..300).contains(&status));
         if switch {
             self.state = State::Through;
         } else {
@@ -331,7 +310,7 @@ impl Validator {
                         continue;
                     }
                 }
-                State::LineStart if self.flags & TRAILERS == 0 => {
+                State::LineStart if !self.flags.has(Flags::TRAILERS) => {
                     let before = i;
                     if let Err(refusal) = self.field_lines(bytes, &mut i) {
                         return Verdict::Refuse { start, refusal };
@@ -382,7 +361,7 @@ impl Validator {
                             return Verdict::Refuse { start, refusal };
                         }
                         if minor == b'0' {
-                            self.flags |= HTTP10;
+                            self.flags.set(Flags::HTTP10);
                         }
                         self.state = State::LineStart;
                         i += 10;
@@ -461,7 +440,7 @@ impl Validator {
 
     fn next_message(&mut self) {
         self.state = State::Start;
-        self.flags = 0;
+        self.flags = Flags::default();
         self.line = 0;
         self.fields = 0;
         self.method_len = 0;
@@ -510,8 +489,8 @@ impl Validator {
             State::Method => match b {
                 b' ' => {
                     match self.method() {
-                        b"OPTIONS" => self.flags |= OPTIONS,
-                        b"CONNECT" => self.flags |= CONNECT,
+                        b"OPTIONS" => self.flags.set(Flags::OPTIONS),
+                        b"CONNECT" => self.flags.set(Flags::CONNECT),
                         _ => {}
                     }
                     self.state = State::TargetStart;
@@ -522,7 +501,7 @@ impl Validator {
             },
             State::TargetStart => {
                 self.line_byte()?;
-                if self.flags & CONNECT != 0 {
+                if self.flags.has(Flags::CONNECT) {
                     // RFC 9112 §3.2.3: CONNECT takes authority-form only.
                     return match b {
                         b'/' | b'*' => Err(Refusal::bad_request("CONNECT needs an authority-form target")),
@@ -539,7 +518,7 @@ impl Validator {
                         Ok(())
                     }
                     // RFC 9112 §3.2.4: asterisk-form is for OPTIONS only.
-                    b'*' if self.flags & OPTIONS != 0 => {
+                    b'*' if self.flags.has(Flags::OPTIONS) => {
                         self.state = State::TargetStar;
                         Ok(())
                     }
@@ -720,7 +699,7 @@ impl Validator {
             }
             State::ChunkSizeLf => match b {
                 b'\n' if self.chunk == 0 => {
-                    self.flags |= TRAILERS;
+                    self.flags.set(Flags::TRAILERS);
                     self.fields = 0;
                     self.state = State::LineStart;
                     Ok(())
@@ -813,7 +792,7 @@ impl Validator {
         match version.to_be_bytes() {
             [.., b'1', b'1'] => Ok(()),
             [.., b'1', b'0'] => {
-                self.flags |= HTTP10;
+                self.flags.set(Flags::HTTP10);
                 Ok(())
             }
             _ => Err(Refusal {
@@ -914,24 +893,24 @@ impl Validator {
             | b"proxy-connection" => Field::NotInTrailers,
             _ => Field::Other,
         };
-        if self.flags & TRAILERS != 0 && self.field != Field::Other {
+        if self.flags.has(Flags::TRAILERS) && self.field != Field::Other {
             // RFC 9110 §6.5.1: a trailer must not carry what frames,
             // routes or authenticates the message, or modifies the request.
             return Err(Refusal::bad_request("Header field not allowed in trailers"));
         }
-        let once = |flags: &mut u16, bit: u16, what: &str| {
-            if *flags & bit != 0 {
-                return Err(Refusal::bad_request(what));
+        let once = |flags: &mut Flags, fact: Flags, what: &str| {
+            if flags.set_once(fact) {
+                Ok(())
+            } else {
+                Err(Refusal::bad_request(what))
             }
-            *flags |= bit;
-            Ok(())
         };
         match self.field {
             // RFC 9110 §7.2, §8.3: a single Host, a single Content-Type.
-            Field::Host => once(&mut self.flags, HOST, "More than one Host header field")?,
+            Field::Host => once(&mut self.flags, Flags::HOST, "More than one Host header field")?,
             Field::ContentType => once(
                 &mut self.flags,
-                CONTENT_TYPE,
+                Flags::CONTENT_TYPE,
                 "More than one Content-Type header field",
             )?,
             // RFC 9112 §6.3: a repeated Content-Length is refused, even
@@ -939,21 +918,21 @@ impl Validator {
             Field::ContentLength => {
                 once(
                     &mut self.flags,
-                    CONTENT_LENGTH,
+                    Flags::CONTENT_LENGTH,
                     "More than one Content-Length header field",
                 )?;
-                self.flags &= !(CL_DONE | CL_DIGIT);
+                self.flags.clear(Flags::CL_DONE | Flags::CL_DIGIT);
             }
             Field::TransferEncoding => {
                 // RFC 9112 §6.1: no transfer coding in HTTP/1.0.
-                if self.flags & HTTP10 != 0 {
+                if self.flags.has(Flags::HTTP10) {
                     return Err(Refusal::bad_request("Transfer-Encoding in an HTTP/1.0 request"));
                 }
-                self.flags |= TRANSFER_ENCODING;
+                self.flags.set(Flags::TRANSFER_ENCODING);
                 self.coding_len = 0;
             }
             Field::Connection => self.token = 0,
-            Field::Upgrade => self.flags |= UPGRADE,
+            Field::Upgrade => self.flags.set(Flags::UPGRADE),
             _ => {}
         }
         Ok(())
@@ -962,17 +941,17 @@ impl Validator {
     fn value_byte(&mut self, b: u8) -> Result<(), Refusal> {
         match self.field {
             Field::ContentLength => match b {
-                b'0'..=b'9' if self.flags & CL_DONE == 0 => {
+                b'0'..=b'9' if !self.flags.has(Flags::CL_DONE) => {
                     self.content_length = self
                         .content_length
                         .checked_mul(10)
                         .and_then(|n| n.checked_add(u64::from(b - b'0')))
                         .ok_or_else(|| Refusal::bad_request("Content-Length too large"))?;
-                    self.flags |= CL_DIGIT;
+                    self.flags.set(Flags::CL_DIGIT);
                     Ok(())
                 }
-                b' ' | b'\t' if self.flags & CL_DIGIT != 0 => {
-                    self.flags |= CL_DONE;
+                b' ' | b'\t' if self.flags.has(Flags::CL_DIGIT) => {
+                    self.flags.set(Flags::CL_DONE);
                     Ok(())
                 }
                 _ => Err(Refusal::bad_request("Invalid Content-Length")),
@@ -998,9 +977,9 @@ impl Validator {
                 }
                 // Parameters (`;`) and anything else: not a coding rg knows.
                 _ => {
-                    self.flags |= OTHER_CODING;
+                    self.flags.set(Flags::OTHER_CODING);
                     self.coding_len = 0;
-                    self.flags &= !LAST_CHUNKED;
+                    self.flags.clear(Flags::LAST_CHUNKED);
                     Ok(())
                 }
             },
@@ -1009,7 +988,7 @@ impl Validator {
                 match b {
                     b',' | b' ' | b'\t' => {
                         if self.token == UPGRADE_TOKEN.len() {
-                            self.flags |= CONNECTION_UPGRADE;
+                            self.flags.set(Flags::CONNECTION_UPGRADE);
                         }
                         self.token = 0;
                     }
@@ -1032,14 +1011,14 @@ impl Validator {
             // Empty list elements are ignored (RFC 9110 §5.6.1).
             0 | usize::MAX => {}
             7 if &self.coding[..7] == b"chunked" => {
-                if self.flags & CHUNKED_SEEN != 0 {
-                    self.flags |= CHUNKED_TWICE;
+                if self.flags.has(Flags::CHUNKED_SEEN) {
+                    self.flags.set(Flags::CHUNKED_TWICE);
                 }
-                self.flags |= CHUNKED_SEEN | LAST_CHUNKED;
+                self.flags.set(Flags::CHUNKED_SEEN | Flags::LAST_CHUNKED);
             }
             _ => {
-                self.flags |= OTHER_CODING;
-                self.flags &= !LAST_CHUNKED;
+                self.flags.set(Flags::OTHER_CODING);
+                self.flags.clear(Flags::LAST_CHUNKED);
             }
         }
         self.coding_len = 0;
@@ -1049,7 +1028,7 @@ impl Validator {
     /// The end of a field line.
     fn field_ends(&mut self) -> Result<(), Refusal> {
         match self.field {
-            Field::ContentLength if self.flags & CL_DIGIT == 0 => {
+            Field::ContentLength if !self.flags.has(Flags::CL_DIGIT) => {
                 Err(Refusal::bad_request("Invalid Content-Length"))
             }
             Field::TransferEncoding => {
@@ -1061,7 +1040,7 @@ impl Validator {
             }
             Field::Connection => {
                 if self.token == b"upgrade".len() {
-                    self.flags |= CONNECTION_UPGRADE;
+                    self.flags.set(Flags::CONNECTION_UPGRADE);
                 }
                 Ok(())
             }
@@ -1074,28 +1053,28 @@ impl Validator {
     fn head_end(&mut self) -> Result<(), Refusal> {
         self.heads = self.heads.wrapping_add(1);
         let flags = self.flags;
-        if flags & TRAILERS != 0 {
+        if flags.has(Flags::TRAILERS) {
             self.next_message();
             return Ok(());
         }
         // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1.
-        if flags & (HOST | HTTP10) == 0 {
+        if !flags.has_any(Flags::HOST | Flags::HTTP10) {
             return Err(Refusal::bad_request("Missing Host header field"));
         }
-        if flags & TRANSFER_ENCODING != 0 {
+        if flags.has(Flags::TRANSFER_ENCODING) {
             // RFC 9112 §6.1, §6.3: both framings is a smuggling attempt.
-            if flags & CONTENT_LENGTH != 0 {
+            if flags.has(Flags::CONTENT_LENGTH) {
                 return Err(Refusal::bad_request("Both Content-Length and Transfer-Encoding"));
             }
-            if flags & CHUNKED_TWICE != 0 {
+            if flags.has(Flags::CHUNKED_TWICE) {
                 return Err(Refusal::bad_request("Transfer-Encoding chunked more than once"));
             }
-            if flags & LAST_CHUNKED == 0 {
+            if !flags.has(Flags::LAST_CHUNKED) {
                 return Err(Refusal::bad_request(
                     "Transfer-Encoding whose final coding is not chunked",
                 ));
             }
-            if flags & OTHER_CODING != 0 {
+            if flags.has(Flags::OTHER_CODING) {
                 return Err(Refusal {
                     status: 501,
                     reason: "Transfer codings other than chunked are not supported".to_string(),
@@ -1104,16 +1083,16 @@ impl Validator {
             self.state = State::ChunkSizeStart;
             return Ok(());
         }
-        if flags & CONTENT_LENGTH != 0 && self.content_length > 0 {
+        if flags.has(Flags::CONTENT_LENGTH) && self.content_length > 0 {
             self.state = State::Length(self.content_length);
-            if flags & (UPGRADE | CONNECT) == 0 {
+            if !flags.has_any(Flags::UPGRADE | Flags::CONNECT) {
                 return Ok(());
             }
             // A switch with a body: validate the body as HTTP, then hold.
             // Rare enough to refuse rather than track.
             return Err(Refusal::bad_request("A request to switch protocols with a body"));
         }
-        if flags & CONNECT != 0 || flags & (UPGRADE | CONNECTION_UPGRADE) == UPGRADE | CONNECTION_UPGRADE {
+        if flags.has(Flags::CONNECT) || flags.has(Flags::UPGRADE | Flags::CONNECTION_UPGRADE) {
             self.state = State::Held;
             return Ok(());
         }
