@@ -20,6 +20,12 @@ pub(super) fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
+/// The length of the run of token characters at the start of `bytes`.
+#[inline]
+pub(super) fn token_run(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&b| !is_tchar(b)).unwrap_or(bytes.len())
+}
+
 /// What a field value may hold (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text.
 #[inline]
 pub(super) fn is_value_byte(b: u8) -> bool {

@@ -1,4 +1,4 @@
-//! What the validator knows of the message being read, as bits: the facts
+//! What the request line and the head's fields said, as bits: the facts
 //! the framing of the body (and a switch of protocols) is decided from.
 
 use std::ops::BitOr;
@@ -25,12 +25,6 @@ impl Flags {
     pub(super) const UPGRADE: Flags = Flags(1 << 11);
     /// `upgrade` among the Connection options.
     pub(super) const CONNECTION_UPGRADE: Flags = Flags(1 << 12);
-    /// In the trailer section rather than the head.
-    pub(super) const TRAILERS: Flags = Flags(1 << 13);
-    /// The current Content-Length value has ended (whitespace after digits).
-    pub(super) const CL_DONE: Flags = Flags(1 << 14);
-    /// The current Content-Length value has a digit.
-    pub(super) const CL_DIGIT: Flags = Flags(1 << 15);
 
     /// Whether every fact of `facts` holds.
     #[inline]
