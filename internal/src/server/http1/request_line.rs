@@ -112,8 +112,13 @@ impl RequestLine {
                     return Ok(Progress::More);
                 }
                 State::Target => {
-                    // A run of target bytes, and the SP after it.
-                    let run = run_of(&bytes[*i..], 0x21, is_target_byte);
+                    // A run of target bytes (none after `GET /`, the most
+                    // common target), and the SP after it.
+                    let run = if is_target_byte(b) {
+                        run_of(&bytes[*i..], 0x21, is_target_byte)
+                    } else {
+                        0
+                    };
                     self.line += run;
                     *i += run;
                     if bytes.get(*i) == Some(&b' ') {
