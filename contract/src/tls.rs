@@ -1,7 +1,8 @@
 //! A TLS identity (`certfile`, `keyfile`: a PEM certificate chain and its
 //! key) as the master reads and checks it before any worker starts, and
 //! hands it to each worker in a memory file, so the key may be readable by
-//! root only. Workers build their rustls configuration from it.
+//! root only. Workers build their rustls configuration from it; with
+//! `ca_certs` and `cert_reqs`, clients show certificates (mutual TLS).
 
 use std::fmt;
 use std::fs::File;
@@ -11,8 +12,10 @@ use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::crypto::ring;
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -22,17 +25,34 @@ pub const TLS_FD: &str = "RG_INTERNAL_TLS_FD";
 /// What a TLS connection may speak, by preference (ALPN).
 const PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
-/// A certificate chain and its private key, PEM, checked to belong together.
+/// Whether clients must show a certificate (`cert_reqs`, Gunicorn's
+/// `CERT_NONE`, `CERT_OPTIONAL`, `CERT_REQUIRED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    #[default]
+    None,
+    /// A certificate, if shown, must be signed by `ca_certs`.
+    Optional,
+    /// No certificate signed by `ca_certs`, no connection.
+    Required,
+}
+
+/// A certificate chain and its private key, PEM, checked to belong
+/// together; and the authorities client certificates are checked against.
 #[derive(Clone)]
 pub struct Identity {
     chain: Vec<u8>,
     key: Vec<u8>,
+    client_cas: Vec<u8>,
+    client_auth: ClientAuth,
 }
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never the key.
-        f.debug_struct("Identity").finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("client_auth", &self.client_auth)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,8 +73,14 @@ impl std::error::Error for TlsError {}
 
 impl Identity {
     /// Reads `certfile` and `keyfile` and checks that they hold a chain and
-    /// the key of its first certificate.
-    pub fn load(certfile: &Path, keyfile: &Path) -> Result<Identity, TlsError> {
+    /// the key of its first certificate; with `client`, the authorities
+    /// (`ca_certs`) client certificates are checked against, and whether a
+    /// client must show one.
+    pub fn load(
+        certfile: &Path,
+        keyfile: &Path,
+        client: Option<(&Path, ClientAuth)>,
+    ) -> Result<Identity, TlsError> {
         let read = |file: &Path| {
             std::fs::read(file).map_err(|e| TlsError {
                 file: file.to_path_buf(),
@@ -64,9 +90,19 @@ impl Identity {
         let identity = Identity {
             chain: read(certfile)?,
             key: read(keyfile)?,
+            client_cas: match client {
+                Some((cas, _)) => read(cas)?,
+                None => Vec::new(),
+            },
+            client_auth: client.map_or(ClientAuth::None, |(_, auth)| auth),
         };
         identity.config().map_err(|(which, reason)| TlsError {
-            file: if which == Part::Key { keyfile } else { certfile }.to_path_buf(),
+            file: match (which, client) {
+                (Part::Key, _) => keyfile,
+                (Part::ClientCas, Some((cas, _))) => cas,
+                _ => certfile,
+            }
+            .to_path_buf(),
             reason,
         })?;
         Ok(identity)
@@ -90,20 +126,46 @@ impl Identity {
         }
         let key = PrivateKeyDer::from_pem_slice(&self.key)
             .map_err(|e| (Part::Key, format!("not a PEM private key: {e}")))?;
-        let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        let provider = Arc::new(ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| (Part::Chain, e.to_string()))?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| match e {
-                rustls::Error::InconsistentKeys(_) => (
-                    Part::Key,
-                    "this key does not belong to the certificate in certfile".to_string(),
-                ),
-                e => (Part::Key, e.to_string()),
-            })?;
+            .map_err(|e| (Part::Chain, e.to_string()))?;
+        let builder = match self.client_auth {
+            ClientAuth::None => builder.with_no_client_auth(),
+            auth => builder.with_client_cert_verifier(self.client_verifier(auth, provider)?),
+        };
+        let mut config = builder.with_single_cert(chain, key).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => (
+                Part::Key,
+                "this key does not belong to the certificate in certfile".to_string(),
+            ),
+            e => (Part::Key, e.to_string()),
+        })?;
         config.alpn_protocols = PROTOCOLS.iter().map(|p| p.to_vec()).collect();
         Ok(config)
+    }
+
+    fn client_verifier(
+        &self,
+        auth: ClientAuth,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Arc<dyn ClientCertVerifier>, (Part, String)> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&self.client_cas) {
+            let cert = cert.map_err(|e| (Part::ClientCas, format!("not a PEM certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| (Part::ClientCas, format!("not a CA certificate: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err((Part::ClientCas, "holds no PEM certificate".to_string()));
+        }
+        let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        let builder = match auth {
+            ClientAuth::Optional => builder.allow_unauthenticated(),
+            _ => builder,
+        };
+        builder.build().map_err(|e| (Part::ClientCas, e.to_string()))
     }
 
     /// The identity in a memory file a worker inherits (close-on-exec set:
@@ -117,9 +179,11 @@ impl Identity {
         // SAFETY: `fd` was just created and is owned by nothing else.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut file = File::from(owned);
-        file.write_all(&(self.chain.len() as u64).to_le_bytes())?;
-        file.write_all(&self.chain)?;
-        file.write_all(&self.key)?;
+        for part in [&self.chain, &self.key, &self.client_cas] {
+            file.write_all(&(part.len() as u64).to_le_bytes())?;
+            file.write_all(part)?;
+        }
+        file.write_all(&[self.client_auth as u8])?;
         file.rewind()?;
         Ok(file.into())
     }
@@ -133,15 +197,26 @@ impl Identity {
         let mut all = vec![0u8; usize::try_from(file.metadata()?.len()).unwrap_or(0)];
         file.read_exact_at(&mut all, 0)?;
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "a truncated TLS identity");
-        let (len, rest) = all.split_first_chunk::<8>().ok_or_else(bad)?;
-        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| bad())?;
-        if len > rest.len() {
-            return Err(bad());
-        }
-        let (chain, key) = rest.split_at(len);
+        let mut rest = all.as_slice();
+        let mut part = || -> io::Result<Vec<u8>> {
+            let (len, after) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+            let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| bad())?;
+            let (bytes, after) = after.split_at_checked(len).ok_or_else(bad)?;
+            rest = after;
+            Ok(bytes.to_vec())
+        };
+        let (chain, key, client_cas) = (part()?, part()?, part()?);
+        let client_auth = match rest {
+            [0] => ClientAuth::None,
+            [1] => ClientAuth::Optional,
+            [2] => ClientAuth::Required,
+            _ => return Err(bad()),
+        };
         Ok(Identity {
-            chain: chain.to_vec(),
-            key: key.to_vec(),
+            chain,
+            key,
+            client_cas,
+            client_auth,
         })
     }
 
@@ -155,4 +230,5 @@ impl Identity {
 enum Part {
     Chain,
     Key,
+    ClientCas,
 }

@@ -35,6 +35,7 @@ pub struct Environ {
     pub(crate) server_addr: Arc<str>,
     pub(crate) scheme: Scheme,
     pub(crate) script_name: Arc<str>,
+    pub(crate) client_cert_subject: Option<Arc<str>>,
 }
 
 /// The URL scheme the client used.
@@ -42,7 +43,8 @@ pub struct Environ {
 pub enum Scheme {
     /// Plain HTTP.
     Http,
-    /// HTTPS, terminated by a proxy in front of rg.
+    /// HTTPS: TLS terminated by rg itself (`certfile`), or by a proxy in
+    /// front of it that says so (`X-Forwarded-Proto`).
     Https,
 }
 
@@ -86,6 +88,13 @@ impl Environ {
         &self.script_name
     }
 
+    /// The subject of the certificate the client showed, as RFC 4514 text
+    /// (`CN=alice,O=Example`), under `rg serve` with `cert_reqs`; `None`
+    /// when it showed none.
+    pub fn client_cert_subject(&self) -> Option<&str> {
+        self.client_cert_subject.as_deref()
+    }
+
     /// Builds the environ of one request from its connection and headers.
     pub(crate) fn new(
         peer: Option<SocketAddr>,
@@ -100,6 +109,7 @@ impl Environ {
             server_addr,
             scheme: Scheme::Http,
             script_name,
+            client_cert_subject: None,
         };
         // Unix socket peers are on this machine (nginx, typically): trusted.
         let trust = peer.is_none_or(|p| trusted.trusts(p.ip()));
@@ -126,11 +136,12 @@ impl Environ {
 
 impl Environ {
     /// The environ of a request that came over TLS (`secure`): `https`,
-    /// whatever a proxy's header said.
-    pub(crate) fn over_tls(mut self, secure: bool) -> Environ {
+    /// whatever a proxy's header said, and the client certificate's subject.
+    pub(crate) fn over_tls(mut self, secure: bool, client_cert_subject: Option<Arc<str>>) -> Environ {
         if secure {
             self.scheme = Scheme::Https;
         }
+        self.client_cert_subject = client_cert_subject;
         self
     }
 }
@@ -151,6 +162,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Environ {
                 server_addr: Arc::from(""),
                 scheme: Scheme::Http,
                 script_name: Arc::from(""),
+                client_cert_subject: None,
             }))
     }
 }

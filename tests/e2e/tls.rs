@@ -64,11 +64,16 @@ impl Pki {
     /// A certificate for 127.0.0.1 and localhost with common name `name`,
     /// signed by the CA: `name.pem` and `name.key`.
     fn server(&self, name: &str) -> (PathBuf, PathBuf) {
-        std::fs::write(
-            self.path("san.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-        )
-        .unwrap();
+        self.signed(name, "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    }
+
+    /// A client certificate with common name `name`, signed by the CA.
+    fn client(&self, name: &str) -> (PathBuf, PathBuf) {
+        self.signed(name, "extendedKeyUsage=clientAuth\n")
+    }
+
+    fn signed(&self, name: &str, extensions: &str) -> (PathBuf, PathBuf) {
+        std::fs::write(self.path("san.ext"), extensions).unwrap();
         let (key, csr, pem) = (
             format!("{name}.key"),
             format!("{name}.csr"),
@@ -284,4 +289,52 @@ fn a_cleartext_bind_answers_http2_with_prior_knowledge() {
     let body = text(&out.stdout);
     assert!(body.starts_with("HTTP/2 200"), "{body}{}", text(&out.stderr));
     assert!(body.contains("scheme=http "), "{body}");
+}
+
+#[test]
+fn client_certificates_required_optional_and_what_the_application_sees() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server("one");
+    let (client_cert, client_key) = pki.client("alice");
+    let ca = pki.path("ca.pem").display().to_string();
+    let (client_cert, client_key) = (
+        client_cert.display().to_string(),
+        client_key.display().to_string(),
+    );
+    let with_cert = ["--cert", client_cert.as_str(), "--key", client_key.as_str()];
+
+    let required = Serve::fixture()
+        .args(tls_args(&cert, &key))
+        .args(["--ca-certs", &ca, "--cert-reqs", "required"])
+        .start();
+    let out = curl(&pki, required.port(), "/cert", &with_cert);
+    assert_eq!(text(&out.stdout), "CN=alice\n", "{}", text(&out.stderr));
+    let refused = curl(&pki, required.port(), "/cert", &[]);
+    assert!(
+        !refused.status.success(),
+        "served without a certificate: {}",
+        text(&refused.stdout)
+    );
+    assert!(text(&refused.stdout).is_empty());
+
+    let optional = Serve::fixture()
+        .args(tls_args(&cert, &key))
+        .args(["--ca-certs", &ca, "--cert-reqs", "1"])
+        .start();
+    assert_eq!(
+        text(&curl(&pki, optional.port(), "/cert", &with_cert).stdout),
+        "CN=alice\n"
+    );
+    assert_eq!(text(&curl(&pki, optional.port(), "/cert", &[]).stdout), "-\n");
+
+    let out = Serve::fixture()
+        .args(tls_args(&cert, &key))
+        .args(["--cert-reqs", "required"])
+        .output();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("needs ca_certs"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -4,8 +4,8 @@
 use std::os::fd::{AsRawFd as _, OwnedFd, RawFd};
 
 use anyhow::{Context as _, Result};
-use rg_contract::settings::{CERTFILE, KEYFILE};
-use rg_contract::tls::Identity;
+use rg_contract::settings::{CA_CERTS, CERT_REQS, CERTFILE, KEYFILE};
+use rg_contract::tls::{ClientAuth, Identity};
 
 use crate::config::Settings;
 
@@ -25,9 +25,20 @@ impl Tls {
             (Some(_), None) => return Err(settings.invalid(CERTFILE.key, "needs keyfile too")),
             (None, Some(_)) => return Err(settings.invalid(KEYFILE.key, "needs certfile too")),
         };
-        let identity = Identity::load(certfile, keyfile).map_err(|e| {
+        let client = match (&settings.master.ca_certs, settings.master.cert_reqs) {
+            (_, ClientAuth::None) => None,
+            (Some(cas), auth) => Some((cas.as_path(), auth)),
+            (None, _) => {
+                return Err(
+                    settings.invalid(CERT_REQS.key, "needs ca_certs, the authorities to check against")
+                );
+            }
+        };
+        let identity = Identity::load(certfile, keyfile, client).map_err(|e| {
             let key = if e.file == *keyfile {
                 KEYFILE.key
+            } else if client.is_some_and(|(cas, _)| e.file == cas) {
+                CA_CERTS.key
             } else {
                 CERTFILE.key
             };

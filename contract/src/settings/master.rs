@@ -29,6 +29,10 @@ pub struct MasterSettings {
     /// The PEM certificate chain and key of TLS on every bind.
     pub certfile: Option<PathBuf>,
     pub keyfile: Option<PathBuf>,
+    /// The authorities client certificates are checked against, and
+    /// whether clients must show one.
+    pub ca_certs: Option<PathBuf>,
+    pub cert_reqs: crate::tls::ClientAuth,
     /// The control socket `rg ctl` talks to.
     pub control_socket: Option<PathBuf>,
     /// The user workers run as (a name or an id), resolved at start; empty:

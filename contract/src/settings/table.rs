@@ -48,6 +48,8 @@ pub static SETTINGS: &[&Setting] = &[
     &STRICT_HTTP,
     &CERTFILE,
     &KEYFILE,
+    &CA_CERTS,
+    &CERT_REQS,
     &PIDFILE,
     &CONTROL_SOCKET,
     &USER,

@@ -31,6 +31,7 @@ use super::stream::proxy::{self, Handshake};
 use super::stream::refusal::{self, RefusalLog};
 use super::stream::rewind::Rewind;
 use super::stream::tracked::Tracked;
+use super::subject;
 use super::timer::HeadTimer;
 use crate::environ::Environ;
 use crate::stop::{Reason, Stop};
@@ -65,6 +66,8 @@ struct Connection {
     server_addr: Arc<str>,
     /// Over TLS: the scheme is `https` whatever the headers say.
     secure: bool,
+    /// The subject of the certificate the client showed (mutual TLS).
+    client_cert_subject: Option<Arc<str>>,
     /// Set, and `first_request` notified, when the first request arrives.
     started: AtomicBool,
     first_request: Notify,
@@ -110,13 +113,16 @@ pub(super) async fn serve<S, T>(
         }
     };
     let log = log.map(|log| RefusalLog { client, ..log });
-    let connection = Arc::new(Connection {
-        client,
-        server_addr,
-        secure: config.tls.is_some(),
-        started: AtomicBool::new(false),
-        first_request: Notify::new(),
-    });
+    let connection = |secure, client_cert_subject| {
+        Arc::new(Connection {
+            client,
+            server_addr,
+            secure,
+            client_cert_subject,
+            started: AtomicBool::new(false),
+            first_request: Notify::new(),
+        })
+    };
     let holds = Holds {
         activity,
         open,
@@ -124,11 +130,17 @@ pub(super) async fn serve<S, T>(
         listed,
     };
     match &config.tls {
-        None => serve_http(stream, connection, log, shared, holds).await,
+        None => serve_http(stream, connection(false, None), log, shared, holds).await,
         Some(tls) => {
             let accept = TlsAcceptor::from(tls.clone()).accept(stream);
             if let Some(stream) = handshake(accept, config.keepalive, &holds.listed, "TLS").await {
-                serve_http(stream, connection, log, shared, holds).await;
+                let (_, session) = stream.get_ref();
+                let subject = session
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|cert| subject::subject(cert))
+                    .map(Arc::from);
+                serve_http(stream, connection(true, subject), log, shared, holds).await;
             }
         }
     }
@@ -328,7 +340,7 @@ async fn handle<S: Stack>(
         request.headers(),
         &config.forwarded_allow_ips,
     )
-    .over_tls(connection.secure);
+    .over_tls(connection.secure, connection.client_cert_subject.clone());
     let kept = config
         .access_log
         .as_ref()

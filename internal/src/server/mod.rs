@@ -16,6 +16,7 @@ mod http1;
 mod slots;
 pub(crate) mod stats;
 mod stream;
+mod subject;
 mod timer;
 
 use std::convert::Infallible;

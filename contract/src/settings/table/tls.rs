@@ -4,6 +4,7 @@
 use crate::settings::Parse::Master;
 use crate::settings::values as v;
 use crate::settings::{Kind, MASTER, Setting};
+use crate::tls::ClientAuth;
 
 /// `certfile`.
 pub static CERTFILE: Setting = Setting::new("certfile", MASTER)
@@ -25,3 +26,36 @@ pub static KEYFILE: Setting = Setting::new("keyfile", MASTER)
     .parse(Master(|m, s| v::path(s).map(|p| m.keyfile = p)))
     .help("PEM private key of certfile's certificate (PKCS#8, PKCS#1 or SEC1).")
     .doc("The PEM private key of certfile's certificate: PKCS#8, PKCS#1 or SEC1.");
+
+/// `ca_certs`.
+pub static CA_CERTS: Setting = Setting::new("ca_certs", MASTER)
+    .flag("--ca-certs")
+    .value(Kind::Text, "FILE", "")
+    .parse(Master(|m, s| v::path(s).map(|p| m.ca_certs = p)))
+    .help("PEM certificates of the authorities that sign client certificates (with cert_reqs).")
+    .doc(
+        "The PEM certificates of the authorities client certificates must be\n\
+         signed by, for cert_reqs optional or required (mutual TLS).",
+    );
+
+/// `cert_reqs`.
+pub static CERT_REQS: Setting = Setting::new("cert_reqs", MASTER)
+    .flag("--cert-reqs")
+    .value(Kind::Text, "MODE", "none")
+    .parse(Master(|m, s| client_auth(s).map(|auth| m.cert_reqs = auth)))
+    .help("Client certificates: none, optional or required (Gunicorn's 0, 1, 2); checked against ca_certs.")
+    .doc(
+        "Whether clients show a certificate signed by ca_certs: none; optional\n\
+         (one shown must be valid); required (no valid certificate, no\n\
+         connection). Gunicorn's 0, 1 and 2 mean the same. The subject of the\n\
+         client's certificate is `rg::Environ::client_cert_subject()`.",
+    );
+
+fn client_auth(s: &str) -> Result<ClientAuth, String> {
+    match s.trim() {
+        "none" | "0" => Ok(ClientAuth::None),
+        "optional" | "1" => Ok(ClientAuth::Optional),
+        "required" | "2" => Ok(ClientAuth::Required),
+        other => Err(format!("`{other}` is not none, optional or required")),
+    }
+}
