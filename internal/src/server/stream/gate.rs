@@ -96,7 +96,7 @@ impl<T: Io + Expect> Gate<T> {
     /// `buf` those that may go on; returns how many that is. Bytes after a
     /// request that may switch protocols are kept aside when they came
     /// from the socket (`from_socket`), not from what was kept aside.
-    fn judge(&mut self, buf: &mut ReadBuf<'_>, from: usize, from_socket: bool) -> usize {
+    fn validate(&mut self, buf: &mut ReadBuf<'_>, from: usize, from_socket: bool) -> usize {
         let added = buf.filled().len() - from;
         match self.validator.feed(&buf.filled()[from..]) {
             Verdict::Pass => added,
@@ -148,7 +148,7 @@ impl<T: Io + Expect> Gate<T> {
         let kept = if self.validator.is_through() {
             n
         } else {
-            self.judge(buf, from, false)
+            self.validate(buf, from, false)
         };
         let switch = &mut self.switch;
         switch.from += kept;
@@ -239,7 +239,7 @@ impl<T: Io + Expect> AsyncRead for Gate<T> {
             if buf.filled().len() == from || this.validator.is_through() {
                 return Poll::Ready(Ok(()));
             }
-            if this.judge(buf, from, true) > 0 {
+            if this.validate(buf, from, true) > 0 {
                 return Poll::Ready(Ok(()));
             }
         }
