@@ -338,3 +338,55 @@ fn client_certificates_required_optional_and_what_the_application_sees() {
         text(&out.stderr)
     );
 }
+
+/// HTTP/2 rapid reset (CVE-2023-44487) with Python's h2: HEADERS then
+/// RST_STREAM, as fast as the socket takes them; prints how many went.
+const RAPID_RESET: &str = r#"
+import socket, sys
+import h2.config, h2.connection
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+conn.initiate_connection()
+sock.sendall(conn.data_to_send())
+headers = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "a")]
+sent = 0
+try:
+    for _ in range(100000):
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, headers, end_stream=True)
+        conn.reset_stream(sid)
+        sock.sendall(conn.data_to_send())
+        sent += 1
+except OSError:
+    pass
+print(sent)
+"#;
+
+#[test]
+fn a_rapid_reset_flood_is_cut_off_quietly_and_others_are_served() {
+    let python = tools::require_package("python3-h2", "Python's h2", || {
+        let ok = Command::new("/usr/bin/python3")
+            .args(["-c", "import h2"])
+            .output();
+        ok.is_ok_and(|o| o.status.success()).then_some("/usr/bin/python3")
+    });
+    let master = Serve::fixture().args(["-w", "1"]).start();
+    for _ in 0..10 {
+        let out = Command::new(python)
+            .args(["-c", RAPID_RESET, &master.port().to_string()])
+            .output()
+            .unwrap();
+        let sent: u32 = text(&out.stdout).trim().parse().unwrap_or(u32::MAX);
+        // hyper sends GOAWAY after 20 reset streams it had not accepted yet;
+        // what the socket buffers held went before the client saw it.
+        assert!(sent < 100_000, "the flood was not cut off: {sent} streams");
+    }
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--http2-prior-knowledge"])
+        .arg(format!("http://127.0.0.1:{}/", master.port()))
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "Hello, world!\n", "{}", text(&out.stderr));
+    // One line per attacking connection would let an attacker fill the log.
+    assert!(!master.stderr().contains("WARN"), "{}", master.stderr());
+}

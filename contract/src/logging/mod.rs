@@ -67,8 +67,16 @@ pub fn init(
         ours: false,
     };
     let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
+    // What a client can make h2 say at will (a flood of reset streams) is
+    // not the operator's warning: under `debug` only.
+    let clients = if level >= LevelFilter::DEBUG {
+        level
+    } else {
+        LevelFilter::ERROR
+    };
     let error_filter = Targets::new()
         .with_default(level)
+        .with_target("h2", clients)
         .with_target(ACCESS_TARGET, LevelFilter::OFF);
     let access = AccessLayer(logs.access.clone()).with_filter(filter_fn(|m| m.target() == ACCESS_TARGET));
     let registry = tracing_subscriber::registry().with(access);
