@@ -14,7 +14,7 @@ use rg_contract::listeners::{self, Activation, Listener};
 use rg_contract::logging::{self, Logs};
 use rg_contract::notify::{self, Notification, Notifier};
 use rg_contract::open_files;
-use rg_contract::settings::{Limits, LogTarget, WorkerSettings, unknown_variables};
+use rg_contract::settings::{HttpVersions, Limits, LogTarget, WorkerSettings, unknown_variables};
 use rg_contract::tls::{Identity, TLS_FD};
 use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
 use tokio::signal::unix::{SignalKind, signal};
@@ -90,7 +90,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         warn!("ignoring {var}: a setting of rg serve or rg new, not of the application");
     }
     let listeners = listeners(activation.as_ref(), &settings).map_err(Failure::Start)?;
-    let tls = tls().map_err(Failure::Start)?;
+    let tls = tls(settings.http).map_err(Failure::Start)?;
 
     let runtime = if settings.threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -148,6 +148,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         drain_queue: !settings.dev,
         stats: settings.metrics.then(Arc::default),
         tls,
+        http: settings.http,
     };
     let stats = config.stats.clone();
     let graceful_timeout = settings.graceful_timeout;
@@ -232,7 +233,8 @@ async fn clean_up(within: Duration) {
 }
 
 /// The TLS configuration of the identity `rg serve` handed over, if any.
-fn tls() -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, Error> {
+/// ALPN offers only the versions `http` allows.
+fn tls(http: HttpVersions) -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, Error> {
     let Ok(value) = std::env::var(TLS_FD) else {
         return Ok(None);
     };
@@ -245,10 +247,17 @@ fn tls() -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, Error> {
         fd,
         reason: format!("cannot read the TLS identity: {e}"),
     })?;
-    identity
+    let mut config = identity
         .server_config()
-        .map(Some)
-        .map_err(|reason| Error::InheritedFd { fd, reason })
+        .map_err(|reason| Error::InheritedFd { fd, reason })?;
+    if let Some(config) = Arc::get_mut(&mut config) {
+        config.alpn_protocols.retain(|protocol| match http {
+            HttpVersions::Auto => true,
+            HttpVersions::One => protocol.as_slice() != b"h2",
+            HttpVersions::Two => protocol.as_slice() == b"h2",
+        });
+    }
+    Ok(Some(config))
 }
 
 /// The sockets to serve: those passed in, or those `RG_BIND` names.

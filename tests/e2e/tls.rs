@@ -390,3 +390,56 @@ fn a_rapid_reset_flood_is_cut_off_quietly_and_others_are_served() {
     // One line per attacking connection would let an attacker fill the log.
     assert!(!master.stderr().contains("WARN"), "{}", master.stderr());
 }
+
+#[test]
+fn the_http_setting_chooses_the_versions_served() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server("one");
+    let only_2 = Serve::fixture()
+        .args(tls_args(&cert, &key))
+        .args(["--http", "2"])
+        .start();
+    let h2 = curl(&pki, only_2.port(), "/", &["--http2", "-i"]);
+    assert!(text(&h2.stdout).starts_with("HTTP/2 200"), "{}", text(&h2.stderr));
+    let h1 = curl(&pki, only_2.port(), "/", &["--http1.1", "-i"]);
+    assert!(!h1.status.success(), "HTTP/1.1 served: {}", text(&h1.stdout));
+
+    let only_1 = Serve::fixture().args(["--http", "1"]).start();
+    let plain = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "5"])
+            .args(args)
+            .arg(format!("http://127.0.0.1:{}/", only_1.port()))
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    assert!(plain(&[]).starts_with("HTTP/1.1 200"), "{}", plain(&[]));
+    assert!(
+        !plain(&["--http2-prior-knowledge"]).contains(" 200"),
+        "h2c served with http = 1"
+    );
+
+    let h2c_only = Serve::fixture().args(["--http", "2"]).start();
+    let h2c = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "5"])
+            .args(args)
+            .arg(format!("http://127.0.0.1:{}/", h2c_only.port()))
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    assert!(h2c(&["--http2-prior-knowledge"]).starts_with("HTTP/2 200"));
+    let refused = h2c(&[]);
+    assert!(refused.starts_with("HTTP/1.1 505"), "{refused}");
+    assert!(refused.contains("HTTP/2 only"), "{refused}");
+
+    let out = Serve::fixture().args(["--http", "3"]).output();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("expected auto, 1 or 2"),
+        "{}",
+        text(&out.stderr)
+    );
+}

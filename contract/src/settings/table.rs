@@ -46,6 +46,7 @@ pub static SETTINGS: &[&Setting] = &[
     &LIMIT_REQUEST_FIELD_SIZE,
     &METRICS_BIND,
     &STRICT_HTTP,
+    &HTTP,
     &CERTFILE,
     &KEYFILE,
     &CA_CERTS,

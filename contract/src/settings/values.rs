@@ -166,6 +166,29 @@ pub fn log_format(s: &str) -> Result<LogFormat, String> {
     }
 }
 
+/// `http`: the HTTP versions a worker speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpVersions {
+    /// HTTP/1.1, and HTTP/2 to a client that asks (ALPN, or h2c with prior
+    /// knowledge).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    One,
+    /// HTTP/2 only.
+    Two,
+}
+
+/// `auto`, `1` or `2` (Granian's `--http`).
+pub fn http(s: &str) -> Result<HttpVersions, String> {
+    match s.trim() {
+        "auto" => Ok(HttpVersions::Auto),
+        "1" => Ok(HttpVersions::One),
+        "2" => Ok(HttpVersions::Two),
+        _ => Err("expected auto, 1 or 2".into()),
+    }
+}
+
 /// `proxy_protocol`: which PROXY protocol header connections from
 /// `proxy_allow_ips` start with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::access_log::AccessFormat;
 use crate::bind::Bind;
 use crate::error::Error;
 
-use super::values::{ForwardedAllow, Limits, LogFormat, LogTarget, ProxyProtocol};
+use super::values::{ForwardedAllow, HttpVersions, Limits, LogFormat, LogTarget, ProxyProtocol};
 use super::{Parse, SETTINGS};
 
 /// Variables of the contract that are not settings: set by `rg` for its
@@ -94,6 +94,8 @@ pub struct WorkerSettings {
     pub forwarded_allow_ips: ForwardedAllow,
     /// The PROXY protocol header expected from `proxy_allow_ips`.
     pub proxy_protocol: ProxyProtocol,
+    /// The HTTP versions served.
+    pub http: HttpVersions,
     /// Proxies that send a PROXY protocol header.
     pub proxy_allow_ips: ForwardedAllow,
     /// Mount prefix.

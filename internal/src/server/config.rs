@@ -63,6 +63,8 @@ pub(crate) struct Config {
     pub(crate) drain_queue: bool,
     /// The counts for the master's metrics port, when it asked for them.
     pub(crate) stats: Option<Arc<Stats>>,
+    /// The HTTP versions served.
+    pub(crate) http: rg_contract::settings::HttpVersions,
     /// TLS on every listener, with the identity `rg serve` handed over.
     pub(crate) tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }

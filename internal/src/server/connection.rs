@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use rg_contract::notify::Notification;
-use rg_contract::settings::ProxyProtocol;
+use rg_contract::settings::{HttpVersions, ProxyProtocol};
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tower::{Service, ServiceExt as _};
@@ -31,6 +31,7 @@ use super::stream::proxy::{self, Handshake};
 use super::stream::refusal::{self, RefusalLog};
 use super::stream::rewind::Rewind;
 use super::stream::tracked::Tracked;
+use super::stream::versions::{self, Checked};
 use super::subject;
 use super::timer::HeadTimer;
 use crate::environ::Environ;
@@ -130,6 +131,21 @@ pub(super) async fn serve<S, T>(
         listed,
     };
     match &config.tls {
+        None if config.http != HttpVersions::Auto => {
+            let check = versions::check(stream, config.http);
+            match handshake(check, config.keepalive, &holds.listed, "version").await {
+                Some(Checked::Served(stream)) => {
+                    serve_http(stream, connection(false, None), log, shared, holds).await;
+                }
+                Some(Checked::Refused(stream, refusal)) => {
+                    if let Some(log) = &log {
+                        log.refused(b"", &refusal, 0, false);
+                    }
+                    refusal::linger(stream, refusal.response()).await;
+                }
+                Some(Checked::Closed) | None => debug!("closed a connection in an HTTP version not served"),
+            }
+        }
         None => serve_http(stream, connection(false, None), log, shared, holds).await,
         Some(tls) => {
             let accept = TlsAcceptor::from(tls.clone()).accept(stream);
@@ -228,7 +244,11 @@ async fn serve_http<S: Stack, T: Io>(
         _slot: permit,
         _counted: config.stats.as_ref().map(|stats| stats.open()),
     };
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = match config.http {
+        HttpVersions::Auto => Builder::new(TokioExecutor::new()),
+        HttpVersions::One => Builder::new(TokioExecutor::new()).http1_only(),
+        HttpVersions::Two => Builder::new(TokioExecutor::new()).http2_only(),
+    };
     if head.is_some() {
         builder.http1().header_read_timeout(None);
     } else {

@@ -1,10 +1,23 @@
-//! TLS in `rg serve`: the certificate and key the master reads (Gunicorn's
-//! names), handed to workers so the key may be readable by root only.
+//! The protocols `rg serve` speaks: HTTP/1.1 and HTTP/2, and TLS with the
+//! certificate and key the master reads (Gunicorn's names), handed to
+//! workers so the key may be readable by root only.
 
-use crate::settings::Parse::Master;
+use crate::settings::Parse::{Master, Worker};
 use crate::settings::values as v;
-use crate::settings::{Kind, MASTER, Setting};
+use crate::settings::{Kind, MASTER, Setting, WORKER};
 use crate::tls::ClientAuth;
+
+/// `http`.
+pub static HTTP: Setting = Setting::new("http", WORKER)
+    .flag("--http")
+    .value(Kind::Text, "VERSIONS", "auto")
+    .parse(Worker(|w, s| v::http(s).map(|h| w.http = h)))
+    .help("HTTP versions served: auto (1.1, and 2 to clients that ask), 1 or 2.")
+    .doc(
+        "The HTTP versions workers speak: auto, HTTP/1.1 and HTTP/2 to a client\n\
+         that asks for it (ALPN over TLS, or h2c with prior knowledge); 1,\n\
+         HTTP/1.1 only; 2, HTTP/2 only (gRPC, or h2c behind a load balancer).",
+    );
 
 /// `certfile`.
 pub static CERTFILE: Setting = Setting::new("certfile", MASTER)

@@ -7,6 +7,8 @@
 //! - [`gate`]: the strict HTTP/1 validator's verdicts, holding bytes around
 //!   a switch of protocols, and the refusal ([`refusal`]) written last.
 //! - [`tracked`]: the slot, the drain and the metrics the connection holds.
+//! - [`versions`]: with `http` set to 1 or 2, the version a cleartext
+//!   connection starts with, checked before hyper.
 //!
 //! A new layer (TLS) is one more type here, not more fields on one.
 
@@ -16,6 +18,7 @@ pub(super) mod proxy;
 pub(super) mod refusal;
 pub(super) mod rewind;
 pub(super) mod tracked;
+pub(super) mod versions;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 

@@ -27,6 +27,14 @@ impl<T> Rewind<T> {
             inner,
         }
     }
+
+    /// The stream with `read`, just read from it, to be read again first.
+    pub(crate) fn give_back(mut self, mut read: Vec<u8>) -> Rewind<T> {
+        read.extend_from_slice(&self.ahead[self.from..]);
+        self.ahead = read;
+        self.from = 0;
+        self
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
