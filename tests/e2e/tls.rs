@@ -67,6 +67,55 @@ impl Pki {
         self.signed(name, "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     }
 
+    /// A server certificate that expired on 2020-01-02 (`openssl ca`, the
+    /// one command of OpenSSL 3.0 that takes dates).
+    fn expired(&self, name: &str) -> (PathBuf, PathBuf) {
+        let config = "[ca]\ndefault_ca = test\n[test]\ndatabase = index.txt\nnew_certs_dir = .\n\
+                      serial = serial\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n";
+        std::fs::write(self.path("ca.cnf"), config).unwrap();
+        std::fs::write(self.path("index.txt"), "").unwrap();
+        std::fs::write(self.path("serial"), "01\n").unwrap();
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={name}"),
+        ]);
+        self.openssl(&[
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            &csr,
+            "-out",
+            &pem,
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+        ]);
+        (self.path(&pem), self.path(&key))
+    }
+
     /// A client certificate with common name `name`, signed by the CA.
     fn client(&self, name: &str) -> (PathBuf, PathBuf) {
         self.signed(name, "extendedKeyUsage=clientAuth\n")
@@ -209,7 +258,15 @@ fn a_pair_that_does_not_load_stops_the_start_naming_the_file() {
     let (one_cert, _) = pki.server("one");
     let (_, two_key) = pki.server("two");
     let missing = pki.path("missing.pem");
-    let cases: [(Vec<String>, String); 3] = [
+    let (old_cert, old_key) = pki.expired("old");
+    let cases: [(Vec<String>, String); 4] = [
+        (
+            tls_args(&old_cert, &old_key),
+            format!(
+                "{}: the certificate expired at 2020-01-02T00:00:00.000Z",
+                old_cert.display()
+            ),
+        ),
         (
             tls_args(&one_cert, &two_key),
             format!(

@@ -32,7 +32,6 @@ use super::stream::refusal::{self, RefusalLog};
 use super::stream::rewind::Rewind;
 use super::stream::tracked::Tracked;
 use super::stream::versions::{self, Checked};
-use super::subject;
 use super::timer::HeadTimer;
 use crate::environ::Environ;
 use crate::stop::{Reason, Stop};
@@ -154,7 +153,7 @@ pub(super) async fn serve<S, T>(
                 let subject = session
                     .peer_certificates()
                     .and_then(|chain| chain.first())
-                    .and_then(|cert| subject::subject(cert))
+                    .and_then(|cert| rg_contract::tls::subject(cert))
                     .map(Arc::from);
                 serve_http(stream, connection(true, subject), log, shared, holds).await;
             }

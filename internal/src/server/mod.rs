@@ -16,7 +16,6 @@ mod http1;
 mod slots;
 pub(crate) mod stats;
 mod stream;
-mod subject;
 mod timer;
 
 use std::convert::Infallible;

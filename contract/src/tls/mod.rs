@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::crypto::ring;
+
+mod der;
+
+pub use der::{not_after, subject};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::{RootCertStore, ServerConfig};
@@ -121,8 +125,18 @@ impl Identity {
         let chain = CertificateDer::pem_slice_iter(&self.chain)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| (Part::Chain, format!("not a PEM certificate chain: {e}")))?;
-        if chain.is_empty() {
+        let Some(leaf) = chain.first() else {
             return Err((Part::Chain, "holds no PEM certificate".to_string()));
+        };
+        match not_after(leaf) {
+            None => return Err((Part::Chain, "its first certificate does not parse".to_string())),
+            Some(end) if end < std::time::SystemTime::now() => {
+                return Err((
+                    Part::Chain,
+                    format!("the certificate expired at {}", crate::access_log::rfc3339(end)),
+                ));
+            }
+            Some(_) => {}
         }
         let key = PrivateKeyDer::from_pem_slice(&self.key)
             .map_err(|e| (Part::Key, format!("not a PEM private key: {e}")))?;

@@ -1,20 +1,76 @@
-//! The subject of a client's certificate (mutual TLS), as RFC 4514 text
-//! (`CN=alice,O=Example\, Corp,C=FR`), read from its DER with a small
-//! walker: the one field the application is given needs no X.509 library.
+//! The two facts rg reads from a certificate's DER itself, with a small
+//! walker rather than an X.509 library every project would compile: when
+//! it expires (checked before a worker starts), and its subject, as RFC
+//! 4514 text (`CN=alice,O=Example\, Corp,C=FR`), given to the application.
 
-/// The subject of the DER certificate `der`; `None` if it does not parse.
-pub(crate) fn subject(der: &[u8]) -> Option<String> {
+use std::time::{Duration, SystemTime};
+
+/// The validity and the subject of the DER certificate `der`.
+fn validity_and_subject(der: &[u8]) -> Option<(&[u8], &[u8])> {
     let (certificate, _) = tlv(der, SEQUENCE)?;
     let (mut tbs, _) = tlv(certificate, SEQUENCE)?;
     // The version, explicitly tagged [0], is there from version 2 on.
     if tbs.first() == Some(&0xa0) {
         tbs = tlv(tbs, 0xa0)?.1;
     }
-    // The serial number, the signature algorithm, the issuer, the validity.
-    for tag in [INTEGER, SEQUENCE, SEQUENCE, SEQUENCE] {
+    // The serial number, the signature algorithm, the issuer.
+    for tag in [INTEGER, SEQUENCE, SEQUENCE] {
         tbs = tlv(tbs, tag)?.1;
     }
-    let (mut name, _) = tlv(tbs, SEQUENCE)?;
+    let (validity, rest) = tlv(tbs, SEQUENCE)?;
+    let (subject, _) = tlv(rest, SEQUENCE)?;
+    Some((validity, subject))
+}
+
+/// When the DER certificate `der` stops being valid (its `notAfter`).
+pub fn not_after(der: &[u8]) -> Option<SystemTime> {
+    let (validity, _) = validity_and_subject(der)?;
+    let (_, rest) = time(validity)?;
+    let (not_after, _) = time(rest)?;
+    Some(not_after)
+}
+
+/// A UTCTime or GeneralizedTime at the start of `input` (in UTC, as RFC
+/// 5280 requires), and what follows it.
+fn time(input: &[u8]) -> Option<(SystemTime, &[u8])> {
+    let (text, rest, utc) = match tlv(input, UTC_TIME) {
+        Some((text, rest)) => (text, rest, true),
+        None => tlv(input, GENERALIZED_TIME).map(|(text, rest)| (text, rest, false))?,
+    };
+    let text = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
+    let number = |s: Option<&str>| s?.parse::<i64>().ok();
+    let (year, digits) = if utc {
+        let yy = number(text.get(..2))?;
+        // RFC 5280: 50-99 are 19xx, 00-49 20xx.
+        (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
+    } else {
+        (number(text.get(..4))?, text.get(4..)?)
+    };
+    if digits.len() != 10 {
+        return None;
+    }
+    let field = |i: usize| number(digits.get(i..i + 2));
+    let (month, day) = (field(0)?, field(2)?);
+    let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).ok()?);
+    Some((at, rest))
+}
+
+/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The subject of the DER certificate `der`; `None` if it does not parse.
+pub fn subject(der: &[u8]) -> Option<String> {
+    let (_, mut name) = validity_and_subject(der)?;
     let mut rdns = Vec::new();
     while !name.is_empty() {
         let (mut set, rest) = tlv(name, SET)?;
@@ -39,6 +95,8 @@ pub(crate) fn subject(der: &[u8]) -> Option<String> {
 }
 
 const INTEGER: u8 = 0x02;
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
 const OID: u8 = 0x06;
 const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
@@ -117,8 +175,8 @@ fn escape(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tokio_rustls::rustls::pki_types::CertificateDer;
-    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
 
     use super::*;
 
@@ -141,6 +199,19 @@ ig7yX2d4RE6h6vi1XzxRCHW/SA==
     fn the_subject_reads_as_openssl_prints_it() {
         let der = CertificateDer::from_pem_slice(ALICE.as_bytes()).unwrap();
         assert_eq!(subject(&der).as_deref(), Some("CN=alice,O=Example\\, Corp,C=FR"));
+    }
+
+    #[test]
+    fn the_end_of_validity_reads_as_openssl_prints_it() {
+        // `openssl x509 -noout -enddate`: notAfter=Dec  2 12:24:19 2036 GMT
+        let der = CertificateDer::from_pem_slice(ALICE.as_bytes()).unwrap();
+        let at = not_after(&der).unwrap();
+        assert_eq!(
+            at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            2_111_833_459
+        );
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 
     #[test]
