@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::{Addr, Running, dev_project, e2e_target, eventually, free_port, get, rg};
+use crate::tools;
 
 const BUILD: Duration = Duration::from_secs(300);
 
@@ -500,4 +501,46 @@ fn dev_builds_share_the_runtime_and_projects_sharing_a_target_keep_their_own() {
     }
     assert!(!output(&a).contains("error"), "{}", output(&a));
     assert!(!output(&b).contains("error"), "{}", output(&b));
+}
+
+#[test]
+fn tls_serves_the_application_and_the_error_page_over_https() {
+    tools::require("curl");
+    let dir = dev_project("dev_tls");
+    let port = free_port();
+    let server = runserver_with(&dir, port, &["--tls"]);
+    assert!(
+        output(&server).contains(&format!(
+            "Starting development server at https://127.0.0.1:{port}/"
+        )),
+        "{}",
+        output(&server)
+    );
+    let cert = e2e_target().join("rg-runserver/tls/cert.pem");
+    // The certificate is for localhost, and trusting it is enough.
+    let https = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+            .arg(&cert)
+            .arg(format!("https://localhost:{port}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let hello = https("/");
+    assert!(hello.starts_with("HTTP/2 200"), "{hello}");
+    assert!(hello.ends_with("Hello, world!\n"), "{hello}");
+
+    edit(&dir, "\"Hello, world!\\n\"", "\"Hello, world!\\n\" +");
+    assert!(
+        eventually(BUILD, || https("/").starts_with("HTTP/2 500")),
+        "{}",
+        output(&server)
+    );
+    let page = https("/any/path");
+    assert!(page.contains("Build failed"), "{page}");
+    assert!(page.contains("data-rg-live-reload"), "{page}");
+
+    edit(&dir, "\"Hello, world!\\n\" +", "\"Hello again!\\n\"");
+    assert!(eventually(BUILD, || https("/").ends_with("Hello again!\n")));
 }

@@ -30,6 +30,11 @@ pub struct Args {
     #[arg(long)]
     poll: bool,
 
+    /// Serve HTTPS with a development certificate for localhost, made once
+    /// and kept in the target directory (rg-runserver/tls/cert.pem)
+    #[arg(long)]
+    tls: bool,
+
     /// The config file [default: rg.toml in the package's directory, else the workspace's]
     #[arg(short = 'c', long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -111,6 +116,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         watch: !args.noreload,
         poll: args.poll,
         ready_timeout: settings.worker.timeout,
+        tls: args.tls,
     })
 }
 

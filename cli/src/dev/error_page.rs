@@ -20,6 +20,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use rg_contract::live_reload;
 use tokio::sync::watch;
 
+use super::tls::TlsListener;
 use crate::build::cargo::Diagnostic;
 
 /// A running error page; [`ErrorPage::stop`] ends it.
@@ -30,8 +31,14 @@ pub struct ErrorPage {
 }
 
 impl ErrorPage {
-    /// Serves `html` on (a duplicate of) `listener` until stopped.
-    pub fn start(listener: &TcpListener, html: String, build_id: String) -> Result<ErrorPage> {
+    /// Serves `html` on (a duplicate of) `listener`, over TLS with `tls`,
+    /// until stopped.
+    pub fn start(
+        listener: &TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        html: String,
+        build_id: String,
+    ) -> Result<ErrorPage> {
         let listener = listener.try_clone().context("duplicating the listening socket")?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let (stop, stopped) = watch::channel(false);
@@ -51,13 +58,18 @@ impl ErrorPage {
                 async move { (StatusCode::INTERNAL_SERVER_ERROR, Html(html.as_str().to_string())) }
             });
         let mut shutdown = stopped;
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|s| *s).await;
-                })
-                .await;
-        });
+        let stopped = async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        };
+        let task = match tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
+            }),
+            Some(config) => tokio::spawn(async move {
+                let listener = TlsListener::new(listener, config);
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
+            }),
+        };
         Ok(ErrorPage { stop, task })
     }
 

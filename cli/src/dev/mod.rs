@@ -6,4 +6,5 @@ pub mod depinfo;
 pub mod error_page;
 pub mod server;
 pub mod start;
+pub mod tls;
 pub mod watch;

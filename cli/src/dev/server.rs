@@ -9,6 +9,7 @@
 //! finishes what it was doing, while new connections wait in the socket's
 //! backlog for the next process (or the error page) to take them.
 
+use super::tls::DevTls;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -63,6 +64,8 @@ pub(super) struct Dev {
     pub(super) leaving: Vec<tokio::process::Child>,
     pub(super) page: Option<ErrorPage>,
     pub(super) builds: u64,
+    /// With `--tls`: the development certificate.
+    pub(super) tls: Option<DevTls>,
 }
 
 async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
@@ -304,7 +307,7 @@ impl Dev {
             notify_socket: self.receiver.path(),
             watchdog_usec: 0,
             owner: None,
-            tls: None,
+            tls: self.tls.as_ref().map(DevTls::fd),
         };
         let mut cmd = spawn::command(&spec, self.builds);
         // Its own process group: Ctrl-C is rg's to handle, and rg stops it.
@@ -348,6 +351,7 @@ impl Dev {
         }
         self.page = Some(ErrorPage::start(
             &self.listener,
+            self.tls.as_ref().map(|tls| tls.config.clone()),
             html,
             format!("error-{}", self.builds),
         )?);

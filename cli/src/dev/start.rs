@@ -1,6 +1,7 @@
 //! `rg runserver`'s start: bind the address once, say where it serves,
 //! start watching, and hand over to the loop (`server.rs`).
 
+use super::tls::DevTls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ pub struct Options {
     /// How long an application may take to say READY before rg explains
     /// what it waits for (the `timeout` setting; zero: never).
     pub ready_timeout: Duration,
+    /// Serve HTTPS with a development certificate.
+    pub tls: bool,
 }
 
 /// Binds the address, then builds, serves and rebuilds until Ctrl-C.
@@ -56,6 +59,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         watch,
         poll,
         ready_timeout,
+        tls,
     } = options;
     // The development server runs as whoever starts it: `user` and `group`
     // are for rg serve.
@@ -75,7 +79,20 @@ pub fn run(options: Options) -> Result<ExitCode> {
         Ok(project) => project.sources.clone(),
         Err(_) => vec![cwd.clone()],
     };
+    let tls = if tls {
+        let target = match &project {
+            Ok(project) => project.target_dir.clone(),
+            Err(_) => cwd.join("target"),
+        };
+        Some(DevTls::load_or_make(&target.join("rg-runserver").join("tls"))?)
+    } else {
+        None
+    };
     let url = Bind::Tcp(addr).url().unwrap_or_default();
+    let url = match &tls {
+        Some(_) => url.replacen("http://", "https://", 1),
+        None => url,
+    };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -89,6 +106,9 @@ pub fn run(options: Options) -> Result<ExitCode> {
             watcher.as_ref().map_or("not watching for changes".to_string(), |w| format!("watching for changes ({})", w.mode))
         );
         println!("Starting development server at {}", style(&url).bold().underlined());
+        if let Some(tls) = &tls {
+            println!("Serving HTTPS with a development certificate for localhost: {}", tls.cert.display());
+        }
         println!("Quit the server with CONTROL-C.");
         println!(
             "{}",
@@ -112,6 +132,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             leaving: Vec::new(),
             page: None,
             builds: 0,
+            tls,
         };
         dev.run(watcher).await
     })

@@ -112,6 +112,19 @@ impl Identity {
         Ok(identity)
     }
 
+    /// An identity from PEM in memory (a development certificate), checked
+    /// as [`Identity::load`] checks files.
+    pub fn from_pem(chain: Vec<u8>, key: Vec<u8>) -> Result<Identity, String> {
+        let identity = Identity {
+            chain,
+            key,
+            client_cas: Vec::new(),
+            client_auth: ClientAuth::None,
+        };
+        identity.config().map_err(|(_, reason)| reason)?;
+        Ok(identity)
+    }
+
     /// The rustls configuration of a server with this identity: TLS 1.2 and
     /// 1.3 with rustls's default (modern) suites, HTTP/2 offered first.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, String> {
