@@ -14,7 +14,7 @@ use rg_contract::listeners::{self, Activation, Listener};
 use rg_contract::logging::{self, Logs};
 use rg_contract::notify::{self, Notification, Notifier};
 use rg_contract::open_files;
-use rg_contract::settings::{HttpVersions, Limits, LogTarget, WorkerSettings, unknown_variables};
+use rg_contract::settings::{HttpVersions, LogTarget, WorkerSettings, unknown_variables};
 use rg_contract::tls::{Identity, TLS_FD};
 use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
 use tokio::signal::unix::{SignalKind, signal};
@@ -104,17 +104,8 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
 
     let config = server::Config {
         layers: Layers {
-            // With strict_http on, the strict layer enforces the limits on
-            // the bytes; the tower layer keeps only what it cannot see.
-            limits: if settings.strict_http {
-                Limits {
-                    request_line: 0,
-                    request_field_size: 0,
-                    ..settings.limits
-                }
-            } else {
-                settings.limits
-            },
+            limits: settings.limits,
+            strict_http1: settings.strict_http,
             live_reload: settings.dev.then(|| {
                 std::env::var("RG_INTERNAL_BUILD_ID")
                     .unwrap_or_else(|_| format!("pid-{}", std::process::id()))

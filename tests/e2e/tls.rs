@@ -500,3 +500,42 @@ fn the_http_setting_chooses_the_versions_served() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn http2_requests_are_held_to_the_same_limits_and_logged_as_http2() {
+    tools::require("curl");
+    let master = Serve::fixture().start();
+    let h2c = |path: &str, headers: &[String]| {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .arg("--http2-prior-knowledge");
+        for header in headers {
+            cmd.args(["-H", header]);
+        }
+        let out = cmd
+            .arg(format!("http://127.0.0.1:{}{path}", master.port()))
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    assert_eq!(h2c("/environ", &[]), "2 200");
+    assert_eq!(h2c(&format!("/{}", "a".repeat(5000)), &[]), "2 414");
+    assert_eq!(h2c("/", &[format!("X-Big: {}", "b".repeat(9000))]), "2 431");
+    let many: Vec<String> = (0..101).map(|i| format!("X-Header-{i}: {i}")).collect();
+    assert_eq!(h2c("/", &many), "2 431");
+    assert!(
+        eventually(Duration::from_secs(5), || master
+            .stdout()
+            .contains("\"GET /environ HTTP/2.0\" 200")),
+        "{}",
+        master.stdout()
+    );
+}

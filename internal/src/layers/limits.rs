@@ -1,52 +1,37 @@
-//! Limits on the size of a request's head, Gunicorn's `limit_request_line`,
-//! `limit_request_fields` and `limit_request_field_size`.
-//!
-//! A server on the internet meets clients that send a 100 KB URL or a
-//! thousand headers, by mistake or to probe. These limits answer them with
-//! a 4xx before the application sees anything, as Gunicorn does, so an
-//! application written behind Gunicorn keeps the protection it had.
-//!
-//! Who enforces what: with `strict_http` on (the default), the strict
-//! layer (`server/strict/`) counts the bytes as sent, exactly as Gunicorn
-//! does, before hyper parses anything, and this layer is given no limits.
-//! With it off, this layer checks what hyper parsed, rebuilding the sizes
-//! from it (the request line as `METHOD SP path SP HTTP/1.1`, a field as
-//! `name: value` plus its CRLF), and answers `414` and `431` that go
-//! through the access log like any other response. The field count is
-//! hyper's to enforce either way (it answers `431` itself), told it only
-//! when it is not hyper's default of 100, as any other makes it allocate
-//! per request. Whatever the limits, hyper never buffers a head over its
-//! own bounds: about 400 KB in HTTP/1, and a 16 KB header list in HTTP/2
-//! (which rg speaks only to clients that ask for it without TLS; proxies
-//! such as nginx talk HTTP/1.1 to it).
+//! Gunicorn's limits on a request's head (`limit_request_line`,
+//! `limit_request_fields`, `limit_request_field_size`) on what hyper parsed:
+//! for HTTP/2 always, and for HTTP/1 with `strict_http` off (on, the strict
+//! validator counts the bytes as sent, before hyper). A 414 or 431 goes
+//! through the access log like any other response.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use futures_util::future::{Either, Ready, ready};
-use http::{Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode, Version, header};
 use rg_contract::settings::Limits;
 use tower::{Layer, Service};
 
 /// Holds requests to [`Limits`] before the inner service sees them.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct LimitsLayer(pub(crate) Limits);
+pub(crate) struct LimitsLayer {
+    pub(crate) limits: Limits,
+    /// HTTP/1 heads were held to the limits on their bytes already.
+    pub(crate) strict_http1: bool,
+}
 
 impl<S> Layer<S> for LimitsLayer {
     type Service = WithLimits<S>;
     fn layer(&self, inner: S) -> WithLimits<S> {
-        WithLimits {
-            limits: self.0,
-            inner,
-        }
+        WithLimits { layer: *self, inner }
     }
 }
 
 /// The service [`LimitsLayer`] makes.
 #[derive(Debug, Clone)]
 pub(crate) struct WithLimits<S> {
-    limits: Limits,
+    layer: LimitsLayer,
     inner: S,
 }
 
@@ -63,7 +48,11 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        match check(&self.limits, &request) {
+        let http1 = request.version() <= Version::HTTP_11;
+        if http1 && self.layer.strict_http1 {
+            return Either::Right(self.inner.call(request));
+        }
+        match check(&self.layer.limits, &request) {
             Some(refused) => Either::Left(ready(Ok(refused))),
             None => Either::Right(self.inner.call(request)),
         }
@@ -84,8 +73,18 @@ pub(crate) fn check<B>(limits: &Limits, request: &Request<B>) -> Option<Response
                     "Request line too long: {line} bytes, the limit is {}\n",
                     limits.request_line
                 ),
+                request.version() == Version::HTTP_2,
             ));
         }
+    }
+    // hyper counts HTTP/1's fields itself (answering 431); HTTP/2's are ours.
+    let http2 = request.version() == Version::HTTP_2;
+    if http2 && limits.request_fields > 0 && request.headers().len() > limits.request_fields {
+        return Some(refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("More than {} header fields\n", limits.request_fields),
+            http2,
+        ));
     }
     if limits.request_field_size > 0 {
         let too_long = request
@@ -100,23 +99,27 @@ pub(crate) fn check<B>(limits: &Limits, request: &Request<B>) -> Option<Response
                     "Header field {name} too long: {size} bytes, the limit is {}\n",
                     limits.request_field_size
                 ),
+                http2,
             ));
         }
     }
     None
 }
 
-fn refuse(status: StatusCode, text: String) -> Response<Body> {
+fn refuse(status: StatusCode, text: String, http2: bool) -> Response<Body> {
     let mut response = Response::new(Body::from(text));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    // The client is misbehaving or confused: do not keep its connection.
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    // The client is misbehaving or confused: do not keep its connection
+    // (HTTP/2 has no such header; its other streams may go on).
+    if !http2 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
     response
 }
 

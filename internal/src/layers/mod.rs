@@ -20,6 +20,8 @@ use crate::stop::Stopping;
 pub(crate) struct Layers {
     /// Limits on a request's head.
     pub(crate) limits: Limits,
+    /// `strict_http`: HTTP/1 heads are held to the limits before hyper.
+    pub(crate) strict_http1: bool,
     /// Live reload's build id, in dev mode.
     pub(crate) live_reload: Option<Arc<str>>,
 }
@@ -31,7 +33,10 @@ impl Layers {
     /// Wraps `app`; `stop` ends live reload's event streams.
     pub(crate) fn around<S: Clone>(&self, app: S, stop: Stopping) -> Stacked<S> {
         ServiceBuilder::new()
-            .layer(limits::LimitsLayer(self.limits))
+            .layer(limits::LimitsLayer {
+                limits: self.limits,
+                strict_http1: self.strict_http1,
+            })
             .option_layer(
                 self.live_reload
                     .clone()
