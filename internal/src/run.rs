@@ -140,6 +140,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         stats: settings.metrics.then(Arc::default),
         tls,
         http: settings.http,
+        http2: settings.http2,
     };
     let stats = config.stats.clone();
     let graceful_timeout = settings.graceful_timeout;

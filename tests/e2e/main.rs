@@ -13,6 +13,7 @@ mod cli;
 mod ctl;
 mod database;
 mod deploy;
+mod http2;
 mod new;
 mod portable;
 mod postgres;

@@ -19,7 +19,7 @@ mod worker;
 pub use master::MasterSettings;
 pub use setting::{ALL, BOTH, Kind, MASTER, Parse, Setting, Sides, WORKER};
 pub use table::*;
-pub use values::{ForwardedAllow, HttpVersions, Limits, LogFormat, LogTarget, ProxyProtocol};
+pub use values::{ForwardedAllow, Http2Limits, HttpVersions, Limits, LogFormat, LogTarget, ProxyProtocol};
 pub use worker::{INTERNAL, WorkerSettings, unknown_to_rg, unknown_variables, worker_reads};
 
 /// The setting with this `rg.toml` key.

@@ -75,6 +75,22 @@ pub fn connections(s: &str) -> Result<usize, String> {
     bounded(s, 1, 1_000_000, "connections")
 }
 
+/// HTTP/2's own limits, each a named setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Http2Limits {
+    /// `http2_max_concurrent_streams`.
+    pub max_concurrent_streams: u32,
+    /// `http2_max_header_list_size`, in bytes.
+    pub max_header_list_size: u32,
+    /// `http2_max_reset_streams`.
+    pub max_reset_streams: usize,
+}
+
+/// A number from `low` to `high`, for an HTTP/2 limit.
+pub fn http2_limit(s: &str, low: usize, high: usize, what: &str) -> Result<u32, String> {
+    bounded(s, low, high, what).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// `limit_request_fields`: hyper's header array holds at most 32768.
 pub fn fields(s: &str) -> Result<usize, String> {
     bounded(s, 1, 32768, "fields")

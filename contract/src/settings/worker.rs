@@ -13,7 +13,7 @@ use crate::access_log::AccessFormat;
 use crate::bind::Bind;
 use crate::error::Error;
 
-use super::values::{ForwardedAllow, HttpVersions, Limits, LogFormat, LogTarget, ProxyProtocol};
+use super::values::{ForwardedAllow, Http2Limits, HttpVersions, Limits, LogFormat, LogTarget, ProxyProtocol};
 use super::{Parse, SETTINGS};
 
 /// Variables of the contract that are not settings: set by `rg` for its
@@ -96,6 +96,8 @@ pub struct WorkerSettings {
     pub proxy_protocol: ProxyProtocol,
     /// The HTTP versions served.
     pub http: HttpVersions,
+    /// HTTP/2's own limits.
+    pub http2: Http2Limits,
     /// Proxies that send a PROXY protocol header.
     pub proxy_allow_ips: ForwardedAllow,
     /// Mount prefix.

@@ -65,6 +65,8 @@ pub(crate) struct Config {
     pub(crate) stats: Option<Arc<Stats>>,
     /// The HTTP versions served.
     pub(crate) http: rg_contract::settings::HttpVersions,
+    /// HTTP/2's own limits.
+    pub(crate) http2: rg_contract::settings::Http2Limits,
     /// TLS on every listener, with the identity `rg serve` handed over.
     pub(crate) tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }

@@ -257,6 +257,11 @@ async fn serve_http<S: Stack, T: Io>(
             .header_read_timeout(config.keepalive);
     }
     builder
+        .http2()
+        .max_concurrent_streams(config.http2.max_concurrent_streams)
+        .max_header_list_size(config.http2.max_header_list_size)
+        .max_pending_accept_reset_streams(config.http2.max_reset_streams);
+    builder
         .http1()
         // A client that sends its request and then shuts down its side
         // (`nc -N`, some health checkers) still gets its response: without

@@ -19,6 +19,47 @@ pub static HTTP: Setting = Setting::new("http", WORKER)
          HTTP/1.1 only; 2, HTTP/2 only (gRPC, or h2c behind a load balancer).",
     );
 
+/// `http2_max_concurrent_streams`.
+pub static HTTP2_MAX_CONCURRENT_STREAMS: Setting = Setting::new("http2_max_concurrent_streams", WORKER)
+    .flag("--http2-max-concurrent-streams")
+    .value(Kind::Number, "N", "200")
+    .parse(Worker(|w, s| {
+        v::http2_limit(s, 1, 10_000, "streams").map(|n| w.http2.max_concurrent_streams = n)
+    }))
+    .help("Most requests in flight on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).")
+    .doc(
+        "Most requests a client may have in flight on one HTTP/2 connection,\n\
+         told to it in SETTINGS_MAX_CONCURRENT_STREAMS (hyper's default).",
+    );
+
+/// `http2_max_header_list_size`.
+pub static HTTP2_MAX_HEADER_LIST_SIZE: Setting = Setting::new("http2_max_header_list_size", WORKER)
+    .flag("--http2-max-header-list-size")
+    .value(Kind::Number, "BYTES", "16384")
+    .parse(Worker(|w, s| {
+        v::http2_limit(s, 1024, 16 << 20, "bytes").map(|n| w.http2.max_header_list_size = n)
+    }))
+    .help("Most bytes of decoded header fields in one HTTP/2 request (bounds HPACK bombs, CONTINUATION floods).")
+    .doc(
+        "The most bytes of header fields one HTTP/2 request may decode to, as\n\
+         SETTINGS_MAX_HEADER_LIST_SIZE says; past it the request is refused. It\n\
+         bounds what an HPACK bomb or a flood of CONTINUATION frames costs.",
+    );
+
+/// `http2_max_reset_streams`.
+pub static HTTP2_MAX_RESET_STREAMS: Setting = Setting::new("http2_max_reset_streams", WORKER)
+    .flag("--http2-max-reset-streams")
+    .value(Kind::Number, "N", "20")
+    .parse(Worker(|w, s| {
+        v::http2_limit(s, 1, 10_000, "streams").map(|n| w.http2.max_reset_streams = n as usize)
+    }))
+    .help("HTTP/2 streams a client may reset before they are served; past it, GOAWAY (rapid reset).")
+    .doc(
+        "How many streams a client may open and reset before the worker has\n\
+         served them; past it the connection gets GOAWAY and closes. This is the\n\
+         defence against the rapid reset attack (CVE-2023-44487).",
+    );
+
 /// `certfile`.
 pub static CERTFILE: Setting = Setting::new("certfile", MASTER)
     .flag("--certfile")
