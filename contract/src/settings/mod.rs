@@ -46,7 +46,14 @@ mod tests {
             assert!(seen.insert(s.key), "{} twice", s.key);
             assert!(seen.insert(s.flag), "{} twice", s.flag);
             assert!(s.flag.starts_with("--"), "{}", s.flag);
-            assert!(s.key.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(s.key.starts_with(|c: char| c.is_ascii_lowercase()), "{}", s.key);
+            assert!(
+                s.key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                s.key
+            );
             assert!(s.help.ends_with('.'), "{}: help is a sentence", s.key);
             assert!(!s.doc.is_empty(), "{}: rg.toml needs its comment", s.key);
         }
