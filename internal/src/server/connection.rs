@@ -3,11 +3,9 @@
 //! honoured without losing a request already on its way.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -23,13 +21,15 @@ use tower::{Service, ServiceExt as _};
 use tracing::debug;
 
 use super::config::Shared;
+use super::handshake::{handshake, read_proxy_header};
+use super::http2::Streams;
 use super::slots::{Activity, CloseRequest, Listed, Place};
 use super::stream::Io;
 use super::stream::deadlines::{self, Deadlines};
 use super::stream::gate::Gate;
-use super::stream::proxy::{self, Handshake};
 use super::stream::refusal::{self, RefusalLog};
 use super::stream::rewind::Rewind;
+use super::stream::sniff::Sniff;
 use super::stream::tracked::Tracked;
 use super::stream::versions::{self, Checked};
 use super::timer::HeadTimer;
@@ -71,6 +71,8 @@ struct Connection {
     /// Set, and `first_request` notified, when the first request arrives.
     started: AtomicBool,
     first_request: Notify,
+    /// Its HTTP/2 streams in flight, once it turns out to be HTTP/2.
+    streams: Arc<Streams>,
 }
 
 /// Serves one connection from `peer` until it closes, the worker stops,
@@ -121,8 +123,12 @@ pub(super) async fn serve<S, T>(
             client_cert_subject,
             started: AtomicBool::new(false),
             first_request: Notify::new(),
+            streams: Streams::new(),
         })
     };
+    // An HTTP/2 connection is told to close after `keepalive` without a stream.
+    let (keepalive, watched) = (config.keepalive, activity.clone());
+    let http2 = move |connection: &Connection| connection.streams.watch(watched, keepalive);
     let holds = Holds {
         activity,
         open,
@@ -134,7 +140,11 @@ pub(super) async fn serve<S, T>(
             let check = versions::check(stream, config.http);
             match handshake(check, config.keepalive, &holds.listed, "version").await {
                 Some(Checked::Served(stream)) => {
-                    serve_http(stream, connection(false, None), log, shared, holds).await;
+                    let connection = connection(false, None);
+                    if config.http == HttpVersions::Two {
+                        http2(&connection);
+                    }
+                    serve_http(stream, connection, log, shared, holds).await;
                 }
                 Some(Checked::Refused(stream, refusal)) => {
                     if let Some(log) = &log {
@@ -145,7 +155,12 @@ pub(super) async fn serve<S, T>(
                 Some(Checked::Closed) | None => debug!("closed a connection in an HTTP version not served"),
             }
         }
-        None => serve_http(stream, connection(false, None), log, shared, holds).await,
+        None => {
+            let connection = connection(false, None);
+            let sniffed = connection.clone();
+            let stream = Sniff::new(stream, move || http2(&sniffed));
+            serve_http(stream, connection, log, shared, holds).await;
+        }
         Some(tls) => {
             let accept = TlsAcceptor::from(tls.clone()).accept(stream);
             if let Some(stream) = handshake(accept, config.keepalive, &holds.listed, "TLS").await {
@@ -155,7 +170,11 @@ pub(super) async fn serve<S, T>(
                     .and_then(|chain| chain.first())
                     .and_then(|cert| rg_contract::tls::subject(cert))
                     .map(Arc::from);
-                serve_http(stream, connection(true, subject), log, shared, holds).await;
+                let connection = connection(true, subject);
+                if session.alpn_protocol() == Some(b"h2") {
+                    http2(&connection);
+                }
+                serve_http(stream, connection, log, shared, holds).await;
             }
         }
     }
@@ -168,37 +187,6 @@ struct Holds {
     open: mpsc::Sender<()>,
     permit: Option<OwnedSemaphorePermit>,
     listed: Listed,
-}
-
-/// Runs a handshake (`what`) within the header timeout; `None` when the
-/// connection is done: it failed, timed out, or was told to close.
-async fn handshake<F, T, E>(handshake: F, timeout: Duration, listed: &Listed, what: &str) -> Option<T>
-where
-    F: Future<Output = Result<T, E>>,
-    E: std::fmt::Display,
-{
-    let handshake = tokio::time::timeout(timeout, handshake);
-    tokio::pin!(handshake);
-    let outcome = tokio::select! {
-        biased;
-        outcome = &mut handshake => outcome,
-        asked = listed.close_requested() => match asked {
-            // A stop lets the handshake finish: a request may follow it.
-            CloseRequest::Graceful => handshake.await,
-            CloseRequest::Now | CloseRequest::ForRoom => return None,
-        },
-    };
-    match outcome {
-        Ok(Ok(done)) => Some(done),
-        Ok(Err(e)) => {
-            debug!("{what} handshake failed: {e}");
-            None
-        }
-        Err(_) => {
-            debug!("the client did not finish the {what} handshake within the header timeout");
-            None
-        }
-    }
 }
 
 /// Serves HTTP on `stream`, once its handshakes are done.
@@ -283,9 +271,18 @@ async fn serve_http<S: Stack, T: Io>(
             // Idle while new clients wait for a slot: hyper closes it now
             // if it is idle, or after the response it turns out to be
             // sending.
-            CloseRequest::ForRoom => {
+            CloseRequest::Idle => {
                 conn.as_mut().graceful_shutdown();
-                conn.await
+                if !connection.streams.watched() {
+                    conn.await
+                } else {
+                    // HTTP/2 closes once the client answers GOAWAY's PING:
+                    // one that does not gets `keepalive` for it, no more.
+                    match tokio::time::timeout(config.keepalive, conn.as_mut()).await {
+                        Ok(result) => result,
+                        Err(_) => return,
+                    }
+                }
             }
             CloseRequest::Graceful => {
                 // A connection accepted just before the stop has a request
@@ -305,34 +302,6 @@ async fn serve_http<S: Stack, T: Io>(
         },
     };
     log_result(result);
-}
-
-/// Reads the PROXY protocol header, within the header timeout: the stream
-/// after it and the client it names. `None` when the connection is done:
-/// closed, timed out, told to close, or refused (answered here).
-async fn read_proxy_header<T: Io>(
-    stream: T,
-    mode: ProxyProtocol,
-    timeout: Duration,
-    listed: &Listed,
-    log: Option<&RefusalLog>,
-) -> Option<(Rewind<T>, Option<SocketAddr>)> {
-    let read = async { Ok::<_, Infallible>(proxy::handshake(stream, mode).await) };
-    match handshake(read, timeout, listed, "PROXY").await? {
-        Handshake::Done(stream, source) => Some((stream, source)),
-        Handshake::Refused(stream, refusal) => {
-            debug!("refused a connection: {}", refusal.reason);
-            if let Some(log) = log {
-                log.refused(b"", &refusal, 0, false);
-            }
-            refusal::linger(stream, refusal.response()).await;
-            None
-        }
-        Handshake::Closed(e) => {
-            debug!("a connection closed before its PROXY header ended: {e}");
-            None
-        }
-    }
 }
 
 fn log_result<E: std::fmt::Display>(result: Result<(), E>) {
@@ -369,7 +338,13 @@ async fn handle<S: Stack>(
         .access_log
         .as_ref()
         .map(|log| log.keep(&request, environ.client_addr));
-    let mut request = request.map(Body::new);
+    // HTTP/2: hyper times neither the stream nor its body.
+    let (mut request, stream) = if request.version() == http::Version::HTTP_2 {
+        let (request, stream) = connection.streams.request(request, config.body_read_timeout);
+        (request, Some(stream))
+    } else {
+        (request.map(Body::new), None)
+    };
     // hyper leaves the map empty unless the request asks for an upgrade.
     let extensions = request.extensions_mut();
     if extensions.is_empty() {
@@ -379,7 +354,10 @@ async fn handle<S: Stack>(
         request.extensions_mut().insert(ConnectInfo(peer));
     }
     request.extensions_mut().insert(environ);
-    let Ok(response) = shared.service.clone().oneshot(request).await;
+    let Ok(mut response) = shared.service.clone().oneshot(request).await;
+    if let Some(stream) = stream {
+        response = stream.respond(response);
+    }
     if let (Some(log), Some(kept)) = (&config.access_log, &kept) {
         log.write(kept, &response);
     }

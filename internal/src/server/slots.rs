@@ -47,14 +47,15 @@ const FRESH: u8 = 0;
 const READING: u8 = 1;
 /// Written since the last read: a response sent, nothing new asked yet.
 const ANSWERED: u8 = 2;
-/// Chosen to make room.
+/// Asked to close while idle.
 const CLOSING: u8 = 3;
 
 /// What a connection is asked to do, through [`Listed::close_requested`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CloseRequest {
-    /// Close while idle: a new client needs the slot.
-    ForRoom,
+    /// Close while idle: a new client needs the slot, or an HTTP/2
+    /// connection went `keepalive` without a stream.
+    Idle,
     /// The worker stops: finish what is in flight, then close.
     Graceful,
     /// The worker stops now.
@@ -158,8 +159,7 @@ impl Slots {
         let Some(activity) = chosen else {
             return false;
         };
-        activity.state.store(CLOSING, Ordering::Release);
-        activity.told.wake();
+        activity.ask_to_close();
         self.say_full(now);
         true
     }
@@ -237,7 +237,7 @@ impl Listed {
             How::Graceful => return Some(CloseRequest::Graceful),
             How::Serving => {}
         }
-        (self.activity.state.load(Ordering::Acquire) == CLOSING).then_some(CloseRequest::ForRoom)
+        (self.activity.state.load(Ordering::Acquire) == CLOSING).then_some(CloseRequest::Idle)
     }
 }
 
@@ -259,6 +259,12 @@ pub(super) struct Activity {
 }
 
 impl Activity {
+    /// Asks the connection to close once it is idle (hyper's graceful shutdown).
+    pub(super) fn ask_to_close(&self) {
+        self.state.store(CLOSING, Ordering::Release);
+        self.told.wake();
+    }
+
     /// The stream read some bytes.
     #[inline]
     pub(super) fn read(&self) {

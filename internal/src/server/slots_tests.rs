@@ -40,7 +40,7 @@ fn quiet_for(slots: &Slots, activity: &Activity, ago: Option<Duration>) {
 
 /// Whether the connection was told to close to make room.
 fn told(taken: &Place) -> bool {
-    taken.listed.close_requested().now_or_never() == Some(CloseRequest::ForRoom)
+    taken.listed.close_requested().now_or_never() == Some(CloseRequest::Idle)
 }
 
 fn state(taken: &Place) -> u8 {

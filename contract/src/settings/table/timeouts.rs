@@ -61,10 +61,14 @@ pub static KEEPALIVE: Setting = Setting::new("keepalive", WORKER)
     .flag("--keepalive")
     .value(Kind::Number, "SECONDS", "5")
     .parse(Worker(|w, s| v::seconds(s).map(|t| w.keepalive = t)))
-    .help("Seconds a connection may take to send a request's headers, idle keep-alive included.")
+    .help(
+        "Seconds a connection may take to send a request's headers, idle keep-alive included (HTTP/2: \
+         seconds without a stream before GOAWAY).",
+    )
     .doc(
         "Seconds a connection may take to send a request's headers, idle\n\
-         keep-alive time included.",
+         keep-alive time included. An HTTP/2 connection with no stream in\n\
+         flight for this long is sent GOAWAY and closed.",
     );
 
 /// `body_read_timeout`, NGINX Unit's name (nginx's `client_body_timeout`).
@@ -74,13 +78,15 @@ pub static BODY_READ_TIMEOUT: Setting = Setting::new("body_read_timeout", WORKER
     .parse(Worker(|w, s| v::seconds(s).map(|t| w.body_read_timeout = t)))
     .help(
         "Seconds a client may leave between two reads of a request body the application waits for; then 408 \
-         and close (0: no limit; needs strict_http).",
+         and close (0: no limit; HTTP/1 needs strict_http).",
     )
     .doc(
         "Seconds a client may leave between two reads of a request's body while\n\
          the application waits for it (not the time for the whole body); a\n\
          slower client gets 408 and its connection closed. 0: no limit. Checked\n\
-         by the strict layer, so only with strict_http on.",
+         by the strict layer, so only with strict_http on, for HTTP/1; an\n\
+         HTTP/2 stream gets its 408 whether strict_http is on or off, and the\n\
+         connection's other streams go on.",
     );
 
 /// `body_min_rate`, Apache's `mod_reqtimeout` `MinRate` (its default too).

@@ -8,7 +8,8 @@
 //!   a switch of protocols, and the refusal ([`refusal`]) written last.
 //! - [`tracked`]: the slot, the drain and the metrics the connection holds.
 //! - [`versions`]: with `http` set to 1 or 2, the version a cleartext
-//!   connection starts with, checked before hyper.
+//!   connection starts with, checked before hyper; otherwise [`sniff`]
+//!   tells the connection when that turns out to be HTTP/2.
 //!
 //! A new layer (TLS) is one more type here, not more fields on one.
 
@@ -17,6 +18,7 @@ pub(super) mod gate;
 pub(super) mod proxy;
 pub(super) mod refusal;
 pub(super) mod rewind;
+pub(super) mod sniff;
 pub(super) mod tracked;
 pub(super) mod versions;
 
