@@ -20,6 +20,9 @@ pub const METHODS: [&str; 8] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other",
 ];
 
+/// Protocols counted apart: HTTP/1 (1.0 and 1.1) and HTTP/2.
+pub const PROTOCOLS: [&str; 2] = ["HTTP/1", "HTTP/2"];
+
 /// Status code classes.
 pub const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
@@ -34,15 +37,15 @@ pub const BUCKETS_MICROS: [u64; 13] = [
 /// Buckets in all, `+Inf` included.
 pub const BUCKETS: usize = BUCKETS_MICROS.len() + 1;
 
-const VERSION: &str = "2";
-const FIELDS: usize = 1 + METHODS.len() * CLASSES.len() + BUCKETS + 4;
+const VERSION: &str = "3";
+const FIELDS: usize = 1 + PROTOCOLS.len() * METHODS.len() * CLASSES.len() + BUCKETS + 4;
 
 /// One worker's counts: cumulative ones for its life, and gauges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Requests answered, by method (index into [`METHODS`]) and status
-    /// class (index into [`CLASSES`]).
-    pub requests: [[u64; CLASSES.len()]; METHODS.len()],
+    /// Requests answered, by protocol (index into [`PROTOCOLS`]), method
+    /// (into [`METHODS`]) and status class (into [`CLASSES`]).
+    pub requests: [[[u64; CLASSES.len()]; METHODS.len()]; PROTOCOLS.len()],
     /// Requests by duration bucket (not cumulative: each request is in one).
     pub durations: [u64; BUCKETS],
     /// The sum of the durations, in microseconds.
@@ -59,7 +62,7 @@ pub struct Counts {
 impl Counts {
     /// Requests answered, all methods and classes.
     pub fn served(&self) -> u64 {
-        self.requests.iter().flatten().sum()
+        self.requests.iter().flatten().flatten().sum()
     }
 
     /// Adds `other`'s cumulative counts to these (not the gauges).
@@ -68,7 +71,8 @@ impl Counts {
             .requests
             .iter_mut()
             .flatten()
-            .zip(other.requests.iter().flatten())
+            .flatten()
+            .zip(other.requests.iter().flatten().flatten())
         {
             *mine += theirs;
         }
@@ -83,12 +87,18 @@ impl Counts {
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(FIELDS * 4);
         out.push_str(VERSION);
-        let numbers = self.requests.iter().flatten().chain(&self.durations).chain([
-            &self.duration_micros,
-            &self.closed_idle,
-            &self.in_flight,
-            &self.connections,
-        ]);
+        let numbers = self
+            .requests
+            .iter()
+            .flatten()
+            .flatten()
+            .chain(&self.durations)
+            .chain([
+                &self.duration_micros,
+                &self.closed_idle,
+                &self.in_flight,
+                &self.connections,
+            ]);
         for n in numbers {
             out.push(' ');
             out.push_str(&n.to_string());
@@ -109,7 +119,7 @@ impl Counts {
         }
         let mut counts = Counts::default();
         let mut it = numbers.into_iter();
-        for slot in counts.requests.iter_mut().flatten() {
+        for slot in counts.requests.iter_mut().flatten().flatten() {
             *slot = it.next()?;
         }
         for slot in counts.durations.iter_mut() {
@@ -121,6 +131,11 @@ impl Counts {
         counts.connections = it.next()?;
         Some(counts)
     }
+}
+
+/// The index in [`PROTOCOLS`] of a request's protocol.
+pub fn protocol_index(http2: bool) -> usize {
+    usize::from(http2)
 }
 
 /// The index in [`METHODS`] of a request method.
@@ -152,8 +167,8 @@ mod tests {
     #[test]
     fn encodes_and_decodes() {
         let mut counts = Counts::default();
-        counts.requests[0][1] = 7;
-        counts.requests[7][4] = 2;
+        counts.requests[0][0][1] = 7;
+        counts.requests[1][7][4] = 2;
         counts.durations[0] = 5;
         counts.durations[BUCKETS - 1] = 4;
         counts.duration_micros = 123_456;
@@ -186,7 +201,7 @@ mod tests {
             in_flight: 1,
             ..Counts::default()
         };
-        a.requests[2][3] = 1;
+        a.requests[0][2][3] = 1;
         let mut b = Counts {
             in_flight: 5,
             connections: 5,
@@ -194,10 +209,10 @@ mod tests {
             closed_idle: 4,
             ..Counts::default()
         };
-        b.requests[2][3] = 2;
+        b.requests[0][2][3] = 2;
         b.durations[3] = 2;
         a.add(&b);
-        assert_eq!(a.requests[2][3], 3);
+        assert_eq!(a.requests[0][2][3], 3);
         assert_eq!(a.durations[3], 2);
         assert_eq!(a.duration_micros, 10);
         assert_eq!(a.closed_idle, 4);

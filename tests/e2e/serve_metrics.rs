@@ -1,5 +1,5 @@
 //! The master's metrics port (`metrics_bind`): Prometheus counts that match
-//! the requests sent, across recycled workers; restarts counted by reason;
+//! the requests sent, by protocol, across recycled workers; restarts counted by reason;
 //! `/readyz` turning 503 for a TERM drain; `rg status`; and bad input.
 
 use std::time::Duration;
@@ -13,7 +13,7 @@ fn serve(args: &[&str]) -> Master {
     Serve::fixture().args(args).metrics().start()
 }
 
-const GET_2XX: &str = "rg_http_requests_total{method=\"GET\",code=\"2xx\"}";
+const GET_2XX: &str = "rg_http_requests_total{method=\"GET\",code=\"2xx\",protocol=\"HTTP/1\"}";
 
 #[test]
 fn metrics_count_every_request_across_recycled_workers() {
@@ -76,7 +76,7 @@ fn metrics_count_every_request_across_recycled_workers() {
     );
     assert!(eventually(Duration::from_secs(5), || sample(
         &metrics,
-        "rg_http_requests_total{method=\"GET\",code=\"4xx\"}"
+        "rg_http_requests_total{method=\"GET\",code=\"4xx\",protocol=\"HTTP/1\"}"
     ) == 2.0));
     assert_eq!(sample(&metrics, "rg_http_requests_in_flight"), 0.0);
 
@@ -180,6 +180,38 @@ fn crashes_timeouts_reloads_and_ttou_are_counted_by_reason() {
     for reason in ["max_requests", "lifetime", "rss"] {
         assert_eq!(restarts(reason), 0.0, "{reason}");
     }
+}
+
+#[test]
+fn http2_requests_are_counted_under_their_own_protocol() {
+    crate::tools::require("curl");
+    let master = serve(&["-w", "1"]);
+    let (addr, metrics) = (master.addr(), master.metrics());
+    let url = format!("http://127.0.0.1:{}/", master.port());
+    for _ in 0..2 {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "10",
+                "--http2-prior-knowledge",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(get(&addr, "/").unwrap().status, 200);
+    let h2 = "rg_http_requests_total{method=\"GET\",code=\"2xx\",protocol=\"HTTP/2\"}";
+    // Counts reach the master once a second.
+    assert!(
+        eventually(Duration::from_secs(5), || sample(&metrics, h2) == 2.0
+            && sample(&metrics, GET_2XX) == 1.0),
+        "{}",
+        get(&metrics, "/metrics").unwrap().body
+    );
 }
 
 #[test]

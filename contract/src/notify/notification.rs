@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn parses_what_it_renders() {
         let mut counts = Counts::default();
-        counts.requests[0][1] = 3;
+        counts.requests[0][0][1] = 3;
         let all = Notification {
             ready: true,
             reloading: true,

@@ -355,6 +355,7 @@ async fn handle<S: Stack>(
     }
     request.extensions_mut().insert(environ);
     let Ok(mut response) = shared.service.clone().oneshot(request).await;
+    let http2 = stream.is_some();
     if let Some(stream) = stream {
         response = stream.respond(response);
     }
@@ -362,7 +363,7 @@ async fn handle<S: Stack>(
         log.write(kept, &response);
     }
     if let Some((in_flight, method)) = in_flight {
-        in_flight.answered(&method, response.status().as_u16());
+        in_flight.answered(http2, &method, response.status().as_u16());
     }
 
     let served = shared.served.fetch_add(1, Ordering::Relaxed) + 1;

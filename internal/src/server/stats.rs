@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use rg_contract::notify::Notification;
 use rg_contract::notify::Notifier;
-use rg_contract::stats::{self, BUCKETS, CLASSES, Counts, METHODS};
+use rg_contract::stats::{self, BUCKETS, CLASSES, Counts, METHODS, PROTOCOLS};
 
 /// The live counts of one worker.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    requests: [[AtomicU64; CLASSES.len()]; METHODS.len()],
+    requests: [[[AtomicU64; CLASSES.len()]; METHODS.len()]; PROTOCOLS.len()],
     durations: [AtomicU64; BUCKETS],
     duration_micros: AtomicU64,
     closed_idle: AtomicU64,
@@ -43,7 +43,13 @@ impl Stats {
     /// answered with `status`, in no time.
     pub(crate) fn refused(&self, method: &[u8], status: u16) {
         let method = std::str::from_utf8(method).unwrap_or("other");
-        self.requests[stats::method_index(method)][stats::class_index(status)].fetch_add(1, Relaxed);
+        // Only HTTP/1 requests are refused before hyper.
+        let (p, m, c) = (
+            stats::protocol_index(false),
+            stats::method_index(method),
+            stats::class_index(status),
+        );
+        self.requests[p][m][c].fetch_add(1, Relaxed);
         self.durations[0].fetch_add(1, Relaxed);
     }
 
@@ -59,7 +65,8 @@ impl Stats {
             .requests
             .iter_mut()
             .flatten()
-            .zip(self.requests.iter().flatten())
+            .flatten()
+            .zip(self.requests.iter().flatten().flatten())
         {
             *slot = atomic.load(Relaxed);
         }
@@ -97,14 +104,14 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// The request was answered with `status`: count it by method, status
-    /// class and time to the response's head. (A request whose client left
-    /// before the answer is not counted as answered.)
-    pub(crate) fn answered(self, method: &http::Method, status: u16) {
+    /// The request was answered with `status`: count it by protocol,
+    /// method, status class and time to the response's head. (A request
+    /// whose client left before the answer is not counted as answered.)
+    pub(crate) fn answered(self, http2: bool, method: &http::Method, status: u16) {
         let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let stats = &self.stats;
-        stats.requests[stats::method_index(method.as_str())][stats::class_index(status)]
-            .fetch_add(1, Relaxed);
+        let (p, m) = (stats::protocol_index(http2), stats::method_index(method.as_str()));
+        stats.requests[p][m][stats::class_index(status)].fetch_add(1, Relaxed);
         stats.durations[stats::bucket_index(micros)].fetch_add(1, Relaxed);
         stats.duration_micros.fetch_add(micros, Relaxed);
     }
@@ -136,15 +143,15 @@ mod tests {
         let first = stats.begin();
         let second = stats.begin();
         assert_eq!(stats.snapshot().in_flight, 2);
-        first.answered(&http::Method::GET, 200);
-        second.answered(&http::Method::from_bytes(b"PROPFIND").unwrap(), 503);
+        first.answered(false, &http::Method::GET, 200);
+        second.answered(true, &http::Method::from_bytes(b"PROPFIND").unwrap(), 503);
         let gone = stats.begin();
         drop(gone);
         let counts = stats.snapshot();
         assert_eq!(counts.in_flight, 0);
         assert_eq!(counts.connections, 1);
-        assert_eq!(counts.requests[0][1], 1);
-        assert_eq!(counts.requests[METHODS.len() - 1][4], 1);
+        assert_eq!(counts.requests[0][0][1], 1);
+        assert_eq!(counts.requests[1][METHODS.len() - 1][4], 1);
         assert_eq!(counts.served(), 2);
         assert_eq!(counts.durations.iter().sum::<u64>(), 2);
         drop(connection);

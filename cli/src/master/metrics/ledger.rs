@@ -70,7 +70,7 @@ mod tests {
             in_flight,
             ..Counts::default()
         };
-        counts.requests[0][1] = n;
+        counts.requests[0][0][1] = n;
         counts
     }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use rg_contract::stats::{BUCKETS_MICROS, CLASSES, Counts, METHODS};
+use rg_contract::stats::{BUCKETS_MICROS, CLASSES, Counts, METHODS, PROTOCOLS};
 
 use crate::master::policy::{Restart, Restarts, WorkerView};
 
@@ -57,15 +57,17 @@ pub fn prometheus(s: &Snapshot) -> String {
         &mut out,
         "rg_http_requests_total",
         "counter",
-        "Requests answered, by method and status class.",
+        "Requests answered, by method, status class and protocol.",
     );
-    for (m, method) in METHODS.iter().enumerate() {
-        for (c, class) in CLASSES.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "rg_http_requests_total{{method=\"{method}\",code=\"{class}\"}} {}",
-                t.requests[m][c]
-            );
+    for (p, protocol) in PROTOCOLS.iter().enumerate() {
+        for (m, method) in METHODS.iter().enumerate() {
+            for (c, class) in CLASSES.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "rg_http_requests_total{{method=\"{method}\",code=\"{class}\",protocol=\"{protocol}\"}} {}",
+                    t.requests[p][m][c]
+                );
+            }
         }
     }
     header(
@@ -303,8 +305,8 @@ mod tests {
 
     fn snapshot() -> Snapshot {
         let mut totals = Counts::default();
-        totals.requests[0][1] = 3;
-        totals.requests[2][3] = 1;
+        totals.requests[0][0][1] = 3;
+        totals.requests[1][2][3] = 1;
         totals.durations[0] = 2;
         totals.durations[13] = 2;
         totals.duration_micros = 20_001_500;
@@ -340,9 +342,10 @@ mod tests {
         let text = prometheus(&snapshot());
         for line in [
             "# TYPE rg_http_requests_total counter",
-            "rg_http_requests_total{method=\"GET\",code=\"2xx\"} 3",
-            "rg_http_requests_total{method=\"POST\",code=\"4xx\"} 1",
-            "rg_http_requests_total{method=\"other\",code=\"5xx\"} 0",
+            "rg_http_requests_total{method=\"GET\",code=\"2xx\",protocol=\"HTTP/1\"} 3",
+            "rg_http_requests_total{method=\"POST\",code=\"4xx\",protocol=\"HTTP/2\"} 1",
+            "rg_http_requests_total{method=\"POST\",code=\"4xx\",protocol=\"HTTP/1\"} 0",
+            "rg_http_requests_total{method=\"other\",code=\"5xx\",protocol=\"HTTP/2\"} 0",
             "rg_http_request_duration_seconds_bucket{le=\"0.001\"} 2",
             "rg_http_request_duration_seconds_bucket{le=\"0.0025\"} 2",
             "rg_http_request_duration_seconds_bucket{le=\"10\"} 2",
