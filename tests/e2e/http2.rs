@@ -129,7 +129,7 @@ while True:
             sys.exit(0)
 "#;
 
-fn python_h2() -> &'static str {
+pub(crate) fn python_h2() -> &'static str {
     tools::require_package("python3-h2", "Python's h2", || {
         let ok = Command::new("/usr/bin/python3")
             .args(["-c", "import h2"])
