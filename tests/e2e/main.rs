@@ -28,6 +28,7 @@ mod slow_clients;
 mod strict;
 mod support;
 mod tls;
+mod tls_scan;
 mod tools;
 mod websocket;
 mod worker;

@@ -14,12 +14,12 @@ use crate::tools;
 
 /// A test certificate authority and the server certificates it signs, made
 /// with the openssl command line.
-struct Pki {
+pub(crate) struct Pki {
     dir: TempDir,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         tools::require("openssl");
         let pki = Pki {
             dir: tempfile::tempdir().unwrap(),
@@ -63,7 +63,7 @@ impl Pki {
 
     /// A certificate for 127.0.0.1 and localhost with common name `name`,
     /// signed by the CA: `name.pem` and `name.key`.
-    fn server(&self, name: &str) -> (PathBuf, PathBuf) {
+    pub(crate) fn server(&self, name: &str) -> (PathBuf, PathBuf) {
         self.signed(name, "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     }
 
@@ -179,7 +179,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn tls_args(cert: &Path, key: &Path) -> Vec<String> {
+pub(crate) fn tls_args(cert: &Path, key: &Path) -> Vec<String> {
     vec![
         "--certfile".into(),
         cert.display().to_string(),
