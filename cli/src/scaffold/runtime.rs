@@ -107,10 +107,12 @@ fn write_crates(into: &Path) -> Result<()> {
 }
 
 /// Whether a crate's file goes into a project: its sources, not the unit
-/// tests kept in files of their own, nor the manifest (written standalone).
+/// tests kept in files or folders of their own, nor the manifest (written
+/// standalone).
 fn carried(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    path.starts_with("src") && !name.ends_with("_tests.rs") && name != "tests.rs"
+    let in_tests = path.components().any(|part| part.as_os_str() == "tests");
+    path.starts_with("src") && !name.ends_with("_tests.rs") && name != "tests.rs" && !in_tests
 }
 
 fn write_dir(dir: &Dir<'_>, root: &Path) -> Result<()> {
@@ -261,6 +263,12 @@ mod tests {
         let stream = project.path().join("vendor/rg-internal/src/server/stream");
         assert!(stream.join("deadlines.rs").is_file());
         assert!(!stream.join("deadlines_tests.rs").exists());
+        let http1 = project.path().join("vendor/rg-internal/src/server/http1");
+        assert!(http1.join("mod.rs").is_file());
+        assert!(
+            !http1.join("tests").exists(),
+            "the validator's test vectors stay home"
+        );
 
         let stale = project.path().join("vendor/rg-contract/src/stale.rs");
         fs::write(&stale, "from an older runtime").unwrap();
