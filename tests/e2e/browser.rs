@@ -3,13 +3,15 @@
 //! a saved file the binary reads at run time reloads the page without a
 //! rebuild, a code save reloads it with the new build, a broken build shows
 //! the error page, and a fix brings the application back, all by itself.
+//! And what a visitor's browser gets from `rg serve` over HTTPS: HTTP/2.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Addr, Running, dev_project, e2e_target, free_port, rg};
+use crate::support::{Addr, Running, Serve, dev_project, e2e_target, free_port, rg};
+use crate::tls::{Pki, tls_args};
 use crate::tools::require;
 
 /// A headless Chromium session through chromedriver; both end with it.
@@ -22,6 +24,11 @@ struct Browser {
 
 impl Browser {
     fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// A session with Chromium's `flags` added to the ones every test uses.
+    fn start_with(flags: &[String]) -> Browser {
         require("chromium");
         require("chromedriver");
         let port = free_port();
@@ -51,7 +58,9 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             &format!("--user-data-dir={}", profile.path().display()),
-        ];
+        ]
+        .map(str::to_string);
+        let args: Vec<&String> = args.iter().chain(flags).collect();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
@@ -236,4 +245,50 @@ fn the_page_reloads_itself_through_static_saves_code_saves_and_broken_builds() {
     browser.wait("the application again", Duration::from_secs(120), |b| {
         b.text("greeting") == "Hello after a save"
     });
+}
+
+/// The base64 SHA-256 of `cert`'s public key, which Chromium's
+/// `--ignore-certificate-errors-spki-list` takes to trust that one key.
+fn spki_sha256(cert: &Path) -> String {
+    require("openssl");
+    let pipeline = "openssl x509 -pubkey -noout -in \"$0\" | openssl pkey -pubin -outform der \
+                    | openssl dgst -sha256 -binary | openssl enc -base64 -A";
+    let out = std::process::Command::new("sh")
+        .args(["-c", pipeline])
+        .arg(cert)
+        .output()
+        .unwrap();
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success() && hash.len() == 44,
+        "{hash}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    hash
+}
+
+#[test]
+fn chromium_gets_the_page_over_https_with_http2() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server("browser");
+    // Trusting the test key, not every certificate: the connection is the
+    // one a visitor's browser makes to a certificate it trusts.
+    let trust = format!("--ignore-certificate-errors-spki-list={}", spki_sha256(&cert));
+    let browser = Browser::start_with(&[trust]);
+    let master = Serve::fixture().args(tls_args(&cert, &key)).start();
+    browser.goto(&format!("https://127.0.0.1:{}/", master.port()));
+    let page = "return document.body ? document.body.innerText.trim() : '';";
+    browser.wait("the application's answer", Duration::from_secs(10), |b| {
+        b.script(page) == json!("Hello, world!")
+    });
+    let protocol = browser.script("return performance.getEntriesByType('navigation')[0].nextHopProtocol;");
+    assert_eq!(protocol, json!("h2"), "ALPN chose another protocol");
+    // An untrusted certificate would have shown Chromium's warning page.
+    assert_eq!(browser.script("return location.protocol;"), json!("https:"));
+    let logged = || master.stdout().contains("\"GET / HTTP/2.0\" 200");
+    assert!(
+        crate::support::eventually(Duration::from_secs(5), logged),
+        "{}",
+        master.stdout()
+    );
 }
