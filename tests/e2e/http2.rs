@@ -1,7 +1,8 @@
 //! HTTP/2 on a cleartext bind (h2c with prior knowledge): served, held to
 //! Gunicorn's head limits, logged as HTTP/2.0, its own limits told to the
-//! client in SETTINGS, and a rapid reset flood cut off without a log line
-//! per attacker. Clients: curl and Python's h2.
+//! client in SETTINGS, a rapid reset flood cut off without a log line
+//! per attacker, and a worker recycled under load losing no stream.
+//! Clients: curl, h2load and Python's h2.
 
 use std::process::Command;
 use std::time::Duration;
@@ -154,4 +155,59 @@ fn http2_limits_are_settings_told_to_the_client() {
         .unwrap();
     // SETTINGS_MAX_CONCURRENT_STREAMS (3) and SETTINGS_MAX_HEADER_LIST_SIZE (6).
     assert_eq!(text(&out.stdout), "7 20000\n", "{}", text(&out.stderr));
+}
+
+/// The count h2load's `requests:` line gives for `what` ("succeeded",
+/// "failed", "errored").
+pub(crate) fn h2load_count(report: &str, what: &str) -> u64 {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("requests:"))
+        .unwrap_or_default();
+    line.split(',')
+        .find(|part| part.trim().ends_with(what))
+        .and_then(|part| part.split_whitespace().find_map(|n| n.parse().ok()))
+        .unwrap_or_else(|| panic!("no `{what}` in {report}"))
+}
+
+#[test]
+fn a_worker_recycled_under_an_http2_load_answers_every_stream_it_took() {
+    tools::require("h2load");
+    let master = Serve::fixture()
+        .args(["-w", "1", "--max-requests", "300"])
+        .start();
+    // Four connections with eight streams in flight on each when the
+    // worker reaches max_requests: GOAWAY, then the streams it took are
+    // finished. (h2load does not reconnect: the load ends with them.)
+    let out = Command::new("h2load")
+        .args(["-D", "4", "-c", "4", "-m", "8"])
+        .arg(format!("http://127.0.0.1:{}/", master.port()))
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    let succeeded = h2load_count(&report, "succeeded");
+    assert!(succeeded >= 300, "{report}");
+    assert!(report.contains(" 0 4xx, 0 5xx"), "{report}");
+    // Streams the client sent after GOAWAY's last stream id are refused
+    // unprocessed, which HTTP/2 lets a client retry (browsers do; h2load
+    // counts them as errors): never more than were in flight, and every
+    // request the application saw reached the client.
+    let refused = h2load_count(&report, "failed");
+    assert!(refused <= 4 * 8, "{report}");
+    let logged = || master.stdout().matches("\"GET / HTTP/2.0\" 200").count() as u64;
+    assert!(
+        eventually(Duration::from_secs(5), || logged() == succeeded),
+        "answered {} but the client got {succeeded}: {report}",
+        logged()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || master
+            .stderr()
+            .matches("Booting worker")
+            .count()
+            >= 2),
+        "the worker was not recycled: {}",
+        master.stderr()
+    );
+    assert!(!master.stderr().contains("WARN"), "{}", master.stderr());
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::http2::h2load_count;
 use crate::support::{Serve, eventually};
 use crate::tools;
 
@@ -313,16 +314,7 @@ fn an_http2_load_over_tls_loses_nothing_across_a_hup() {
     master.signal(libc::SIGHUP);
     let out = load.wait_with_output().unwrap();
     let report = text(&out.stdout);
-    let count = |what: &str| -> u64 {
-        let line = report
-            .lines()
-            .find(|l| l.starts_with("requests:"))
-            .unwrap_or_default();
-        line.split(',')
-            .find(|part| part.trim().ends_with(what))
-            .and_then(|part| part.split_whitespace().find_map(|n| n.parse().ok()))
-            .unwrap_or_else(|| panic!("no `{what}` in {report}"))
-    };
+    let count = |what: &str| h2load_count(&report, what);
     assert!(count("succeeded") > 1000, "{report}");
     assert_eq!(count("failed"), 0, "{report}");
     assert_eq!(count("errored"), 0, "{report}");
