@@ -37,8 +37,8 @@ pub const BUCKETS_MICROS: [u64; 13] = [
 /// Buckets in all, `+Inf` included.
 pub const BUCKETS: usize = BUCKETS_MICROS.len() + 1;
 
-const VERSION: &str = "3";
-const FIELDS: usize = 1 + PROTOCOLS.len() * METHODS.len() * CLASSES.len() + BUCKETS + 4;
+const VERSION: &str = "4";
+const FIELDS: usize = 1 + PROTOCOLS.len() * METHODS.len() * CLASSES.len() + BUCKETS + 5;
 
 /// One worker's counts: cumulative ones for its life, and gauges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +53,8 @@ pub struct Counts {
     /// Idle keep-alive connections closed to make room for new clients
     /// (`worker_connections` reached).
     pub closed_idle: u64,
+    /// Requests whose handler panicked (each answered 500).
+    pub panics: u64,
     /// Requests being handled now (a gauge).
     pub in_flight: u64,
     /// Connections open now (a gauge).
@@ -81,6 +83,7 @@ impl Counts {
         }
         self.duration_micros += other.duration_micros;
         self.closed_idle += other.closed_idle;
+        self.panics += other.panics;
     }
 
     /// The value of an `X_RG_STATS=` notification.
@@ -96,6 +99,7 @@ impl Counts {
             .chain([
                 &self.duration_micros,
                 &self.closed_idle,
+                &self.panics,
                 &self.in_flight,
                 &self.connections,
             ]);
@@ -127,6 +131,7 @@ impl Counts {
         }
         counts.duration_micros = it.next()?;
         counts.closed_idle = it.next()?;
+        counts.panics = it.next()?;
         counts.in_flight = it.next()?;
         counts.connections = it.next()?;
         Some(counts)
@@ -173,6 +178,7 @@ mod tests {
         counts.durations[BUCKETS - 1] = 4;
         counts.duration_micros = 123_456;
         counts.closed_idle = 11;
+        counts.panics = 1;
         counts.in_flight = 3;
         counts.connections = 9;
         let text = counts.encode();
@@ -207,6 +213,7 @@ mod tests {
             connections: 5,
             duration_micros: 10,
             closed_idle: 4,
+            panics: 2,
             ..Counts::default()
         };
         b.requests[0][2][3] = 2;
@@ -215,7 +222,7 @@ mod tests {
         assert_eq!(a.requests[0][2][3], 3);
         assert_eq!(a.durations[3], 2);
         assert_eq!(a.duration_micros, 10);
-        assert_eq!(a.closed_idle, 4);
+        assert_eq!((a.closed_idle, a.panics), (4, 2));
         assert_eq!((a.in_flight, a.connections), (1, 0));
     }
 

@@ -8,6 +8,7 @@ mod allocator;
 mod application;
 mod environ;
 mod layers;
+mod panics;
 mod run;
 mod server;
 mod shutdown;

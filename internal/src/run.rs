@@ -77,6 +77,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         !settings.dev,
     )
     .map_err(Failure::Start)?;
+    crate::panics::install();
     // Under `rg serve` the master raised the limit for its workers and
     // said so once; in development a reload must not repeat it.
     let opened = open_files::ensure(settings.worker_connections);
@@ -141,6 +142,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         tls,
         http: settings.http,
         http2: settings.http2,
+        show_panics: settings.dev,
     };
     let stats = config.stats.clone();
     let graceful_timeout = settings.graceful_timeout;

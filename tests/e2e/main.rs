@@ -16,6 +16,7 @@ mod deploy;
 mod http2;
 mod http2_attacks;
 mod new;
+mod panics;
 mod portable;
 mod postgres;
 mod runserver;

@@ -69,6 +69,9 @@ pub(crate) struct Config {
     pub(crate) http2: rg_contract::settings::Http2Limits,
     /// TLS on every listener, with the identity `rg serve` handed over.
     pub(crate) tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// A panicking handler's message and location on its 500 page
+    /// (development only: they may tell a visitor too much).
+    pub(crate) show_panics: bool,
 }
 
 /// What every connection of the worker shares.

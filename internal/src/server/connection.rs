@@ -18,7 +18,7 @@ use rg_contract::settings::{HttpVersions, ProxyProtocol};
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tower::{Service, ServiceExt as _};
-use tracing::debug;
+use tracing::{debug, error};
 
 use super::config::Shared;
 use super::handshake::{handshake, read_proxy_header};
@@ -34,6 +34,7 @@ use super::stream::tracked::Tracked;
 use super::stream::versions::{self, Checked};
 use super::timer::HeadTimer;
 use crate::environ::Environ;
+use crate::panics::{Catching, Panicked};
 use crate::stop::{Reason, Stop};
 
 /// hyper's default header array length: asking for this many costs nothing,
@@ -354,7 +355,10 @@ async fn handle<S: Stack>(
         request.extensions_mut().insert(ConnectInfo(peer));
     }
     request.extensions_mut().insert(environ);
-    let Ok(mut response) = shared.service.clone().oneshot(request).await;
+    let mut response = match Catching::new(shared.service.clone().oneshot(request)).await {
+        Ok(Ok(response)) => response,
+        Err(panicked) => panicked_response(&panicked, config),
+    };
     let http2 = stream.is_some();
     if let Some(stream) = stream {
         response = stream.respond(response);
@@ -378,6 +382,27 @@ async fn handle<S: Stack>(
         }
     }
     Ok(response)
+}
+
+/// The answer to a request whose handler panicked, the panic logged and
+/// counted; in development the page says what and where, as Django's does.
+#[cold]
+fn panicked_response(panicked: &Panicked, config: &super::config::Config) -> Response<Body> {
+    let Panicked { message, location } = panicked;
+    error!("a handler panicked at {location}: {message}; its request was answered 500");
+    if let Some(stats) = &config.stats {
+        stats.panicked();
+    }
+    let body = if config.show_panics {
+        format!("500 Internal Server Error\n\nThe handler panicked at {location}:\n{message}\n")
+    } else {
+        "500 Internal Server Error\n".to_string()
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    let text = http::HeaderValue::from_static("text/plain; charset=utf-8");
+    response.headers_mut().insert(http::header::CONTENT_TYPE, text);
+    response
 }
 
 thread_local! {

@@ -19,6 +19,7 @@ pub(crate) struct Stats {
     durations: [AtomicU64; BUCKETS],
     duration_micros: AtomicU64,
     closed_idle: AtomicU64,
+    panics: AtomicU64,
     in_flight: AtomicU64,
     connections: AtomicU64,
 }
@@ -58,6 +59,11 @@ impl Stats {
         self.closed_idle.fetch_add(1, Relaxed);
     }
 
+    /// A handler panicked (its request is counted as answered 500 too).
+    pub(crate) fn panicked(&self) {
+        self.panics.fetch_add(1, Relaxed);
+    }
+
     /// The counts as they are now.
     pub(crate) fn snapshot(&self) -> Counts {
         let mut counts = Counts::default();
@@ -75,6 +81,7 @@ impl Stats {
         }
         counts.duration_micros = self.duration_micros.load(Relaxed);
         counts.closed_idle = self.closed_idle.load(Relaxed);
+        counts.panics = self.panics.load(Relaxed);
         counts.in_flight = self.in_flight.load(Relaxed);
         counts.connections = self.connections.load(Relaxed);
         counts

@@ -112,6 +112,13 @@ pub fn prometheus(s: &Snapshot) -> String {
         "Idle keep-alive connections closed to make room for new clients (worker_connections reached).",
     );
     let _ = writeln!(out, "rg_connections_closed_idle_total {}", t.closed_idle);
+    header(
+        &mut out,
+        "rg_handler_panics_total",
+        "counter",
+        "Requests whose handler panicked, each answered 500.",
+    );
+    let _ = writeln!(out, "rg_handler_panics_total {}", t.panics);
 
     header(
         &mut out,
