@@ -303,6 +303,26 @@ fn html_pages_get_the_live_reload_script_and_its_stream_signals_a_rebuild() {
 }
 
 #[test]
+fn a_panicking_handler_shows_its_message_and_place_on_the_500_page() {
+    let dir = dev_project("dev_panic");
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let server = runserver(&dir, port);
+    let page = get(&addr, "/panic").unwrap();
+    assert_eq!(page.status, 500, "{}", output(&server));
+    assert!(
+        page.body.contains("a bug in the handler") && page.body.contains("src/application.rs:"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        get(&addr, "/").unwrap().body,
+        "Hello, world!\n",
+        "the application serves on"
+    );
+}
+
+#[test]
 fn ctrl_c_leaves_no_process_and_a_free_port() {
     let dir = dev_project("dev_quit");
     let port = free_port();
