@@ -13,6 +13,48 @@
 //!
 //! A new layer (TLS) is one more type here, not more fields on one.
 
+/// `AsyncWrite` for a layer that only reads (`writes_through!(Layer<T>)`,
+/// or `Layer<T, F>` with more parameters): writes go to `self.inner` as is.
+macro_rules! writes_through {
+    ($layer:ident<$t:ident $(, $more:ident)*>) => {
+        impl<$t: tokio::io::AsyncWrite + Unpin $(, $more: Unpin)*> tokio::io::AsyncWrite for $layer<$t $(, $more)*> {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bytes: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, bytes)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.inner.is_write_vectored()
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+            }
+        }
+    };
+}
+
 pub(super) mod deadlines;
 pub(super) mod gate;
 pub(super) mod proxy;
