@@ -149,6 +149,36 @@ fn a_worker_that_blocks_its_event_loop_is_killed_after_the_timeout() {
 }
 
 #[test]
+fn a_stopped_worker_is_killed_after_the_timeout_and_replaced() {
+    let master = Serve::fixture().args(["-w", "2", "--timeout", "1"]).start();
+    let before = workers(&master);
+    // SIGSTOP, as a debugger or a frozen cgroup leaves it: the SIGABRT
+    // for its silence cannot act on a stopped process, SIGKILL can.
+    // SAFETY: kill(2) on a worker of our master.
+    unsafe { libc::kill(before[0], libc::SIGSTOP) };
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let now = workers(&master);
+            now.len() == 2 && !now.contains(&before[0])
+        }),
+        "{}",
+        master.stderr()
+    );
+    let log = master.stderr();
+    assert!(log.contains(&format!("(pid {}) timed out", before[0])), "{log}");
+    assert!(
+        log.contains(&format!(
+            "(pid {}) was killed by SIGKILL after its timeout",
+            before[0]
+        )),
+        "{log}"
+    );
+    for _ in 0..4 {
+        assert_eq!(get(&master.addr(), "/").unwrap().body, "Hello, world!\n");
+    }
+}
+
+#[test]
 fn max_requests_recycles_workers_under_load_without_a_failed_request() {
     let master = Serve::fixture()
         .args(["-w", "2", "--max-requests", "50", "--max-requests-jitter", "10"])

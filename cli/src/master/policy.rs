@@ -282,7 +282,14 @@ impl Policy {
             self.restarts.count(Restart::Crash);
         }
         if worker.ready {
-            warn!("Worker {id} (pid {pid}) {how} unexpectedly; starting a replacement");
+            // A silent worker was killed by the master (SIGABRT, then
+            // SIGKILL if a stopped process did not take it): not a surprise.
+            let why = if worker.aborted.is_some() {
+                "after its timeout"
+            } else {
+                "unexpectedly"
+            };
+            warn!("Worker {id} (pid {pid}) {how} {why}; starting a replacement");
             self.tell_systemd_status();
         } else {
             self.on_boot_failure(id, pid, worker, how, now);
