@@ -148,7 +148,8 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     let graceful_timeout = settings.graceful_timeout;
     let setup_timeout = settings.timeout;
     let outcome = runtime.block_on(async {
-        let shutdown = stops(settings.master_pid, &notifier, &logs).map_err(Failure::Serve)?;
+        let shutdown =
+            stops(settings.master_pid, &notifier, &logs, &settings.access_log).map_err(Failure::Serve)?;
         if settings.dev {
             reload_on_request().map_err(Failure::Serve)?;
         }
@@ -284,6 +285,7 @@ fn stops(
     master: Option<u32>,
     notifier: &Arc<Notifier>,
     logs: &Logs,
+    access_target: &LogTarget,
 ) -> std::io::Result<impl Future<Output = Stop> + use<>> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -300,7 +302,26 @@ fn stops(
         }));
     }
     let access = logs.access.clone();
-    tokio::spawn(every(Duration::from_millis(200), move || access.flush()));
+    let place = match &access_target {
+        LogTarget::File(path) => path.display().to_string(),
+        LogTarget::Stdout => "stdout".into(),
+        LogTarget::Stderr => "stderr".into(),
+        LogTarget::Off => "nowhere".into(),
+    };
+    tokio::spawn(every(Duration::from_millis(200), move || {
+        access.flush();
+        // Requests go on being served; the error log says once that their
+        // lines are lost, and once that they are written again.
+        match access.news() {
+            Some(Err(error)) => {
+                tracing::error!(
+                    "cannot write the access log to {place} ({error}); its lines are lost until it can be written again"
+                );
+            }
+            Some(Ok(())) => tracing::info!("the access log is written to {place} again"),
+            None => {}
+        }
+    }));
     let logs = logs.clone();
     tokio::spawn(async move {
         while usr1.recv().await.is_some() {

@@ -377,6 +377,29 @@ fn a_broken_config_on_hup_keeps_the_workers_running() {
 }
 
 #[test]
+fn an_access_log_on_a_full_disk_is_said_once_and_requests_are_served() {
+    // /dev/full fails every write with ENOSPC, as a full disk does.
+    let master = Serve::fixture()
+        .args(["-w", "1", "--access-logfile", "/dev/full"])
+        .start();
+    for _ in 0..50 {
+        assert_eq!(get(&master.addr(), "/").unwrap().status, 200);
+    }
+    let said = "cannot write the access log to /dev/full (No space left on device";
+    assert!(
+        eventually(Duration::from_secs(5), || master.stderr().contains(said)),
+        "{}",
+        master.stderr()
+    );
+    // More failed writes, and more flushes, say nothing more.
+    for _ in 0..50 {
+        assert_eq!(get(&master.addr(), "/").unwrap().status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(master.stderr().matches(said).count(), 1, "{}", master.stderr());
+}
+
+#[test]
 fn usr1_reopens_the_access_log_after_rotation() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("access.log");

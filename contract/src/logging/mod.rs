@@ -8,6 +8,7 @@
 //! `rg serve`'s master uses the same error log format through [`init`].
 
 mod events;
+mod health;
 mod out;
 mod sink;
 mod writer_thread;

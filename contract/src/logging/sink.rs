@@ -3,8 +3,9 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use super::health::{Health, Watched};
 use super::out::{BATCH, Out};
 use crate::Error;
 use crate::settings::LogTarget;
@@ -23,6 +24,7 @@ pub struct Sink {
     target: LogTarget,
     buffered: bool,
     out: Mutex<Option<Out>>,
+    health: Arc<Health>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -36,16 +38,21 @@ impl std::fmt::Debug for Sink {
 impl Sink {
     /// Opens the destination; a file is created if missing and appended to.
     pub fn open(target: LogTarget, buffered: bool) -> Result<Sink, Error> {
-        let out = Self::open_destination(&target)?.map(|writer| Out::new(writer, buffered));
+        let health = Arc::new(Health::default());
+        let out = Self::open_destination(&target, &health)?.map(|writer| Out::new(writer, buffered));
         Ok(Sink {
             target,
             buffered,
             out: Mutex::new(out),
+            health,
         })
     }
 
-    fn open_destination(target: &LogTarget) -> Result<Option<Box<dyn Write + Send>>, Error> {
-        Ok(Some(match target {
+    fn open_destination(
+        target: &LogTarget,
+        health: &Arc<Health>,
+    ) -> Result<Option<Box<dyn Write + Send>>, Error> {
+        let inner: Box<dyn Write + Send> = match target {
             LogTarget::Off => return Ok(None),
             LogTarget::Stdout => Box::new(io::stdout()),
             LogTarget::Stderr => Box::new(io::stderr()),
@@ -59,7 +66,16 @@ impl Sink {
                         source,
                     })?,
             ),
-        }))
+        };
+        let health = health.clone();
+        Ok(Some(Box::new(Watched { inner, health })))
+    }
+
+    /// Whether writes began to fail (`Err` with the error) or work again
+    /// since the last call: each change told once. Asked outside the lock,
+    /// so telling it in the error log cannot wait on this sink.
+    pub fn news(&self) -> Option<Result<(), String>> {
+        self.health.news()
     }
 
     /// The open destination. A panic while it was held (in a line's
@@ -72,7 +88,7 @@ impl Sink {
     /// pending go to the old file, the ones after to the new.
     pub fn reopen(&self) -> Result<(), Error> {
         if let LogTarget::File(_) = self.target
-            && let Some(fresh) = Self::open_destination(&self.target)?
+            && let Some(fresh) = Self::open_destination(&self.target, &self.health)?
             && let Some(out) = self.lock().as_mut()
         {
             out.switch(fresh);
