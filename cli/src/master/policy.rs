@@ -1,13 +1,11 @@
 //! What the master decides, without doing any of it: given an [`Event`]
-//! (a tick, a signal, a worker's notification or exit, the result of a
-//! spawn) and the time, [`Policy::on`] updates its view of the workers and
-//! returns the [`Action`]s to carry out. No processes, sockets or clocks:
-//! the driver (`driver.rs`) does the I/O, and tests drive the policy with a
-//! fake clock.
-//!
-//! After every event the policy takes one step towards the desired state:
-//! the right number of ready workers, each on the current configuration,
-//! none silent for longer than `timeout`; or, once stopping, no workers.
+//! (a tick, a signal, a worker's notification or exit, a spawn's result)
+//! and the time, [`Policy::on`] updates its view of the workers and returns
+//! the [`Action`]s to carry out. No processes, sockets or clocks: the driver
+//! (`driver.rs`) does the I/O, and tests drive the policy with a fake clock.
+//! After every event it takes one step towards the desired state: the right
+//! number of ready workers, each on the current configuration, none silent
+//! for longer than `timeout`; or, once stopping, no workers.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -277,18 +275,14 @@ impl Policy {
             self.tell_systemd_status();
             return;
         }
-        // A worker aborted for silence was counted as a timeout then.
+        // A worker aborted for silence was counted as a timeout then, and
+        // its end (SIGABRT, or SIGKILL if it was stopped) is no surprise.
+        let mut why = "after its timeout";
         if worker.aborted.is_none() {
             self.restarts.count(Restart::Crash);
+            why = "unexpectedly";
         }
         if worker.ready {
-            // A silent worker was killed by the master (SIGABRT, then
-            // SIGKILL if a stopped process did not take it): not a surprise.
-            let why = if worker.aborted.is_some() {
-                "after its timeout"
-            } else {
-                "unexpectedly"
-            };
             warn!("Worker {id} (pid {pid}) {how} {why}; starting a replacement");
             self.tell_systemd_status();
         } else {
