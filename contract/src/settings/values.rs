@@ -18,7 +18,9 @@ use super::expr;
 /// Seconds, whole or fractional: `30`, `0.5`.
 pub fn seconds(s: &str) -> Result<Duration, String> {
     match s.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
+        // `try_`: `1e30` is finite but past what a Duration holds.
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{} seconds is longer than rg can wait", s.trim())),
         _ => Err("expected a number of seconds, e.g. 30 or 0.5".into()),
     }
 }
@@ -361,6 +363,12 @@ mod tests {
     fn each_parser_refuses_with_a_reason() {
         assert_eq!(seconds("0.5"), Ok(Duration::from_millis(500)));
         assert!(seconds("-1").unwrap_err().contains("seconds"));
+        // Found by the `settings` fuzz target: this panicked in `from_secs_f64`.
+        assert!(
+            seconds("3333333e73")
+                .unwrap_err()
+                .contains("longer than rg can wait")
+        );
         assert!(whole("1.5").unwrap_err().contains("whole number"));
         assert_eq!(count("cpu_count").ok(), Some(num_cpus::get()));
         assert!(count("0").unwrap_err().contains("from 1 to 1024"));
