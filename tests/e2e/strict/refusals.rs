@@ -30,6 +30,7 @@ fn vectors() -> Vec<(&'static str, String, u16)> {
         ("chunk size with a sign", chunked("+5\r\nhello\r\n0\r\n\r\n"), 400),
         ("chunk size with leading space", chunked(" 5\r\nhello\r\n0\r\n\r\n"), 400),
         ("chunk size followed by spaces", chunked("5  \r\nhello\r\n0\r\n\r\n"), 400),
+        ("whitespace before a chunk extension", chunked("5 ;x\r\nhello\r\n0\r\n\r\n"), 400),
         ("chunk size not hex", chunked("5g\r\nhello\r\n0\r\n\r\n"), 400),
         ("chunk size over u64", chunked("10000000000000005\r\nhello\r\n0\r\n\r\n"), 400),
         ("bare CR in a chunk extension", chunked("5;a\rb\r\nhello\r\n0\r\n\r\n"), 400),
@@ -151,6 +152,21 @@ fn strict_judges_a_request_sent_byte_by_byte_and_behind_a_good_one() {
             .unwrap()
     };
     assert_eq!(calls(&counters(port)), calls(&before) + 1);
+
+    // Refused in its trailers, behind a good request, all in one segment:
+    // its 400 follows the first answer (found by the differential test,
+    // which saw the answer lost).
+    let response = exchange(
+        port,
+        concat!(
+            "GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+            "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "1\r\na\r\n0\r\nX-Sum: 1\r\n folded\r\n\r\n",
+        )
+        .as_bytes(),
+    );
+    assert!(response.contains("Hello, world!\nHTTP/1.1 400 "), "{response}");
+    assert!(response.ends_with("Obsolete line folding\n"), "{response}");
 
     // An upgrade the application declines (`/` answers 200, not 101):
     // what follows is still HTTP, and still judged.

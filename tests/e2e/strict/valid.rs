@@ -35,7 +35,7 @@ fn strict_passes_valid_requests() {
         concat!(
             "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
             "5;name=value;q=\"a b\"\r\nhello\r\n",
-            "6 ;x\r\n world\r\n",
+            "6;x\r\n world\r\n",
             "0\r\nX-Checksum: abc\r\nServer-Timing: total;dur=1\r\n\r\n",
         )
         .as_bytes(),

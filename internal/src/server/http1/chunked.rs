@@ -14,8 +14,6 @@ enum State {
     /// First byte of a chunk-size line.
     SizeStart,
     Size,
-    /// Whitespace after the size: only more of it or `;` may follow.
-    SizeBws,
     Extension,
     /// CR of a chunk-size line, LF expected.
     SizeLf,
@@ -108,12 +106,9 @@ impl Chunked {
                         self.state = State::Extension;
                         Ok(())
                     }
-                    // BWS before an extension (RFC 9112 §7.1.1); what
-                    // follows decides.
-                    b' ' | b'\t' => {
-                        self.state = State::SizeBws;
-                        Ok(())
-                    }
+                    // BWS before an extension is in RFC 9112's grammar, but
+                    // senders must not send it, and h11 and llhttp refuse it.
+                    b' ' | b'\t' => Err(Refusal::bad_request("Whitespace after a chunk size")),
                     _ => match hex(b) {
                         Some(digit) if self.size >> 60 == 0 => {
                             self.size = self.size << 4 | u64::from(digit);
@@ -122,17 +117,6 @@ impl Chunked {
                         Some(_) => Err(Refusal::bad_request("Chunk size too large")),
                         None => Err(Refusal::bad_request("Invalid chunk size")),
                     },
-                }
-            }
-            State::SizeBws => {
-                self.line_byte()?;
-                match b {
-                    b' ' | b'\t' => Ok(()),
-                    b';' => {
-                        self.state = State::Extension;
-                        Ok(())
-                    }
-                    _ => Err(Refusal::bad_request("Whitespace after a chunk size")),
                 }
             }
             State::Extension => {

@@ -113,7 +113,7 @@ impl Fields {
                 }
                 // Values nothing looks into: in runs.
                 State::ValueStart | State::Value if self.field.is_plain() => {
-                    let run = run_of(&bytes[*i..], 0x20, is_value_byte);
+                    let run = run_of(&bytes[*i..], 0x20, false, is_value_byte);
                     if run > 0 {
                         self.state = State::Value;
                         self.line += run;
@@ -186,7 +186,7 @@ impl Fields {
             if !self.field.is_plain() {
                 return Ok(Progress::More);
             }
-            let run = run_of(&bytes[*i..], 0x20, is_value_byte);
+            let run = run_of(&bytes[*i..], 0x20, false, is_value_byte);
             if run > 0 {
                 self.state = State::Value;
                 self.line += run;

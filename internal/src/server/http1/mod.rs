@@ -32,8 +32,14 @@ pub(crate) enum Verdict {
     Hold(usize),
     /// A violation. `start` is where the refused request began in this
     /// slice (0 when it began in an earlier one): the bytes before it are
-    /// complete requests that may still go on.
-    Refuse { start: usize, refusal: Refusal },
+    /// complete requests that may still go on. `head_went_on`: the refused
+    /// request's head went on in an earlier slice (it is refused in its body),
+    /// so the application may have been called for it.
+    Refuse {
+        start: usize,
+        refusal: Refusal,
+        head_went_on: bool,
+    },
 }
 
 /// How far a part's parser got in the bytes it was given.
@@ -156,6 +162,7 @@ impl Validator {
     /// Validates `bytes`, the next bytes of the connection.
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Verdict {
         let mut start = 0;
+        let mut began = false;
         let mut i = 0;
         while i < bytes.len() {
             let read = match self.phase {
@@ -163,13 +170,13 @@ impl Validator {
                 Phase::Held => return Verdict::Hold(i),
                 Phase::Preface(matched) => {
                     if matched == 0 {
-                        start = i;
+                        (start, began) = (i, true);
                     }
                     self.preface(usize::from(matched), bytes, &mut i)
                 }
                 Phase::RequestLine => {
                     if self.request_line.at_start() {
-                        start = i;
+                        (start, began) = (i, true);
                     }
                     self.read_request_line(bytes, &mut i)
                 }
@@ -181,7 +188,12 @@ impl Validator {
                 Phase::Chunked => self.read_chunked(bytes, &mut i),
             };
             if let Err(refusal) = read {
-                return Verdict::Refuse { start, refusal };
+                let head_went_on = !began && self.in_body();
+                return Verdict::Refuse {
+                    start,
+                    refusal,
+                    head_went_on,
+                };
             }
         }
         if self.phase == Phase::Held {

@@ -115,7 +115,7 @@ impl RequestLine {
                     // A run of target bytes (none after `GET /`, the most
                     // common target), and the SP after it.
                     let run = if is_target_byte(b) {
-                        run_of(&bytes[*i..], 0x21, is_target_byte)
+                        run_of(&bytes[*i..], 0x21, true, is_target_byte)
                     } else {
                         0
                     };
@@ -291,7 +291,14 @@ impl RequestLine {
         self.line_byte()?;
         match pos {
             0..=4 if b == VERSION[pos] => {}
-            5 | 7 if b.is_ascii_digit() => self.version[usize::from(pos == 7)] = b,
+            5 | 7 if b.is_ascii_digit() => {
+                self.version[usize::from(pos == 7)] = b;
+                // Judged at the digit, where hyper's parser refuses it too:
+                // later, hyper would answer a head cut there itself.
+                if b != b'1' && (pos == 5 || b != b'0') {
+                    return Err(unsupported_version());
+                }
+            }
             6 if b == b'.' => {}
             _ => return Err(Refusal::bad_request("Invalid HTTP version")),
         }
@@ -306,10 +313,7 @@ impl RequestLine {
                 flags.set(Flags::HTTP10);
                 Ok(())
             }
-            _ => Err(Refusal {
-                status: 505,
-                reason: "Only versions 1.0 and 1.1 of HTTP are supported".to_string(),
-            }),
+            _ => Err(unsupported_version()),
         }
     }
 
@@ -334,5 +338,12 @@ impl RequestLine {
             status: 414,
             reason: format!("Request line too long: the limit is {} bytes", self.limit),
         }
+    }
+}
+
+fn unsupported_version() -> Refusal {
+    Refusal {
+        status: 505,
+        reason: "Only versions 1.0 and 1.1 of HTTP are supported".to_string(),
     }
 }

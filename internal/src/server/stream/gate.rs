@@ -107,9 +107,13 @@ impl<T: Io + Expect> Gate<T> {
                 buf.set_filled(from + n);
                 n
             }
-            Verdict::Refuse { start, refusal } => {
+            Verdict::Refuse {
+                start,
+                refusal,
+                head_went_on,
+            } => {
                 buf.set_filled(from + start);
-                self.refuse(&refusal, self.validator.in_body(), false);
+                self.refuse(&refusal, head_went_on, false);
                 start
             }
         }

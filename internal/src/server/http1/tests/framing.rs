@@ -1,7 +1,7 @@
 //! Message framing: Content-Length, Transfer-Encoding, chunks and the
 //! fields a trailer may not carry.
 
-use super::{refused, verdict};
+use super::{GUNICORN, Validator, Verdict, refused, verdict};
 
 // Framing (RFC 9112 §6).
 
@@ -79,6 +79,10 @@ fn bad_chunk_sizes_are_400() {
         "g",
         "",
         "5 5",
+        // Whitespace before an extension: RFC 9112's grammar allows it, h11
+        // refuses it (the differential test found them apart).
+        "5 ;x",
+        "5\t;x",
         "10000000000000000",
     ] {
         refused(&body(&format!("{size}\r\nhello\r\n0\r\n\r\n")), 400);
@@ -138,4 +142,26 @@ fn framing_routing_and_auth_fields_are_refused_in_trailers() {
             400,
         );
     }
+}
+
+/// A request refused in its body says whether its head went on in an earlier
+/// slice: only then may the application have been called for it, and its
+/// answer stand instead of the refusal.
+#[test]
+fn a_refusal_in_a_body_says_whether_its_head_went_on() {
+    let first = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let second = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let bad_trailer = "0\r\nX-Sum: 1\r\n folded\r\n\r\n";
+    let refusal = |v: &mut Validator, bytes: &str| match v.feed(bytes.as_bytes()) {
+        Verdict::Refuse {
+            start, head_went_on, ..
+        } => (start, head_went_on),
+        other => panic!("not refused: {other:?}"),
+    };
+    let mut v = Validator::new(GUNICORN);
+    let whole = format!("{first}{second}{bad_trailer}");
+    assert_eq!(refusal(&mut v, &whole), (first.len(), false));
+    let mut v = Validator::new(GUNICORN);
+    assert_eq!(v.feed(format!("{first}{second}").as_bytes()), Verdict::Pass);
+    assert_eq!(refusal(&mut v, bad_trailer), (0, true));
 }
