@@ -20,6 +20,10 @@ pub use axum::extract::Request;
 pub use axum::response::{IntoResponse, Response};
 pub use environ::{Environ, Scheme};
 pub use run::run;
+/// For the fuzz targets in `fuzz/`; not an API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use server::fuzz;
 pub use shutdown::{Shutdown, on_shutdown, shutdown};
 
 /// axum and tokio, which applications reach as `rg::axum` and `rg::tokio`.

@@ -12,6 +12,8 @@ pub(crate) mod access_log;
 mod coarse;
 mod config;
 mod connection;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 mod handshake;
 mod http1;
 mod http2;

@@ -2,7 +2,7 @@
 //! from a proxy in `proxy_allow_ips` starts with a header naming the client.
 //! It is read before hyper sees a byte, and never passed to it.
 
-mod header;
+pub(in crate::server) mod header;
 
 use std::io;
 use std::net::SocketAddr;
