@@ -13,6 +13,7 @@ mod cli;
 mod ctl;
 mod database;
 mod deploy;
+mod differential;
 mod http2;
 mod http2_attacks;
 mod new;
