@@ -21,6 +21,7 @@ mod panics;
 mod portable;
 mod postgres;
 mod runserver;
+mod runserver_handovers;
 mod serve;
 mod serve_config;
 mod serve_deploy;

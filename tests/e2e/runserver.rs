@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use crate::support::{Addr, Running, dev_project, e2e_target, eventually, free_port, get, rg};
 use crate::tools;
 
-const BUILD: Duration = Duration::from_secs(300);
+pub(crate) const BUILD: Duration = Duration::from_secs(300);
 
-fn runserver(dir: &Path, port: u16) -> Running {
+pub(crate) fn runserver(dir: &Path, port: u16) -> Running {
     runserver_with(dir, port, &[])
 }
 
@@ -33,14 +33,14 @@ fn runserver_with(dir: &Path, port: u16, flags: &[&str]) -> Running {
     server
 }
 
-fn edit(dir: &Path, from: &str, to: &str) {
+pub(crate) fn edit(dir: &Path, from: &str, to: &str) {
     let path = dir.join("src/application.rs");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(from), "{from:?} not in application.rs");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
-fn output(server: &Running) -> String {
+pub(crate) fn output(server: &Running) -> String {
     format!("{}{}", server.stdout(), server.stderr())
 }
 

@@ -20,14 +20,12 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use rg_contract::live_reload;
 use tokio::sync::watch;
 
-use super::tls::TlsListener;
 use crate::build::cargo::Diagnostic;
 
 /// A running error page; [`ErrorPage::stop`] ends it.
 #[derive(Debug)]
 pub struct ErrorPage {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl ErrorPage {
@@ -57,33 +55,16 @@ impl ErrorPage {
                 let html = html.clone();
                 async move { (StatusCode::INTERNAL_SERVER_ERROR, Html(html.as_str().to_string())) }
             });
-        let mut shutdown = stopped;
-        let stopped = async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        };
-        let task = match tls {
-            None => tokio::spawn(async move {
-                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
-            }),
-            Some(config) => tokio::spawn(async move {
-                let listener = TlsListener::new(listener, config);
-                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
-            }),
-        };
-        Ok(ErrorPage { stop, task })
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+        tokio::spawn(super::page_server::serve(listener, tls, app, stopped));
+        Ok(ErrorPage { stop })
     }
 
-    /// Stops accepting, ends the live-reload streams, and waits (briefly)
-    /// for open requests.
-    pub async fn stop(self) {
+    /// Lets go of the socket at once and ends the live-reload streams; the
+    /// connections it holds finish in the background (`page_server.rs`),
+    /// while the application, or the next page, takes new ones.
+    pub fn stop(self) {
         let _ = self.stop.send(true);
-        let mut task = self.task;
-        if tokio::time::timeout(std::time::Duration::from_secs(1), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod depinfo;
 pub mod error_page;
+pub mod page_server;
 pub mod server;
 pub mod start;
 pub mod tls;

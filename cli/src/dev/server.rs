@@ -162,7 +162,7 @@ impl Dev {
         match outcome {
             Outcome::Built(exe) => {
                 if let Some(page) = self.page.take() {
-                    page.stop().await;
+                    page.stop();
                 }
                 self.inputs = Inputs::of(&exe.path);
                 self.start_app(&exe, since)
@@ -347,7 +347,7 @@ impl Dev {
 
     async fn show_page(&mut self, html: String) -> Result<()> {
         if let Some(page) = self.page.take() {
-            page.stop().await;
+            page.stop();
         }
         self.page = Some(ErrorPage::start(
             &self.listener,
@@ -363,7 +363,7 @@ impl Dev {
     async fn shutdown(mut self) -> ExitCode {
         self.sockets.close();
         if let Some(page) = self.page.take() {
-            page.stop().await;
+            page.stop();
         }
         let mut children: Vec<tokio::process::Child> = self.leaving.drain(..).collect();
         if let Some(app) = self.app.take() {

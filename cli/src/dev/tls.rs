@@ -67,39 +67,3 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)
         .with_context(|| format!("could not write `{}`", path.display()))
 }
-
-/// The listening socket of rg's own error page, with TLS: each connection
-/// is handed on once its handshake is done (one at a time, which a page
-/// seen by one developer allows; a handshake gets two seconds).
-pub struct TlsListener {
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-impl TlsListener {
-    pub fn new(listener: tokio::net::TcpListener, config: Arc<ServerConfig>) -> TlsListener {
-        TlsListener {
-            listener,
-            acceptor: tokio_rustls::TlsAcceptor::from(config),
-        }
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = axum::serve::Listener::accept(&mut self.listener).await;
-            let handshake = self.acceptor.accept(stream);
-            if let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(2), handshake).await {
-                return (stream, addr);
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.listener.local_addr()
-    }
-}
