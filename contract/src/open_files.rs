@@ -87,10 +87,15 @@ impl OpenFiles {
             OpenFiles::Raised { from, to } => tracing::info!(
                 "Raised the open files limit from {from} to {to}: worker_connections = {connections}, and {OWN_FILES} for the application's own files"
             ),
-            OpenFiles::Short { limit, wanted } => tracing::warn!(
-                "the open files limit is {limit}, too low for worker_connections = {connections}: clients past about {} connections per worker will wait or fail with \"Too many open files\". Raise the hard limit to {wanted} (LimitNOFILE= in a systemd unit, `ulimit -Hn` in a shell, minfds in Supervisor) or lower worker_connections",
-                limit.saturating_sub(TOO_FEW)
-            ),
+            OpenFiles::Short { limit, wanted } => {
+                let past = match limit.saturating_sub(TOO_FEW) {
+                    0 => "a few connections".to_string(),
+                    n => format!("about {n} connections"),
+                };
+                tracing::warn!(
+                    "the open files limit is {limit}, too low for worker_connections = {connections}: clients past {past} per worker wait in the listen queue until descriptors free up. Raise the hard limit to {wanted} (LimitNOFILE= in a systemd unit, `ulimit -Hn` in a shell, minfds in Supervisor) or lower worker_connections"
+                )
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ mod ctl;
 mod database;
 mod deploy;
 mod differential;
+mod faults;
 mod http2;
 mod http2_attacks;
 mod new;

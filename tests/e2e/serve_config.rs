@@ -370,7 +370,7 @@ fn a_privileged_port_without_root_is_refused_in_words() {
 /// `rg serve FIXTURE` with `workers` workers and `worker_connections =
 /// 1000`, started with an open files limit of `soft` (and `hard`), as
 /// systemd's default 1024 is low for 1000 connections.
-fn serve_with_open_files(dir: &Path, soft: u64, hard: u64, workers: &str) -> Master {
+pub(crate) fn serve_with_open_files(dir: &Path, soft: u64, hard: u64, workers: &str) -> Master {
     Serve::fixture()
         .current_dir(dir)
         .args(["-w", workers, "--worker-connections", "1000"])

@@ -89,12 +89,13 @@ pub fn command(spec: &WorkerSpec<'_>, worker_id: u64) -> Command {
             let first_free = 3 + fds.len() as RawFd;
             // Move every socket out of the way first, so placing one at
             // 3+i can never overwrite another that still has to be moved.
+            // Above the places only: a low open-files limit refuses more.
             let mut moved = [0 as RawFd; 64];
             if fds.len() > moved.len() {
                 return Err(std::io::Error::other("too many sockets"));
             }
             for (i, fd) in fds.iter().enumerate() {
-                let high = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free.max(64));
+                let high = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free);
                 if high < 0 {
                     return Err(std::io::Error::last_os_error());
                 }

@@ -6,7 +6,8 @@
 //! every slot is taken, the loop still watches the queue: when a client
 //! waits there and one of the worker's connections is idle, that one is
 //! closed to make room. Errors from `accept` (too many open files) are
-//! logged and the loop goes on: one bad moment must not stop a worker.
+//! said once, retried without spinning, and their end said: one bad moment
+//! must not stop a worker.
 //!
 //! The loop waits on the listening socket itself (tokio's `AsyncFd`)
 //! rather than on tokio's `TcpListener`, because it needs to know that a
@@ -25,12 +26,14 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rg_contract::listeners::Listener;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::sync::mpsc;
-use tracing::warn;
+
+use tracing::{info, warn};
 
 use super::config::Shared;
 use super::connection;
@@ -67,6 +70,7 @@ where
     /// Accepts until the worker stops, then takes in what is queued if
     /// the stop is graceful. The listener closes when this returns.
     async fn listen<L: Accept>(self, socket: AsyncFd<L>, described: Arc<str>) {
+        let mut failing = Failing::default();
         loop {
             tokio::select! {
                 biased;
@@ -74,6 +78,7 @@ where
                 // Cancel-safe: a stop that comes first loses no connection.
                 accepted = next(&self.slots, &socket, self.shared.config.stats.as_deref()) => match accepted {
                     Ok((fd, peer)) => {
+                        failing.over(&described);
                         match L::stream(fd) {
                             Ok(stream) => self.serve(stream, peer, &described),
                             Err(e) => warn!("accept on {described} failed: {e}"),
@@ -86,9 +91,8 @@ where
                         tokio::task::yield_now().await;
                     }
                     Err(e) => {
-                        warn!("accept on {described} failed: {e}");
-                        // Typically EMFILE: give other tasks a moment to close files.
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        let pause = failing.failed(&described, &e);
+                        tokio::time::sleep(pause).await;
                     }
                 }
             }
@@ -123,6 +127,55 @@ where
             self.slots.take(),
         ));
     }
+}
+
+/// accept(2) failing, typically for want of descriptors (EMFILE): said
+/// once when it starts and once when it ends, and retried with a growing
+/// pause (10 to 100 ms) so that the loop never spins while it lasts.
+#[derive(Default)]
+struct Failing {
+    attempts: u32,
+}
+
+impl Failing {
+    /// One more failure; returns how long to wait before the next try.
+    fn failed(&mut self, described: &str, e: &io::Error) -> Duration {
+        if self.attempts == 0 {
+            let hint = if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+                format!(
+                    " (the open files limit is {}); new clients wait in the listen queue until descriptors free up",
+                    open_files_limit()
+                )
+            } else {
+                String::new()
+            };
+            warn!("accept on {described} failed: {e}{hint}");
+        }
+        self.attempts = self.attempts.saturating_add(1);
+        Duration::from_millis((10 << self.attempts.min(4)).min(100))
+    }
+
+    /// A connection was accepted: says so if accepting had failed.
+    fn over(&mut self, described: &str) {
+        if self.attempts > 0 {
+            info!(
+                "accept on {described} works again, after {} failed attempts",
+                self.attempts
+            );
+            self.attempts = 0;
+        }
+    }
+}
+
+/// This process's soft limit of open files.
+fn open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one valid rlimit.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    limit.rlim_cur
 }
 
 /// The listener, registered with tokio for readability.
