@@ -5,11 +5,12 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::{Extensions, Request, Response};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -23,6 +24,7 @@ use tracing::{debug, error};
 use super::config::Shared;
 use super::handshake::{handshake, read_proxy_header};
 use super::http2::Streams;
+use super::presized;
 use super::slots::{Activity, CloseRequest, Listed, Place};
 use super::stream::Io;
 use super::stream::deadlines::{self, Deadlines};
@@ -36,6 +38,10 @@ use super::timer::HeadTimer;
 use crate::environ::Environ;
 use crate::panics::{Catching, Panicked};
 use crate::stop::{Reason, Stop};
+
+/// How long a draining keep-alive connection, idle, waits for its client's
+/// next request before it closes: a busy client sends it at once.
+const NEXT_REQUEST: Duration = Duration::from_secs(1);
 
 /// hyper's default header array length: asking for this many costs nothing,
 /// any other number makes hyper allocate the array per request.
@@ -69,9 +75,10 @@ struct Connection {
     secure: bool,
     /// The subject of the certificate the client showed (mutual TLS).
     client_cert_subject: Option<Arc<str>>,
-    /// Set, and `first_request` notified, when the first request arrives.
-    started: AtomicBool,
-    first_request: Notify,
+    /// Requests begun; once `draining`, each notifies `arrived`.
+    requests: AtomicU64,
+    draining: AtomicBool,
+    arrived: Notify,
     /// Its HTTP/2 streams in flight, once it turns out to be HTTP/2.
     streams: Arc<Streams>,
 }
@@ -122,8 +129,9 @@ pub(super) async fn serve<S, T>(
             server_addr,
             secure,
             client_cert_subject,
-            started: AtomicBool::new(false),
-            first_request: Notify::new(),
+            requests: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
+            arrived: Notify::new(),
             streams: Streams::new(),
         })
     };
@@ -286,15 +294,21 @@ async fn serve_http<S: Stack, T: Io>(
                 }
             }
             CloseRequest::Graceful => {
-                // A connection accepted just before the stop has a request
-                // on its way: hyper would close it as idle, failing that
-                // request. Wait for it (bounded by the header timeout)
-                // before closing.
-                if !connection.started.load(Ordering::Acquire) {
+                // hyper closes an idle HTTP/1 connection at once, failing a
+                // request already on its way (the first of a connection just
+                // accepted, the next of a kept-alive one): wait for it, and
+                // close after its answer, which says `Connection: close`.
+                let arrived = connection.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                connection.draining.store(true, Ordering::SeqCst);
+                let seen = connection.requests.load(Ordering::SeqCst);
+                let patience = if seen == 0 { config.keepalive } else { NEXT_REQUEST };
+                if !connection.streams.watched() {
                     tokio::select! {
                         result = conn.as_mut() => return log_result(result),
-                        _ = connection.first_request.notified() => {}
-                        _ = tokio::time::sleep(config.keepalive) => {}
+                        () = arrived => {}
+                        () = tokio::time::sleep(patience) => {}
                     }
                 }
                 conn.as_mut().graceful_shutdown();
@@ -318,8 +332,9 @@ async fn handle<S: Stack>(
     connection: Arc<Connection>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    if !connection.started.swap(true, Ordering::AcqRel) {
-        connection.first_request.notify_one();
+    connection.requests.fetch_add(1, Ordering::SeqCst);
+    if connection.draining.load(Ordering::SeqCst) {
+        connection.arrived.notify_waiters();
     }
     let config = &shared.config;
     let peer = connection.client;
@@ -349,7 +364,7 @@ async fn handle<S: Stack>(
     // hyper leaves the map empty unless the request asks for an upgrade.
     let extensions = request.extensions_mut();
     if extensions.is_empty() {
-        *extensions = PRESIZED.with(Extensions::clone);
+        *extensions = presized::extensions();
     }
     if let Some(peer) = peer {
         request.extensions_mut().insert(ConnectInfo(peer));
@@ -362,6 +377,12 @@ async fn handle<S: Stack>(
     let http2 = stream.is_some();
     if let Some(stream) = stream {
         response = stream.respond(response);
+    } else if connection.draining.load(Ordering::Relaxed)
+        && response.status() != StatusCode::SWITCHING_PROTOCOLS
+    {
+        // Draining: the connection's last answer says so, or the client's
+        // next request meets the close that follows it.
+        (response.headers_mut()).insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     if let (Some(log), Some(kept)) = (&config.access_log, &kept) {
         log.write(kept, &response);
@@ -403,31 +424,4 @@ fn panicked_response(panicked: &Panicked, config: &super::config::Config) -> Res
     let text = http::HeaderValue::from_static("text/plain; charset=utf-8");
     response.headers_mut().insert(http::header::CONTENT_TYPE, text);
     response
-}
-
-thread_local! {
-    /// An empty extension map with room for seven: a request's starts as a
-    /// clone of it. Grown from nothing, the map would be allocated for
-    /// three, then regrown and rehashed when axum's router adds its three
-    /// (`OriginalUri`, `MatchedPath`, the path parameters) to the runtime's
-    /// two. A clone of the empty map is allocated at its final size at
-    /// once. (A clone of a map holding the runtime's two values cost more
-    /// than the regrowth: each value is boxed again.)
-    static PRESIZED: Extensions = presized();
-}
-
-fn presized() -> Extensions {
-    #[derive(Clone)]
-    struct Room<const N: usize>;
-    let mut extensions = Extensions::new();
-    extensions.insert(Room::<0>);
-    extensions.insert(Room::<1>);
-    extensions.insert(Room::<2>);
-    extensions.insert(Room::<3>);
-    extensions.insert(Room::<4>);
-    extensions.insert(Room::<5>);
-    extensions.insert(Room::<6>);
-    // Clearing keeps the room.
-    extensions.clear();
-    extensions
 }

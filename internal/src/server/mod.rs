@@ -17,6 +17,7 @@ pub mod fuzz;
 mod handshake;
 mod http1;
 mod http2;
+mod presized;
 mod slots;
 pub(crate) mod stats;
 mod stream;
