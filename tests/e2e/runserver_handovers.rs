@@ -1,7 +1,7 @@
 //! `rg runserver`'s handovers under load with the CPU saturated: from one
 //! build of the application to the next, from the application to the error
-//! page, and from the page back. No request meets a refused or reset
-//! connection; while the build is broken, each gets the page.
+//! page, and from the page back, round after round. No request meets a
+//! refused or reset connection; while the build is broken, each gets the page.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -20,6 +20,9 @@ struct Seen {
 }
 
 const PAGE: &str = "(the error page)";
+
+/// Rounds of the three handovers: each of them, many times over.
+const ROUNDS: u32 = 4;
 
 /// `clients` threads, each asking `GET /` on a new connection, back to back.
 fn load(
@@ -71,25 +74,33 @@ fn every_handover_keeps_every_request_with_the_cpu_saturated() {
     };
     let literal = |text: &str| format!("\"{text}\\n\"");
 
-    // Application to application, then to the page and back, twice.
+    // Each round: application to application, to the page, and back.
     let mut now = literal("Hello, world!");
-    for (round, text) in ["Hello, one!", "Hello, two!", "Hello, three!"]
-        .into_iter()
-        .enumerate()
-    {
-        if round > 0 {
-            edit(&dir, &now, &format!("{now} +"));
-            now = format!("{now} +");
+    for round in 1..=ROUNDS {
+        for (text, broken) in [
+            (format!("Hello, {round}!"), false),
+            (String::new(), true),
+            (format!("Fixed {round}!"), false),
+        ] {
+            let next = if broken {
+                format!("{now} +")
+            } else {
+                literal(&text)
+            };
             seen.lock().unwrap().answers.remove(PAGE);
-            assert!(shows(PAGE), "the page never showed:\n{}", output(&server));
+            edit(&dir, &now, &next);
+            now = next;
+            let shown = if broken {
+                PAGE.to_string()
+            } else {
+                format!("{text}\n")
+            };
+            assert!(
+                shows(&shown),
+                "round {round}: {shown:?} never showed:\n{}",
+                output(&server)
+            );
         }
-        edit(&dir, &now, &literal(text));
-        now = literal(text);
-        assert!(
-            shows(&format!("{text}\n")),
-            "{text} never showed:\n{}",
-            output(&server)
-        );
     }
     stop.store(true, Ordering::Relaxed);
     for client in clients {
