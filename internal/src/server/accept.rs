@@ -32,7 +32,6 @@ use rg_contract::listeners::Listener;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::sync::mpsc;
-
 use tracing::{info, warn};
 
 use super::config::Shared;

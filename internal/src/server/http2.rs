@@ -15,6 +15,10 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
 
+/// The HTTP/2 connection preface (RFC 9113 §3.4), which the HTTP/1 layers
+/// let through (or, with `http = 1`, refuse).
+pub(super) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 use super::coarse;
 use super::slots::Activity;
 

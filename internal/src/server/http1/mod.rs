@@ -20,6 +20,7 @@ use self::fields::{Fields, Section};
 use self::flags::Flags;
 pub(crate) use self::refusal::Refusal;
 use self::request_line::RequestLine;
+use super::http2::PREFACE as H2_PREFACE;
 
 /// The result of feeding bytes.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,9 +52,6 @@ enum Progress {
     /// Its part ended where it stopped.
     Done,
 }
-
-/// The HTTP/2 connection preface (RFC 9113 §3.4).
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// What part of the connection the next byte belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

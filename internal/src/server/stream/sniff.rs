@@ -7,8 +7,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// The HTTP/2 connection preface (RFC 9113 §3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+use crate::server::http2::PREFACE;
 
 /// `inner`, calling `http2` once if the connection starts with the preface.
 pub(crate) struct Sniff<T, F> {

@@ -9,9 +9,7 @@ use tokio::io::AsyncReadExt as _;
 use super::Io;
 use super::rewind::Rewind;
 use crate::server::http1::Refusal;
-
-/// The HTTP/2 connection preface (RFC 9113 §3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+use crate::server::http2::PREFACE;
 
 /// What the first bytes decided.
 pub(crate) enum Checked<T> {
