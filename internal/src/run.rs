@@ -15,7 +15,7 @@ use rg_contract::logging::{self, Logs};
 use rg_contract::notify::{self, Notification, Notifier};
 use rg_contract::open_files;
 use rg_contract::settings::{HttpVersions, LogTarget, WorkerSettings, unknown_variables};
-use rg_contract::tls::{Identity, TLS_FD};
+use rg_contract::tls::{Identity, PLAIN_LISTENERS, TLS_FD};
 use rg_contract::{EXIT_RUNTIME_FAILURE, Error};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
@@ -92,6 +92,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     }
     let listeners = listeners(activation.as_ref(), &settings).map_err(Failure::Start)?;
     let tls = tls(settings.http).map_err(Failure::Start)?;
+    let plain_listeners = plain_listeners().map_err(Failure::Start)?;
 
     let runtime = if settings.threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -140,6 +141,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         drain_queue: !settings.dev,
         stats: settings.metrics.then(Arc::default),
         tls,
+        plain_listeners,
         http: settings.http,
         http2: settings.http2,
         show_panics: settings.dev,
@@ -253,6 +255,22 @@ fn tls(http: HttpVersions) -> Result<Option<Arc<tokio_rustls::rustls::ServerConf
         });
     }
     Ok(Some(config))
+}
+
+/// The listeners `rg serve` asked to serve plain HTTP beside TLS.
+fn plain_listeners() -> Result<Vec<usize>, Error> {
+    let Ok(value) = std::env::var(PLAIN_LISTENERS) else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(|n| n.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::Setting {
+            var: PLAIN_LISTENERS.to_string(),
+            value: value.clone(),
+            reason: "not a list of listener positions".to_string(),
+        })
 }
 
 /// The sockets to serve: those passed in, or those `RG_BIND` names.

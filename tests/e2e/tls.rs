@@ -1,7 +1,8 @@
 //! TLS in `rg serve` (`certfile`, `keyfile`): curl over HTTPS with HTTP/1.1
 //! and HTTP/2 chosen by ALPN, an h2load load over a HUP, a new pair taken on
-//! HUP (the old one kept when the new one is broken), pairs that do not load
-//! refused before any worker starts; and the `http` setting.
+//! HUP (the old one kept when the new one is broken), plain HTTP on
+//! `insecure_bind` beside HTTPS, pairs that do not load refused before any
+//! worker starts; and the `http` setting.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -216,6 +217,65 @@ fn https_with_http2_and_http1_chosen_by_alpn() {
         .output()
         .unwrap();
     assert!(!text(&plain.stdout).contains("Hello"), "{}", text(&plain.stdout));
+}
+
+/// curl over the unix socket `sock` in plain HTTP, with `args`.
+fn curl_unix(sock: &Path, args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "10", "--unix-socket"])
+        .arg(sock)
+        .args(args)
+        .arg("http://localhost/environ")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn insecure_bind_serves_plain_http_beside_https_through_a_hup() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server("one");
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("plain.sock");
+    let master = Serve::fixture()
+        .args(tls_args(&cert, &key))
+        .arg("--insecure-bind")
+        .arg(format!("unix:{}", sock.display()))
+        .start();
+    for line in [
+        format!("Listening at: https://127.0.0.1:{}", master.port()),
+        format!("Listening at: unix:{}", sock.display()),
+    ] {
+        assert!(master.stderr().contains(&line), "{line}: {}", master.stderr());
+    }
+    let check = |round: &str| {
+        let https = curl(&pki, master.port(), "/environ", &["-i"]);
+        let body = text(&https.stdout);
+        assert!(
+            body.starts_with("HTTP/2 200") && body.contains("scheme=https "),
+            "{round}: {body}"
+        );
+        // What nginx sends to a unix socket: HTTP/1.1; h2c works there too.
+        for (flag, version) in [
+            ("--http1.1", "HTTP/1.1 200"),
+            ("--http2-prior-knowledge", "HTTP/2 200"),
+        ] {
+            let plain = curl_unix(&sock, &[flag]);
+            let body = text(&plain.stdout);
+            assert!(plain.status.success(), "{round} {flag}: {}", text(&plain.stderr));
+            assert!(
+                body.starts_with(version) && body.contains("scheme=http "),
+                "{round} {flag}: {body}"
+            );
+        }
+    };
+    check("at start");
+    master.signal(libc::SIGHUP);
+    assert!(
+        master.wait_for_output("Reload complete", Duration::from_secs(30)),
+        "{}",
+        master.stderr()
+    );
+    check("after a HUP");
 }
 
 #[test]

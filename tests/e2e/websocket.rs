@@ -1,7 +1,8 @@
 //! WebSockets, with a real client (tungstenite), through `rg serve` and
 //! `rg runserver` (and nginx, in `deploy.rs`): they echo, and one open
 //! across a reload is closed with a close frame at the graceful timeout,
-//! while new connections go to the new worker.
+//! while new connections go to the new worker; over HTTP/2 (RFC 8441)
+//! with Python's h2 when `http2_websockets` offers it.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -108,4 +109,77 @@ fn a_websocket_open_across_a_hup_is_closed_cleanly_at_the_graceful_timeout() {
             .contains(&old_pid)),
         "the old worker did not exit"
     );
+}
+
+/// A WebSocket over HTTP/2 (RFC 8441) with Python's h2, on h2c: whether
+/// the server offers extended CONNECT, the status of a CONNECT to argv[2],
+/// and what a masked "hi" in its stream is echoed as.
+const OVER_HTTP2: &str = r#"
+import os, socket, sys
+import h2.config, h2.connection, h2.events, h2.settings
+port, path = int(sys.argv[1]), sys.argv[2]
+sock = socket.create_connection(("127.0.0.1", port))
+sock.settimeout(10)
+conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+conn.initiate_connection()
+sock.sendall(conn.data_to_send())
+def events():
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            sys.exit("the connection closed")
+        yield from conn.receive_data(data)
+        sock.sendall(conn.data_to_send())
+for event in events():
+    if isinstance(event, h2.events.RemoteSettingsChanged):
+        break
+offered = conn.remote_settings.enable_connect_protocol
+print("offered", offered)
+if not offered:
+    sys.exit(0)
+conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                      (":path", path), (":authority", f"127.0.0.1:{port}"), ("sec-websocket-version", "13")])
+sock.sendall(conn.data_to_send())
+for event in events():
+    if isinstance(event, h2.events.ResponseReceived):
+        status = dict(event.headers)[b":status"].decode()
+        print("status", status)
+        if status != "200":
+            sys.exit(0)
+        break
+mask = os.urandom(4)
+conn.send_data(1, bytes([0x81, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"hi")))
+sock.sendall(conn.data_to_send())
+got = b""
+for event in events():
+    if isinstance(event, h2.events.DataReceived):
+        conn.acknowledge_received_data(event.flow_controlled_length, 1)
+        got += event.data
+        if len(got) >= 2 and len(got) >= 2 + got[1]:
+            print("echo", got[2:2 + got[1]].decode())
+            break
+"#;
+
+fn over_http2(port: u16, path: &str) -> String {
+    let out = std::process::Command::new(crate::http2::python_h2())
+        .args(["-c", OVER_HTTP2, &port.to_string(), path])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn websockets_over_http2_only_when_offered_and_on_routes_that_take_connect() {
+    let off = Serve::fixture().start();
+    assert_eq!(over_http2(off.port(), "/ws-any"), "offered 0\n", "off by default");
+    drop(off);
+
+    let on = Serve::fixture().args(["--http2-websockets", "true"]).start();
+    let echoed = over_http2(on.port(), "/ws-any");
+    let pid = echoed.strip_prefix("offered 1\nstatus 200\necho hi from ");
+    let pid: Option<i32> = pid.and_then(|p| p.trim().parse().ok());
+    assert!(pid.is_some_and(|p| children(on.pid()).contains(&p)), "{echoed}");
+    // Why it is off by default: a route written get(handler) refuses CONNECT.
+    assert_eq!(over_http2(on.port(), "/ws"), "offered 1\nstatus 405\n");
 }

@@ -173,9 +173,16 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
         .transpose()?;
     let sockets = match handover {
         // SAFETY: the sockets the previous master left open for this one.
-        Some(handover) => unsafe { Sockets::adopt(&handover.sockets, handover.created.clone()) }?,
+        Some(handover) => unsafe {
+            Sockets::adopt(
+                &handover.sockets,
+                &settings.master.insecure_bind,
+                handover.created.clone(),
+            )
+        }?,
         None => Sockets::open(
             &settings.worker.bind,
+            &settings.master.insecure_bind,
             settings.worker.backlog,
             settings.master.unix_socket_mode,
             owner.as_ref(),

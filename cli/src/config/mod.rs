@@ -143,8 +143,19 @@ fn parse(values: BTreeMap<&'static str, (String, Origin)>, config_file: Option<P
             .read(entry.0.trim(), &mut master, &mut worker)
             .map_err(|reason| invalid_value(setting.key, entry, &reason))?;
     }
+    let insecure = &master.insecure_bind;
+    if let Some((plain, serving)) = insecure
+        .iter()
+        .find_map(|p| Some((p, worker.bind.iter().find(|b| same_port(b, p))?)))
+    {
+        return Err(invalid_value(
+            schema::INSECURE_BIND.key,
+            &values[schema::INSECURE_BIND.key],
+            &format!("{plain} is also in bind ({serving}); an address serves either HTTPS or plain HTTP"),
+        ));
+    }
     if let Some(metrics) = &master.metrics_bind
-        && let Some(serving) = worker.bind.iter().find(|b| same_port(b, metrics))
+        && let Some(serving) = worker.bind.iter().chain(insecure).find(|b| same_port(b, metrics))
     {
         return Err(invalid_value(
             schema::METRICS_BIND.key,

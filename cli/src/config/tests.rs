@@ -182,3 +182,37 @@ fn the_metrics_port_needs_an_address_of_its_own() {
         "{fd}"
     );
 }
+
+#[test]
+fn insecure_bind_is_a_list_of_its_own_addresses() {
+    let none = load_with(None, &[], &[]).unwrap();
+    assert!(none.master.insecure_bind.is_empty(), "none by default");
+    let two = load_with(
+        Some("insecure_bind = [\"unix:/run/app.sock\", \"127.0.0.1:8080\"]\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(two.master.insecure_bind.len(), 2);
+
+    let same = load_with(
+        None,
+        &[],
+        &[("bind", "0.0.0.0:8443"), ("insecure_bind", "127.0.0.1:8443")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(same.contains("invalid insecure_bind"), "{same}");
+    assert!(same.contains("also in bind (0.0.0.0:8443)"), "{same}");
+    let metrics = load_with(
+        None,
+        &[],
+        &[
+            ("insecure_bind", "127.0.0.1:9100"),
+            ("metrics_bind", "127.0.0.1:9100"),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(metrics.contains("also a serving address"), "{metrics}");
+}

@@ -63,7 +63,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
     } = options;
     // The development server runs as whoever starts it: `user` and `group`
     // are for rg serve.
-    let sockets = Sockets::open(&bind, backlog, 0o666, None)?;
+    let sockets = Sockets::open(&bind, &[], backlog, 0o666, None)?;
     let listener = match sockets.listeners.first() {
         Some(Listener::Tcp(l, _)) => l.try_clone().context("duplicating the listening socket")?,
         _ => bail!("rg runserver needs a TCP address"),

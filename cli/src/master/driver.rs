@@ -20,6 +20,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use rg_contract::logging::Logs;
 use rg_contract::notify::{Notification, Notifier};
+use rg_contract::tls::PLAIN_LISTENERS;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
@@ -234,14 +235,8 @@ impl Arbiter {
             env!("CARGO_PKG_VERSION"),
             std::process::id()
         );
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        for name in self.sockets.names() {
-            let shown = if name.starts_with("unix:") {
-                name
-            } else {
-                format!("{scheme}://{name}")
-            };
-            info!("Listening at: {shown} ({})", std::process::id());
+        for url in self.sockets.urls(self.tls.is_some()) {
+            info!("Listening at: {url} ({})", std::process::id());
         }
         info!("Using application: {}", self.program.display());
     }
@@ -312,6 +307,11 @@ impl Arbiter {
         let mut env = self.settings.worker_env();
         if self.metrics.is_some() {
             env.push(("RG_INTERNAL_METRICS".into(), "1".into()));
+        }
+        let plain = self.sockets.plain();
+        if self.tls.is_some() && !plain.is_empty() {
+            let list: Vec<String> = plain.iter().map(usize::to_string).collect();
+            env.push((PLAIN_LISTENERS.into(), list.join(",")));
         }
         let fds = self.sockets.fds();
         let names = self.sockets.names();

@@ -24,29 +24,40 @@ use crate::process::owner::Owner;
 pub struct Sockets {
     /// The listeners, in bind order; their descriptors are what workers get.
     pub listeners: Vec<Listener>,
+    /// Whether each listener is one of `insecure_bind`'s: plain HTTP beside TLS.
+    plain: Vec<bool>,
     /// Socket files rg created, to remove on exit.
     created: Vec<PathBuf>,
 }
 
 impl Sockets {
-    /// Takes sockets passed by systemd if there are any, else binds `binds`.
-    /// Unix socket files get `unix_mode`, and `owner` if given.
-    pub fn open(binds: &[Bind], backlog: i32, unix_mode: u32, owner: Option<&Owner>) -> Result<Sockets> {
+    /// Takes sockets passed by systemd if there are any, else binds `binds`
+    /// and then `insecure` (plain HTTP beside TLS). Unix socket files get
+    /// `unix_mode`, and `owner` if given.
+    pub fn open(
+        binds: &[Bind],
+        insecure: &[Bind],
+        backlog: i32,
+        unix_mode: u32,
+        owner: Option<&Owner>,
+    ) -> Result<Sockets> {
         let activation = Activation::from_lookup(|k| std::env::var(k).ok(), std::process::id())?;
         if let Some(activation) = activation.filter(|a| a.fds > 0) {
             // SAFETY: LISTEN_PID names this process, so the descriptors were
             // passed to it, and nothing has claimed them yet.
             let listeners = unsafe { activation.take() }?;
-            return Ok(Sockets {
-                listeners,
-                created: Vec::new(),
-            });
+            return Ok(Sockets::of(listeners, insecure, Vec::new()));
         }
         let mut sockets = Sockets {
             listeners: Vec::new(),
+            plain: Vec::new(),
             created: Vec::new(),
         };
-        for bind in binds {
+        let all = binds
+            .iter()
+            .map(|b| (b, false))
+            .chain(insecure.iter().map(|b| (b, true)));
+        for (bind, plain) in all {
             let listener = listeners::bind(bind, backlog).map_err(|e| explain(bind, e))?;
             if let Bind::Unix(path) = bind {
                 sockets.created.push(path.clone());
@@ -64,8 +75,23 @@ impl Sockets {
                 }
             }
             sockets.listeners.push(listener);
+            sockets.plain.push(plain);
         }
         Ok(sockets)
+    }
+
+    /// Sockets bound elsewhere (systemd, the previous master): those whose
+    /// address is one of `insecure` serve plain HTTP.
+    fn of(listeners: Vec<Listener>, insecure: &[Bind], created: Vec<PathBuf>) -> Sockets {
+        let plain = listeners
+            .iter()
+            .map(|listener| insecure.iter().any(|bind| is_at(listener, bind)))
+            .collect();
+        Sockets {
+            listeners,
+            plain,
+            created,
+        }
     }
 
     /// The sockets an upgraded master's predecessor had, handed over as
@@ -75,13 +101,32 @@ impl Sockets {
     ///
     /// Each of `fds` must be an open listening socket owned by nothing else
     /// in this process.
-    pub unsafe fn adopt(fds: &[RawFd], created: Vec<PathBuf>) -> Result<Sockets> {
+    pub unsafe fn adopt(fds: &[RawFd], insecure: &[Bind], created: Vec<PathBuf>) -> Result<Sockets> {
         let listeners = fds
             .iter()
             // SAFETY: as the caller promises.
             .map(|&fd| unsafe { Listener::from_fd(fd) })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Sockets { listeners, created })
+        Ok(Sockets::of(listeners, insecure, created))
+    }
+
+    /// The positions of the listeners that serve plain HTTP beside TLS.
+    pub fn plain(&self) -> Vec<usize> {
+        (0..self.plain.len()).filter(|&i| self.plain[i]).collect()
+    }
+
+    /// Each socket's address as a URL (a unix socket as its name), when
+    /// the others serve TLS.
+    pub fn urls(&self, tls: bool) -> Vec<String> {
+        self.listeners
+            .iter()
+            .zip(&self.plain)
+            .map(|(listener, plain)| match listener {
+                Listener::Unix(..) => listener.describe(),
+                _ if tls && !plain => format!("https://{}", listener.describe()),
+                _ => format!("http://{}", listener.describe()),
+            })
+            .collect()
     }
 
     /// The socket files this master removes at exit.
@@ -223,6 +268,15 @@ pub fn holder_of_port(port: u16) -> Option<(u32, String)> {
     None
 }
 
+/// Whether `listener` listens where `bind` says.
+fn is_at(listener: &Listener, bind: &Bind) -> bool {
+    match (listener, bind) {
+        (Listener::Tcp(_, addr), Bind::Tcp(at)) => addr == at,
+        (Listener::Unix(_, Some(path)), Bind::Unix(at)) => path == at,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +287,7 @@ mod tests {
         let port = taken.local_addr().unwrap().port();
         let (pid, _) = holder_of_port(port).expect("our own listener is visible");
         assert_eq!(pid, std::process::id());
-        let err = Sockets::open(&[Bind::Tcp(taken.local_addr().unwrap())], 16, 0o666, None).unwrap_err();
+        let err = Sockets::open(&[Bind::Tcp(taken.local_addr().unwrap())], &[], 16, 0o666, None).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("address already in use by"), "{text}");
         assert!(text.contains(&format!("(pid {})", std::process::id())), "{text}");
@@ -243,11 +297,36 @@ mod tests {
     fn unix_sockets_get_their_mode_and_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sock");
-        let sockets = Sockets::open(&[Bind::Unix(path.clone())], 16, 0o660, None).unwrap();
+        let sockets = Sockets::open(&[], &[Bind::Unix(path.clone())], 16, 0o660, None).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o660);
         assert_eq!(sockets.names(), [format!("unix:{}", path.display())]);
         drop(sockets);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn insecure_binds_are_marked_plain_however_the_sockets_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = Bind::Unix(dir.path().join("plain.sock"));
+        let tcp = Bind::Tcp("127.0.0.1:0".parse().unwrap());
+        let sockets = Sockets::open(&[tcp], std::slice::from_ref(&plain), 16, 0o660, None).unwrap();
+        assert_eq!(sockets.plain(), [1]);
+        let urls = sockets.urls(true);
+        assert!(urls[0].starts_with("https://127.0.0.1:"), "{urls:?}");
+        assert_eq!(urls[1], plain.to_string());
+        assert!(sockets.urls(false)[0].starts_with("http://"));
+        // As the next master adopts them (USR2), by address.
+        let adopted = Sockets::of(
+            sockets.fds().iter().map(|&fd| dup(fd)).collect(),
+            &[plain],
+            Vec::new(),
+        );
+        assert_eq!(adopted.plain(), [1]);
+    }
+
+    fn dup(fd: RawFd) -> Listener {
+        // SAFETY: a fresh duplicate of a listening socket this test owns.
+        unsafe { Listener::from_fd(libc::dup(fd)) }.unwrap()
     }
 }

@@ -26,6 +26,8 @@ pub struct MasterSettings {
     pub metrics_bind: Option<Bind>,
     /// The master's pid file.
     pub pidfile: Option<PathBuf>,
+    /// Addresses served in cleartext beside `bind`'s TLS ones.
+    pub insecure_bind: Vec<Bind>,
     /// The PEM certificate chain and key of TLS on every bind.
     pub certfile: Option<PathBuf>,
     pub keyfile: Option<PathBuf>,

@@ -24,6 +24,7 @@ use super::Setting;
 /// Every setting.
 pub static SETTINGS: &[&Setting] = &[
     &BIND,
+    &INSECURE_BIND,
     &WORKERS,
     &THREADS,
     &WORKER_CONNECTIONS,
@@ -50,6 +51,7 @@ pub static SETTINGS: &[&Setting] = &[
     &HTTP2_MAX_CONCURRENT_STREAMS,
     &HTTP2_MAX_HEADER_LIST_SIZE,
     &HTTP2_MAX_RESET_STREAMS,
+    &HTTP2_WEBSOCKETS,
     &CERTFILE,
     &KEYFILE,
     &CA_CERTS,

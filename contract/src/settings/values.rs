@@ -86,6 +86,8 @@ pub struct Http2Limits {
     pub max_header_list_size: u32,
     /// `http2_max_reset_streams`.
     pub max_reset_streams: usize,
+    /// `http2_websockets`: extended CONNECT (RFC 8441) offered.
+    pub websockets: bool,
 }
 
 /// A number from `low` to `high`, for an HTTP/2 limit.
@@ -128,6 +130,14 @@ pub fn stop_signals(s: &str) -> Result<Vec<&'static str>, String> {
 /// Comma-separated bind addresses.
 pub fn bind_list(s: &str) -> Result<Vec<Bind>, String> {
     Bind::parse_list(s).map_err(|e| e.to_string())
+}
+
+/// Addresses that may be none at all (`insecure_bind`).
+pub fn bind_list_or_none(s: &str) -> Result<Vec<Bind>, String> {
+    if s.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    bind_list(s)
 }
 
 /// The metrics port's address: one HOST:PORT or unix:PATH, or nothing.

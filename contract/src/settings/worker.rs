@@ -41,6 +41,11 @@ pub const INTERNAL: &[(&str, &str, &str)] = &[
         "The descriptor of the TLS certificate and key the master read (set by rg serve with certfile and keyfile).",
     ),
     (
+        "RG_INTERNAL_PLAIN_LISTENERS",
+        "unset",
+        "Which inherited sockets (0 is fd 3) serve plain HTTP beside TLS (set by rg serve for insecure_bind).",
+    ),
+    (
         "RG_INTERNAL_BUILD_ID",
         "unset",
         "Identifies a build to the browser's live reload (set by rg runserver).",

@@ -26,6 +26,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// The variable naming the descriptor a worker reads its identity from.
 pub const TLS_FD: &str = "RG_INTERNAL_TLS_FD";
 
+/// The variable naming the listeners (positions from 0) that serve plain
+/// HTTP beside the TLS ones (`insecure_bind`).
+pub const PLAIN_LISTENERS: &str = "RG_INTERNAL_PLAIN_LISTENERS";
+
 /// What a TLS connection may speak, by preference (ALPN).
 const PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
 

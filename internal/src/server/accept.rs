@@ -32,6 +32,7 @@ use rg_contract::listeners::Listener;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::sync::mpsc;
+use tokio_rustls::rustls::ServerConfig;
 use tracing::{info, warn};
 
 use super::config::Shared;
@@ -45,6 +46,8 @@ pub(super) struct Loop<S> {
     pub(super) shared: Arc<Shared<S>>,
     pub(super) open: mpsc::Sender<()>,
     pub(super) slots: Arc<Slots>,
+    /// TLS on this listener: `rg serve`'s identity, unless `insecure_bind`.
+    pub(super) tls: Option<Arc<ServerConfig>>,
 }
 
 impl<S> Loop<S>
@@ -122,6 +125,7 @@ where
             peer,
             server_addr.clone(),
             self.shared.clone(),
+            self.tls.clone(),
             self.open.clone(),
             self.slots.take(),
         ));

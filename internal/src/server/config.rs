@@ -67,8 +67,10 @@ pub(crate) struct Config {
     pub(crate) http: rg_contract::settings::HttpVersions,
     /// HTTP/2's own limits.
     pub(crate) http2: rg_contract::settings::Http2Limits,
-    /// TLS on every listener, with the identity `rg serve` handed over.
+    /// TLS on every listener, with the identity `rg serve` handed over...
     pub(crate) tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// ...but these (positions in the listeners' list): `insecure_bind`.
+    pub(crate) plain_listeners: Vec<usize>,
     /// A panicking handler's message and location on its 500 page
     /// (development only: they may tell a visitor too much).
     pub(crate) show_panics: bool,

@@ -18,6 +18,7 @@ use rg_contract::notify::Notification;
 use rg_contract::settings::{HttpVersions, ProxyProtocol};
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 use tower::{Service, ServiceExt as _};
 use tracing::{debug, error};
 
@@ -91,6 +92,7 @@ pub(super) async fn serve<S, T>(
     peer: Option<SocketAddr>,
     server_addr: Arc<str>,
     shared: Arc<Shared<S>>,
+    tls: Option<Arc<ServerConfig>>,
     open: mpsc::Sender<()>,
     place: Place,
 ) where
@@ -144,7 +146,7 @@ pub(super) async fn serve<S, T>(
         permit,
         listed,
     };
-    match &config.tls {
+    match tls {
         None if config.http != HttpVersions::Auto => {
             let check = versions::check(stream, config.http);
             match handshake(check, config.keepalive, &holds.listed, "version").await {
@@ -171,7 +173,7 @@ pub(super) async fn serve<S, T>(
             serve_http(stream, connection, log, shared, holds).await;
         }
         Some(tls) => {
-            let accept = TlsAcceptor::from(tls.clone()).accept(stream);
+            let accept = TlsAcceptor::from(tls).accept(stream);
             if let Some(stream) = handshake(accept, config.keepalive, &holds.listed, "TLS").await {
                 let (_, session) = stream.get_ref();
                 let subject = session
@@ -258,6 +260,9 @@ async fn serve_http<S: Stack, T: Io>(
         .max_concurrent_streams(config.http2.max_concurrent_streams)
         .max_header_list_size(config.http2.max_header_list_size)
         .max_pending_accept_reset_streams(config.http2.max_reset_streams);
+    if config.http2.websockets {
+        builder.http2().enable_connect_protocol();
+    }
     builder
         .http1()
         // A client that sends its request and then shuts down its side

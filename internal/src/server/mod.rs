@@ -79,9 +79,11 @@ where
     let slots = slots::Slots::new(shared.config.worker_connections, stopping.clone());
     let mut addresses = Vec::new();
     let mut accepting = tokio::task::JoinSet::new();
-    for listener in listeners {
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let plain = shared.config.plain_listeners.contains(&i);
+        let tls = shared.config.tls.clone().filter(|_| !plain);
         addresses.push(match &listener {
-            Listener::Tcp(..) if shared.config.tls.is_some() => format!("https://{}", listener.describe()),
+            Listener::Tcp(..) if tls.is_some() => format!("https://{}", listener.describe()),
             Listener::Tcp(..) => format!("http://{}", listener.describe()),
             Listener::Unix(..) => listener.describe(),
         });
@@ -89,6 +91,7 @@ where
             shared: shared.clone(),
             open: open_tx.clone(),
             slots: slots.clone(),
+            tls,
         };
         accepting.spawn(loop_.run(listener)?);
     }

@@ -17,6 +17,20 @@ pub static BIND: Setting = Setting::new("bind", ALL)
          \"fd://N\". Several are allowed.",
     );
 
+/// `insecure_bind`.
+pub static INSECURE_BIND: Setting = Setting::new("insecure_bind", MASTER)
+    .flag("--insecure-bind")
+    .value(Kind::List, "ADDRESS", "")
+    .parse(Master(|m, s| {
+        v::bind_list_or_none(s).map(|b| m.insecure_bind = b)
+    }))
+    .help("Addresses served in plain HTTP beside bind's HTTPS ones (a unix socket for nginx, say).")
+    .doc(
+        "Addresses that serve plain HTTP while bind's serve HTTPS (certfile set):
+         a unix socket for nginx beside a public HTTPS port, say. Hypercorn's
+         name. Without certfile they serve as bind's addresses do.",
+    );
+
 /// `workers`.
 pub static WORKERS: Setting = Setting::new("workers", MASTER)
     .flag("--workers")

@@ -60,15 +60,31 @@ pub static HTTP2_MAX_RESET_STREAMS: Setting = Setting::new("http2_max_reset_stre
          defence against the rapid reset attack (CVE-2023-44487).",
     );
 
+/// `http2_websockets`.
+pub static HTTP2_WEBSOCKETS: Setting = Setting::new("http2_websockets", WORKER)
+    .flag("--http2-websockets")
+    .value(Kind::Switch, "BOOL", "false")
+    .parse(Worker(|w, s| v::switch(s).map(|on| w.http2.websockets = on)))
+    .help("Offer WebSockets over HTTP/2 (RFC 8441); their routes must take any method: any(handler).")
+    .doc(
+        "Offers WebSockets over HTTP/2 (RFC 8441, extended CONNECT). Once offered,
+         browsers open every WebSocket with CONNECT on their HTTP/2 connection,
+         which a route written get(handler) answers 405: turn it on with routes
+         that take any(handler).",
+    );
+
 /// `certfile`.
 pub static CERTFILE: Setting = Setting::new("certfile", MASTER)
     .flag("--certfile")
     .value(Kind::Text, "FILE", "")
     .parse(Master(|m, s| v::path(s).map(|p| m.certfile = p)))
-    .help("PEM certificate chain (leaf first): with keyfile, every bind serves HTTPS.")
+    .help(
+        "PEM certificate chain (leaf first): with keyfile, every bind serves HTTPS (insecure_bind does not).",
+    )
     .doc(
         "A PEM certificate chain, the server's certificate first. With keyfile,\n\
-         every bind speaks TLS 1.2 or 1.3 and offers HTTP/2 and HTTP/1.1 (ALPN).\n\
+         every bind (not insecure_bind) speaks TLS 1.2 or 1.3 and offers HTTP/2\n\
+         and HTTP/1.1 (ALPN).\n\
          The master reads both files, as the user it starts as, and again on HUP;\n\
          a pair that does not load stops the start, or keeps the old pair serving.",
     );
