@@ -45,6 +45,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Some(error) = build::direct::wrap_rustc() {
+        eprintln!("rg: could not run rustc for cargo: {error}");
+        return ExitCode::FAILURE;
+    }
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(error) = ripgrep::hand_over(&args) {
         report(&anyhow::Error::new(error).context("could not run ripgrep (the other `rg` on PATH)"));

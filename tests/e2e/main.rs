@@ -22,6 +22,7 @@ mod panics;
 mod portable;
 mod postgres;
 mod runserver;
+mod runserver_direct;
 mod runserver_handovers;
 mod serve;
 mod serve_config;

@@ -17,7 +17,7 @@ pub(crate) fn runserver(dir: &Path, port: u16) -> Running {
     runserver_with(dir, port, &[])
 }
 
-fn runserver_with(dir: &Path, port: u16, flags: &[&str]) -> Running {
+pub(crate) fn runserver_with(dir: &Path, port: u16, flags: &[&str]) -> Running {
     let mut cmd = rg();
     cmd.args(["runserver", &port.to_string()])
         .args(flags)

@@ -75,8 +75,9 @@ pub enum Outcome {
     Failed(Vec<Diagnostic>),
 }
 
-/// Kills cargo's whole process group when dropped before cargo finished.
-struct Group(Option<u32>);
+/// Kills a whole process group (cargo's, or rustc's) when dropped before
+/// its leader finished.
+pub(crate) struct Group(pub(crate) Option<u32>);
 
 impl Drop for Group {
     fn drop(&mut self) {
@@ -94,6 +95,16 @@ impl Drop for Group {
 /// returned future is dropped; the caller then owns Ctrl-C. Otherwise cargo
 /// stays in the terminal's group and Ctrl-C reaches it directly.
 pub async fn build(project: &Project, profile: Profile, cancellable: bool) -> Result<Outcome> {
+    build_with(project, profile, cancellable, &[]).await
+}
+
+/// [`build`], with `env` added to cargo's environment.
+pub async fn build_with(
+    project: &Project,
+    profile: Profile,
+    cancellable: bool,
+    env: &[(OsString, OsString)],
+) -> Result<Outcome> {
     // Dev builds link the runtime as one shared library when the project's
     // runtime offers it (`shared_runtime.rs`). Release builds stay static.
     let feature = project
@@ -101,21 +112,21 @@ pub async fn build(project: &Project, profile: Profile, cancellable: bool) -> Re
         .as_deref()
         .filter(|_| profile == Profile::Dev);
     let Some(feature) = feature else {
-        return build_once(project, profile, cancellable, None).await;
+        return build_once(project, profile, cancellable, None, env).await;
     };
     let shared = SharedRuntime::of(project);
     let _turn = shared.turn().await?;
     if !shared.is_current() {
         shared.rebuild_next()?;
     }
-    let mut outcome = build_once(project, profile, cancellable, Some(feature)).await?;
+    let mut outcome = build_once(project, profile, cancellable, Some(feature), env).await?;
     if let Outcome::Failed(diagnostics) = &outcome
         && diagnostics.iter().any(|d| d.rendered.contains("rg_dylib"))
     {
         // Another project's build replaced the library during this one.
         println!("The runtime's shared library was built for another project meanwhile; building it again");
         shared.rebuild_next()?;
-        outcome = build_once(project, profile, cancellable, Some(feature)).await?;
+        outcome = build_once(project, profile, cancellable, Some(feature), env).await?;
     }
     if let Outcome::Built(exe) = &mut outcome {
         exe.library_path = Some(shared.keep(project).await?);
@@ -129,6 +140,7 @@ async fn build_once(
     profile: Profile,
     cancellable: bool,
     feature: Option<&str>,
+    env: &[(OsString, OsString)],
 ) -> Result<Outcome> {
     let manifest = project.dir.join("Cargo.toml");
     let mut cmd = tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -142,6 +154,7 @@ async fn build_once(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .envs(progress::CARGO_ENV)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .kill_on_drop(true);
     if cancellable {
         cmd.process_group(0);
@@ -179,23 +192,10 @@ async fn build_once(
                 }
             }
             Ok(Message::CompilerMessage(message)) => {
-                let m = message.message;
-                let Some(rendered) = m.rendered else {
-                    continue;
-                };
-                bar.suspend(|| eprint!("{rendered}"));
-                let location = m
-                    .spans
-                    .iter()
-                    .find(|s| s.is_primary)
-                    .or(m.spans.first())
-                    .map(|s| format!("{}:{}:{}", s.file_name, s.line_start, s.column_start));
-                diagnostics.push(Diagnostic {
-                    level: level_name(&m.level).to_string(),
-                    message: m.message,
-                    location,
-                    rendered: console::strip_ansi_codes(&rendered).into_owned(),
-                });
+                if let Some((rendered, diagnostic)) = diagnostic(message.message) {
+                    bar.suspend(|| eprint!("{rendered}"));
+                    diagnostics.push(diagnostic);
+                }
             }
             _ => {}
         }
@@ -260,6 +260,25 @@ async fn read_stderr(mut stderr: impl AsyncRead + Unpin, bar: BuildBar) -> Strin
             return said;
         }
     }
+}
+
+/// A compiler message as rustc rendered it (colours and all), and as rg
+/// keeps it; none for a message without a rendering.
+pub(crate) fn diagnostic(m: cargo_metadata::diagnostic::Diagnostic) -> Option<(String, Diagnostic)> {
+    let rendered = m.rendered?;
+    let location = m
+        .spans
+        .iter()
+        .find(|s| s.is_primary)
+        .or(m.spans.first())
+        .map(|s| format!("{}:{}:{}", s.file_name, s.line_start, s.column_start));
+    let kept = Diagnostic {
+        level: level_name(&m.level).to_string(),
+        message: m.message,
+        location,
+        rendered: console::strip_ansi_codes(&rendered).into_owned(),
+    };
+    Some((rendered, kept))
 }
 
 /// How many errors `diagnostics` hold, in words: `1 error`, `3 errors`.

@@ -21,6 +21,11 @@ impl Inputs {
         Some(Inputs::parse(&text))
     }
 
+    /// The files, as the dep-info names them.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.files.iter()
+    }
+
     fn parse(text: &str) -> Inputs {
         let mut files = HashSet::new();
         for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -21,6 +21,7 @@ use rg_contract::notify::Notification;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::build::cargo::{self, Executable, Outcome, Profile};
+use crate::build::direct::Direct;
 use crate::build::project::{Choice, Project};
 use crate::dev::app::{App, app_exit, describe_status, sleep_until, unready_at};
 use crate::dev::depinfo::Inputs;
@@ -66,6 +67,18 @@ pub(super) struct Dev {
     pub(super) builds: u64,
     /// With `--tls`: the development certificate.
     pub(super) tls: Option<DevTls>,
+    /// Rebuilds by rustc alone, when a save allows it.
+    pub(super) direct: Direct,
+}
+
+/// Builds by rustc alone when `direct` allows it, else with cargo
+/// (recording its command); says which.
+async fn build(direct: &Direct, project: &Project) -> Result<(Outcome, bool)> {
+    if let Some(outcome) = direct.build(project).await? {
+        return Ok((outcome, true));
+    }
+    let outcome = cargo::build_with(project, Profile::Dev, true, &direct.cargo_env()?).await?;
+    Ok((outcome, false))
 }
 
 async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
@@ -100,16 +113,20 @@ impl Dev {
                     }
                 };
                 tokio::select! {
-                    outcome = cargo::build(&project, Profile::Dev, true) => {
-                        let outcome = outcome?;
+                    built = build(&self.direct, &project) => {
+                        let (outcome, alone) = built?;
+                        if !alone {
+                            self.direct.cargo_built(&outcome);
+                        }
                         if matches!(outcome, Outcome::Built(_)) {
-                            println!("Built in {:.2}s", started.elapsed().as_secs_f64());
+                            let how = if alone { " (rustc alone: only the binary's own files changed)" } else { "" };
+                            println!("Built in {:.2}s{how}", started.elapsed().as_secs_f64());
                         }
                         break outcome;
                     }
                     (paths, seen) = next_save(&mut watcher) => {
                         since = Some(seen);
-                        self.note_manifests(&paths);
+                        self.note_save(&paths);
                         println!("{} changed during the build; building again", self.describe(&paths));
                     }
                     _ = int.recv() => return Ok(self.shutdown().await),
@@ -130,7 +147,7 @@ impl Dev {
                             continue;
                         }
                         since = Some(seen);
-                        self.note_manifests(&paths);
+                        self.note_save(&paths);
                         println!("{} changed, rebuilding", self.describe(&paths));
                         self.stop_app();
                         break;
@@ -274,9 +291,13 @@ impl Dev {
         true
     }
 
-    /// A saved manifest may change what cargo builds (a new binary, a new
-    /// member): ask cargo again before the next build.
-    fn note_manifests(&mut self, paths: &[PathBuf]) {
+    /// A save: past one that is not the binary's own, cargo rebuilds; a
+    /// manifest may change what it builds, so ask it again first.
+    fn note_save(&mut self, paths: &[PathBuf]) {
+        match &self.project {
+            Ok(project) => self.direct.saved(project, paths),
+            Err(_) => self.direct.cargo_built(&Outcome::Failed(Vec::new())),
+        }
         if paths
             .iter()
             .any(|p| p.file_name().is_some_and(|n| n == "Cargo.toml"))

@@ -12,6 +12,7 @@ use console::style;
 use rg_contract::Bind;
 use rg_contract::listeners::Listener;
 
+use crate::build::direct::Direct;
 use crate::build::project::{Choice, Project};
 use crate::dev::server::Dev;
 use crate::dev::watch::Watcher;
@@ -133,6 +134,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             page: None,
             builds: 0,
             tls,
+            direct: Direct::new()?,
         };
         dev.run(watcher).await
     })

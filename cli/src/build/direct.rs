@@ -1,0 +1,355 @@
+//! `rg runserver`'s rebuild by rustc alone: when a save changed only the
+//! binary crate's own sources, rg reruns the rustc command cargo last ran
+//! for it, recorded by rg itself as cargo's `RUSTC_WORKSPACE_WRAPPER`, and
+//! skips cargo's checks of the whole graph (~0.15 s a save). Anything else
+//! (a manifest, a build script, another crate) goes to cargo.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::build::cargo::{self, Executable, Group, Outcome};
+use crate::build::project::Project;
+use crate::build::shared_runtime::SharedRuntime;
+use crate::dev::depinfo::Inputs;
+
+/// Set for cargo: the directory where rg, as cargo's workspace wrapper,
+/// records the rustc command of each binary it compiles.
+const RECORD_DIR: &str = "RG_INTERNAL_RUSTC_RECORD";
+
+/// What makes rustc share a make jobserver with cargo: gone when rg runs
+/// rustc alone, so they are not replayed.
+const JOBSERVER: [&str; 3] = ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
+
+/// When cargo runs rg as its workspace wrapper (`rg RUSTC ARGS...`):
+/// records the command if it compiles a binary, then becomes rustc.
+/// Returns only when rg was not run as a wrapper, or exec failed.
+pub fn wrap_rustc() -> Option<std::io::Error> {
+    let dir = std::env::var_os(RECORD_DIR)?;
+    let mut args = std::env::args_os().skip(1);
+    let rustc = args.next()?;
+    let args: Vec<OsString> = args.collect();
+    if let Some(recorded) = Recorded::of(&rustc, &args) {
+        // A record that cannot be written only costs the quick path.
+        let _ = recorded.save(Path::new(&dir));
+    }
+    Some(std::process::Command::new(rustc).args(args).exec())
+}
+
+/// One rustc command, as cargo ran it.
+#[derive(Debug, Clone, PartialEq)]
+struct Recorded {
+    cwd: PathBuf,
+    rustc: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Recorded {
+    /// The command, if it compiles a binary and is all UTF-8.
+    fn of(rustc: &OsString, args: &[OsString]) -> Option<Recorded> {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_str().map(str::to_string))
+            .collect::<Option<_>>()?;
+        let recorded = Recorded {
+            cwd: std::env::current_dir().ok()?,
+            rustc: rustc.to_str()?.to_string(),
+            env: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .filter(|(k, _)| k != RECORD_DIR && !JOBSERVER.contains(&k.as_str()))
+                .collect(),
+            args,
+        };
+        (recorded.value("--crate-type") == Some("bin")).then_some(recorded)
+    }
+
+    fn file(dir: &Path, bin: &str) -> PathBuf {
+        dir.join(format!("{bin}.json"))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let bin = self.env_var("CARGO_BIN_NAME").context("no CARGO_BIN_NAME")?;
+        let json =
+            serde_json::json!({"cwd": self.cwd, "rustc": self.rustc, "args": self.args, "env": self.env});
+        let path = Recorded::file(dir, bin);
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, json.to_string())?;
+        Ok(std::fs::rename(partial, path)?)
+    }
+
+    fn load(dir: &Path, bin: &str) -> Option<Recorded> {
+        let text = std::fs::read_to_string(Recorded::file(dir, bin)).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
+            v.as_array()?
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect()
+        };
+        Some(Recorded {
+            cwd: PathBuf::from(json["cwd"].as_str()?),
+            rustc: json["rustc"].as_str()?.to_string(),
+            args: strings(&json["args"])?,
+            env: json["env"]
+                .as_array()?
+                .iter()
+                .map(|pair| Some((pair[0].as_str()?.to_string(), pair[1].as_str()?.to_string())))
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    /// The value after `flag` (`--crate-type bin`), or of `-C key=` as one.
+    fn value(&self, flag: &str) -> Option<&str> {
+        let mut args = self.args.iter();
+        while let Some(arg) = args.next() {
+            if arg == flag {
+                return args.next().map(String::as_str);
+            }
+            if let Some(value) = arg.strip_prefix(flag).and_then(|v| v.strip_prefix('=')) {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn env_var(&self, key: &str) -> Option<&str> {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The binary rustc writes: `OUT_DIR/CRATE-NAME` + `-C extra-filename`.
+    fn output(&self) -> Option<PathBuf> {
+        let extra = self
+            .args
+            .iter()
+            .find_map(|a| a.strip_prefix("extra-filename="))
+            .unwrap_or_default();
+        let name = format!("{}{extra}", self.value("--crate-name")?);
+        Some(self.cwd.join(self.value("--out-dir")?).join(name))
+    }
+
+    /// Whether every one of `paths` is the crate's own: a file its last
+    /// compile read, or a Rust file under its `src/`.
+    fn covers(&self, paths: &[PathBuf]) -> bool {
+        let Some(inputs) = self.output().and_then(|out| Inputs::of(&out)) else {
+            return false;
+        };
+        let read: HashSet<PathBuf> = inputs.files().map(|f| self.cwd.join(f)).collect();
+        let src = self
+            .env_var("CARGO_MANIFEST_DIR")
+            .map(|dir| Path::new(dir).join("src"));
+        paths.iter().all(|path| {
+            read.contains(path)
+                || (path.extension().is_some_and(|e| e == "rs")
+                    && src.as_ref().is_some_and(|s| path.starts_with(s)))
+        })
+    }
+}
+
+/// The quick path of one `rg runserver`: where cargo's commands are
+/// recorded, and whether every save since cargo's last build allows it.
+#[derive(Debug)]
+pub struct Direct {
+    dir: tempfile::TempDir,
+    valid: bool,
+    /// Where cargo last put the executable.
+    exe: Option<PathBuf>,
+}
+
+impl Direct {
+    pub fn new() -> Result<Direct> {
+        let dir = tempfile::Builder::new()
+            .prefix("rg-rustc-")
+            .tempdir()
+            .context("failed to make a directory for rustc's commands")?;
+        Ok(Direct {
+            dir,
+            valid: false,
+            exe: None,
+        })
+    }
+
+    /// What cargo's environment gets so that rg records its commands
+    /// (nothing when the user has a workspace wrapper of their own).
+    pub fn cargo_env(&self) -> Result<Vec<(OsString, OsString)>> {
+        if std::env::var_os("RUSTC_WORKSPACE_WRAPPER").is_some() {
+            return Ok(Vec::new());
+        }
+        let rg = std::env::current_exe().context("failed to find rg's own executable")?;
+        Ok(vec![
+            ("RUSTC_WORKSPACE_WRAPPER".into(), rg.into()),
+            (RECORD_DIR.into(), self.dir.path().into()),
+        ])
+    }
+
+    /// A save of `paths`: past one that is not the binary crate's own, only
+    /// cargo rebuilds, until a cargo build succeeds.
+    pub fn saved(&mut self, project: &Project, paths: &[PathBuf]) {
+        self.valid = self.valid && self.command(project).is_some_and(|r| r.covers(paths));
+    }
+
+    /// Cargo built (or failed to).
+    pub fn cargo_built(&mut self, outcome: &Outcome) {
+        self.exe = match outcome {
+            Outcome::Built(exe) => Some(exe.path.clone()),
+            Outcome::Failed(_) => None,
+        };
+        self.valid = self.exe.is_some();
+    }
+
+    fn command(&self, project: &Project) -> Option<Recorded> {
+        Recorded::load(self.dir.path(), &project.bin)
+    }
+
+    /// Rebuilds `project` with the recorded rustc command, when the saves
+    /// allow it; `None` means: ask cargo.
+    pub async fn build(&self, project: &Project) -> Result<Option<Outcome>> {
+        let (Some(recorded), Some(exe), true) = (self.command(project), &self.exe, self.valid) else {
+            return Ok(None);
+        };
+        // The lock file is not watched: a `cargo update` since the record
+        // means other dependencies, which only cargo builds.
+        let record = Recorded::file(self.dir.path(), &project.bin);
+        let changed =
+            |path: &Path| -> Option<std::time::SystemTime> { std::fs::metadata(path).ok()?.modified().ok() };
+        let recorded_at = changed(&record);
+        let manifests = [
+            project.root.join("Cargo.lock"),
+            project.root.join("Cargo.toml"),
+            project.dir.join("Cargo.toml"),
+        ];
+        if manifests.iter().any(|m| changed(m) >= recorded_at) {
+            return Ok(None);
+        }
+        let shared = project
+            .shared_runtime
+            .as_ref()
+            .map(|_| SharedRuntime::of(project));
+        let _turn = match &shared {
+            Some(shared) => Some(shared.turn().await?),
+            None => None,
+        };
+        if shared.as_ref().is_some_and(|s| !s.is_current()) {
+            return Ok(None);
+        }
+        let mut cmd = tokio::process::Command::new(&recorded.rustc);
+        cmd.args(&recorded.args)
+            .env_clear()
+            .envs(recorded.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&recorded.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().context("failed to run rustc")?;
+        let mut group = Group(child.id());
+        let stderr = child.stderr.take().context("rustc's error output")?;
+        let mut diagnostics = Vec::new();
+        let mut lines = BufReader::new(stderr).lines();
+        while let Some(line) = lines.next_line().await.context("reading rustc's output")? {
+            match serde_json::from_str::<cargo_metadata::diagnostic::Diagnostic>(&line) {
+                Ok(message) => {
+                    if let Some((rendered, diagnostic)) = cargo::diagnostic(message) {
+                        eprint!("{rendered}");
+                        diagnostics.push(diagnostic);
+                    }
+                }
+                // Artifact notices, and whatever is not JSON (said as is).
+                Err(_) if line.starts_with('{') => {}
+                Err(_) => eprintln!("{line}"),
+            }
+        }
+        let status = child.wait().await.context("waiting for rustc")?;
+        group.0 = None;
+        if !status.success() {
+            return Ok(Some(Outcome::Failed(diagnostics)));
+        }
+        // Where cargo puts it (cargo hard-links it there too), so the
+        // dep-info beside it still says what the build reads.
+        let built = recorded.output().context("rustc's command names no output")?;
+        let _ = std::fs::remove_file(exe);
+        if std::fs::hard_link(&built, exe).is_err() {
+            std::fs::copy(&built, exe).with_context(|| format!("failed to copy `{}`", built.display()))?;
+        }
+        let library_path = match &shared {
+            Some(shared) => Some(shared.keep(project).await?),
+            None => None,
+        };
+        Ok(Some(Outcome::Built(Executable {
+            path: exe.to_path_buf(),
+            library_path,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(cwd: &Path, manifest_dir: &Path) -> Recorded {
+        Recorded {
+            cwd: cwd.to_path_buf(),
+            rustc: "rustc".into(),
+            args: [
+                "--crate-name",
+                "site",
+                "--edition=2024",
+                "src/main.rs",
+                "--crate-type",
+                "bin",
+            ]
+            .into_iter()
+            .chain(["-C", "extra-filename=-0a1b", "--out-dir", "target/debug/deps"])
+            .map(String::from)
+            .collect(),
+            env: vec![("CARGO_MANIFEST_DIR".into(), manifest_dir.display().to_string())],
+        }
+    }
+
+    #[test]
+    fn covers_the_crates_own_sources_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let r = recorded(root, root);
+        assert_eq!(r.output().unwrap(), root.join("target/debug/deps/site-0a1b"));
+        std::fs::create_dir_all(root.join("target/debug/deps")).unwrap();
+        std::fs::write(
+            root.join("target/debug/deps/site-0a1b.d"),
+            "target/debug/deps/site-0a1b: src/main.rs src/page.html\n",
+        )
+        .unwrap();
+        let own = [
+            root.join("src/main.rs"),
+            root.join("src/page.html"),
+            root.join("src/new_module.rs"),
+        ];
+        assert!(r.covers(&own));
+        for other in [
+            "Cargo.toml",
+            "Cargo.lock",
+            "build.rs",
+            "vendor/rg-runtime/src/lib.rs",
+        ] {
+            assert!(
+                !r.covers(&[root.join("src/main.rs"), root.join(other)]),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_it_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = recorded(Path::new("/p"), Path::new("/p"));
+        r.env.push(("CARGO_BIN_NAME".into(), "site".into()));
+        r.save(dir.path()).unwrap();
+        assert_eq!(Recorded::load(dir.path(), "site"), Some(r));
+        assert_eq!(Recorded::load(dir.path(), "other"), None);
+    }
+}
