@@ -64,6 +64,11 @@ fn the_binarys_own_sources_are_rebuilt_by_rustc_alone_and_the_rest_by_cargo() {
         "{}",
         output(&server)
     );
+    assert!(
+        output(&server).contains("Build failed: 1 error;"),
+        "{}",
+        output(&server)
+    );
     edit(&dir, "\"Hello, cargo!\\n\" +", "\"Hello, cargo!\\n\"");
     assert!(eventually(BUILD, || get(&addr, "/")
         .is_ok_and(|r| r.body == "Hello, cargo!\n")));

@@ -133,6 +133,28 @@ impl Recorded {
         Some(self.cwd.join(self.value("--out-dir")?).join(name))
     }
 
+    /// Adds what the compile that made `built` read to the dep-info cargo
+    /// left beside `exe`, which runserver reads to tell which saves need a
+    /// build (an `include_str!` file added since cargo's build, say).
+    fn add_inputs(&self, built: &Path, exe: &Path) -> Result<()> {
+        let mut files: Vec<PathBuf> = Inputs::of(exe)
+            .map(|i| i.files().cloned().collect())
+            .unwrap_or_default();
+        for file in Inputs::of(built).iter().flat_map(Inputs::files) {
+            let file = self.cwd.join(file);
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+        let escaped: Vec<String> = files
+            .iter()
+            .map(|f| f.display().to_string().replace(' ', "\\ "))
+            .collect();
+        let path = exe.with_extension("d");
+        std::fs::write(&path, format!("{}: {}\n", exe.display(), escaped.join(" ")))
+            .with_context(|| format!("failed to write `{}`", path.display()))
+    }
+
     /// Whether every one of `paths` is the crate's own: a file its last
     /// compile read, or a Rust file under its `src/`.
     fn covers(&self, paths: &[PathBuf]) -> bool {
@@ -254,6 +276,11 @@ impl Direct {
         let mut lines = BufReader::new(stderr).lines();
         while let Some(line) = lines.next_line().await.context("reading rustc's output")? {
             match serde_json::from_str::<cargo_metadata::diagnostic::Diagnostic>(&line) {
+                // rustc's closing counts, which cargo leaves out too.
+                Ok(message)
+                    if message.message.starts_with("aborting due to")
+                        || message.message.ends_with("warning emitted")
+                        || message.message.ends_with("warnings emitted") => {}
                 Ok(message) => {
                     if let Some((rendered, diagnostic)) = cargo::diagnostic(message) {
                         eprint!("{rendered}");
@@ -277,6 +304,7 @@ impl Direct {
         if std::fs::hard_link(&built, exe).is_err() {
             std::fs::copy(&built, exe).with_context(|| format!("failed to copy `{}`", built.display()))?;
         }
+        recorded.add_inputs(&built, exe)?;
         let library_path = match &shared {
             Some(shared) => Some(shared.keep(project).await?),
             None => None,
@@ -341,6 +369,20 @@ mod tests {
                 "{other}"
             );
         }
+
+        // Cargo's dep-info beside the binary keeps its files and gains rustc's.
+        let exe = root.join("target/debug/site");
+        let lib = root.join("vendor/rg-runtime/src/lib.rs");
+        std::fs::write(
+            root.join("target/debug/site.d"),
+            format!("{}: {}\n", exe.display(), lib.display()),
+        )
+        .unwrap();
+        r.add_inputs(&root.join("target/debug/deps/site-0a1b"), &exe)
+            .unwrap();
+        let mut files: Vec<_> = Inputs::of(&exe).unwrap().files().cloned().collect();
+        files.sort();
+        assert_eq!(files, [root.join("src/main.rs"), root.join("src/page.html"), lib]);
     }
 
     #[test]
