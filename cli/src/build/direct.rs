@@ -133,6 +133,22 @@ impl Recorded {
         Some(self.cwd.join(self.value("--out-dir")?).join(name))
     }
 
+    /// A path from rustc's dep-info as the watcher names it: rustc writes
+    /// an `include_str!` file as `src/../assets/a.txt`, relative to `cwd`.
+    fn absolute(&self, file: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for part in self.cwd.join(file).components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                part => out.push(part),
+            }
+        }
+        out
+    }
+
     /// Adds what the compile that made `built` read to the dep-info cargo
     /// left beside `exe`, which runserver reads to tell which saves need a
     /// build (an `include_str!` file added since cargo's build, say).
@@ -141,7 +157,7 @@ impl Recorded {
             .map(|i| i.files().cloned().collect())
             .unwrap_or_default();
         for file in Inputs::of(built).iter().flat_map(Inputs::files) {
-            let file = self.cwd.join(file);
+            let file = self.absolute(file);
             if !files.contains(&file) {
                 files.push(file);
             }
@@ -161,7 +177,7 @@ impl Recorded {
         let Some(inputs) = self.output().and_then(|out| Inputs::of(&out)) else {
             return false;
         };
-        let read: HashSet<PathBuf> = inputs.files().map(|f| self.cwd.join(f)).collect();
+        let read: HashSet<PathBuf> = inputs.files().map(|f| self.absolute(f)).collect();
         let src = self
             .env_var("CARGO_MANIFEST_DIR")
             .map(|dir| Path::new(dir).join("src"));
@@ -349,12 +365,12 @@ mod tests {
         std::fs::create_dir_all(root.join("target/debug/deps")).unwrap();
         std::fs::write(
             root.join("target/debug/deps/site-0a1b.d"),
-            "target/debug/deps/site-0a1b: src/main.rs src/page.html\n",
+            "target/debug/deps/site-0a1b: src/main.rs src/../page.html\n",
         )
         .unwrap();
         let own = [
             root.join("src/main.rs"),
-            root.join("src/page.html"),
+            root.join("page.html"),
             root.join("src/new_module.rs"),
         ];
         assert!(r.covers(&own));
@@ -382,7 +398,7 @@ mod tests {
             .unwrap();
         let mut files: Vec<_> = Inputs::of(&exe).unwrap().files().cloned().collect();
         files.sort();
-        assert_eq!(files, [root.join("src/main.rs"), root.join("src/page.html"), lib]);
+        assert_eq!(files, [root.join("page.html"), root.join("src/main.rs"), lib]);
     }
 
     #[test]
