@@ -14,9 +14,9 @@ use anyhow::{Context, Result};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::build::cargo::{self, Executable, Group, Outcome};
+use crate::build::depinfo::Inputs;
 use crate::build::project::Project;
 use crate::build::shared_runtime::SharedRuntime;
-use crate::dev::depinfo::Inputs;
 
 /// Set for cargo: the directory where rg, as cargo's workspace wrapper,
 /// records the rustc command of each binary it compiles.

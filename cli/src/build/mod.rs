@@ -3,6 +3,7 @@
 //! builds, link the runtime as one shared library.
 
 pub mod cargo;
+pub mod depinfo;
 pub mod direct;
 pub mod progress;
 pub mod project;

@@ -2,7 +2,6 @@
 //! it restarts, and the error page served while the build is broken.
 
 pub mod app;
-pub mod depinfo;
 pub mod error_page;
 pub mod page_server;
 pub mod server;

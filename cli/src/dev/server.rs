@@ -21,10 +21,10 @@ use rg_contract::notify::Notification;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::build::cargo::{self, Executable, Outcome, Profile};
+use crate::build::depinfo::Inputs;
 use crate::build::direct::Direct;
 use crate::build::project::{Choice, Project};
 use crate::dev::app::{App, app_exit, describe_status, sleep_until, unready_at};
-use crate::dev::depinfo::Inputs;
 use crate::dev::error_page::{self, ErrorPage};
 use crate::dev::watch::Watcher;
 use crate::process::notifications::{Message, Receiver};
