@@ -15,6 +15,7 @@
 pub mod access_log;
 mod bind;
 mod error;
+pub mod hot_patch;
 pub mod listeners;
 pub mod live_reload;
 pub mod logging;

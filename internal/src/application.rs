@@ -51,6 +51,19 @@ impl Application {
             Build::Setup(setup) => setup().await,
         }
     }
+
+    /// Whether building it runs a setup.
+    pub(crate) fn has_setup(&self) -> bool {
+        matches!(self.build, Build::Setup(_))
+    }
+
+    /// The router, when there is no setup to run.
+    pub(crate) fn into_ready(self) -> Result<Router, ()> {
+        match self.build {
+            Build::Ready(router) => Ok(router),
+            Build::Setup(_) => Err(()),
+        }
+    }
 }
 
 /// Conversion into an [`Application`]: implemented for

@@ -7,6 +7,7 @@
 mod allocator;
 mod application;
 mod environ;
+mod hot_patch;
 mod layers;
 mod panics;
 mod run;

@@ -37,7 +37,10 @@ use crate::stop::{self, Reason, Stop};
 /// then clears the socket-activation variables, which is only sound while
 /// the process has one thread.
 pub fn run<M>(app: impl IntoApplication<M>) -> ExitCode {
-    let app = app.into_application();
+    // A hot patch's `main` builds the new application and ends here.
+    let Some(app) = crate::hot_patch::offer(app.into_application()) else {
+        return ExitCode::SUCCESS;
+    };
     let notifier = Arc::new(Notifier::from_env().unwrap_or_default());
     match start(app, notifier.clone()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,6 +152,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
     let stats = config.stats.clone();
     let graceful_timeout = settings.graceful_timeout;
     let setup_timeout = settings.timeout;
+    let had_setup = app.has_setup();
     let outcome = runtime.block_on(async {
         let shutdown =
             stops(settings.master_pid, &notifier, &logs, &settings.access_log).map_err(Failure::Serve)?;
@@ -156,6 +160,8 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
             reload_on_request().map_err(Failure::Serve)?;
         }
         let app = set_up(app, setup_timeout).await.map_err(Failure::Start)?;
+        let app = crate::hot_patch::accept_patches(app, had_setup, settings.dev, &notifier)
+            .map_err(Failure::Serve)?;
         if let Some(stats) = &stats {
             stats.clone().report_every_second(notifier.clone());
         }

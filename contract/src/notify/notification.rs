@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::hot_patch::News;
 use crate::stats::Counts;
 
 /// The STATUS of a worker that could not start begins so; the master
@@ -37,6 +38,8 @@ pub struct Notification {
     pub status: Option<String>,
     /// `X_RG_STATS=`: a worker's request counts, for the metrics port.
     pub stats: Option<Counts>,
+    /// `X_RG_HOTPATCH=`: what a dev-mode application says of hot patches.
+    pub hot_patch: Option<News>,
 }
 
 impl Notification {
@@ -132,6 +135,14 @@ impl Notification {
         }
     }
 
+    /// What a dev-mode application says of hot patches.
+    pub fn hot_patch(news: News) -> Notification {
+        Notification {
+            hot_patch: Some(news),
+            ..Notification::default()
+        }
+    }
+
     /// Reads a datagram: `KEY=VALUE` lines, in any order. Lines without
     /// `=`, keys it does not know and values that do not parse are skipped.
     pub fn parse(text: &str) -> Notification {
@@ -153,6 +164,7 @@ impl Notification {
                 "MAINPID" => told.main_pid = value.parse().ok(),
                 "STATUS" => told.status = Some(value.to_string()),
                 "X_RG_STATS" => told.stats = Counts::decode(value),
+                "X_RG_HOTPATCH" => told.hot_patch = News::decode(value),
                 _ => {}
             }
         }
@@ -173,7 +185,8 @@ impl fmt::Display for Notification {
         // On one line: a newline would end the assignment, and what
         // follows it would be read as assignments of its own.
         lines.value("STATUS", self.status.as_ref().map(|s| s.replace('\n', " ")))?;
-        lines.value("X_RG_STATS", self.stats.as_ref().map(Counts::encode))
+        lines.value("X_RG_STATS", self.stats.as_ref().map(Counts::encode))?;
+        lines.value("X_RG_HOTPATCH", self.hot_patch.as_ref().map(News::encode))
     }
 }
 
@@ -252,6 +265,7 @@ mod tests {
             main_pid: Some(9),
             status: Some("a=b".into()),
             stats: Some(counts),
+            hot_patch: Some(News::Applied(2)),
         };
         assert_eq!(Notification::parse(&all.to_string()), all);
         for one in [

@@ -50,6 +50,11 @@ pub const INTERNAL: &[(&str, &str, &str)] = &[
         "unset",
         "Identifies a build to the browser's live reload (set by rg runserver).",
     ),
+    (
+        "RG_INTERNAL_HOT_PATCH",
+        "unset",
+        "The directory of the patches rg runserver hands a running application (set by rg runserver).",
+    ),
 ];
 
 /// The worker's effective settings: the table's parsers write each
