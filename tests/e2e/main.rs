@@ -24,6 +24,7 @@ mod postgres;
 mod runserver;
 mod runserver_direct;
 mod runserver_handovers;
+mod runserver_hot;
 mod serve;
 mod serve_config;
 mod serve_deploy;

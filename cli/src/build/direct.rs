@@ -22,6 +22,13 @@ use crate::build::shared_runtime::SharedRuntime;
 /// records the rustc command of each binary it compiles.
 const RECORD_DIR: &str = "RG_INTERNAL_RUSTC_RECORD";
 
+/// Set for cargo when the application takes hot patches: the binary then
+/// exports its symbols, where a patch finds what the binary links
+/// statically (the application's other dependencies). It costs a link
+/// about 6% on the guestbook, so only then.
+const EXPORT_SYMBOLS: &str = "RG_INTERNAL_EXPORT_SYMBOLS";
+const EXPORT_ARGS: [&str; 2] = ["-C", "link-arg=-Wl,--export-dynamic"];
+
 /// What makes rustc share a make jobserver with cargo: gone when rg runs
 /// rustc alone, so they are not replayed.
 const JOBSERVER: [&str; 3] = ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
@@ -33,7 +40,10 @@ pub fn wrap_rustc() -> Option<std::io::Error> {
     let dir = std::env::var_os(RECORD_DIR)?;
     let mut args = std::env::args_os().skip(1);
     let rustc = args.next()?;
-    let args: Vec<OsString> = args.collect();
+    let mut args: Vec<OsString> = args.collect();
+    if Recorded::of(&rustc, &args).is_some() && std::env::var_os(EXPORT_SYMBOLS).is_some() {
+        args.extend(EXPORT_ARGS.map(OsString::from));
+    }
     if let Some(recorded) = Recorded::of(&rustc, &args) {
         // A record that cannot be written only costs the quick path.
         let _ = recorded.save(Path::new(&dir));
@@ -197,6 +207,8 @@ pub struct Direct {
     valid: bool,
     /// Where cargo last put the executable.
     exe: Option<PathBuf>,
+    /// Link binaries for hot patches (`EXPORT_SYMBOLS`).
+    export_symbols: bool,
 }
 
 impl Direct {
@@ -209,6 +221,7 @@ impl Direct {
             dir,
             valid: false,
             exe: None,
+            export_symbols: false,
         })
     }
 
@@ -219,10 +232,20 @@ impl Direct {
             return Ok(Vec::new());
         }
         let rg = std::env::current_exe().context("failed to find rg's own executable")?;
-        Ok(vec![
+        let mut env: Vec<(OsString, OsString)> = vec![
             ("RUSTC_WORKSPACE_WRAPPER".into(), rg.into()),
             (RECORD_DIR.into(), self.dir.path().into()),
-        ])
+        ];
+        if self.export_symbols {
+            env.push((EXPORT_SYMBOLS.into(), "1".into()));
+        }
+        Ok(env)
+    }
+
+    /// Whether the next builds link the binary for hot patches: yes once
+    /// the application said it takes them.
+    pub fn export_symbols(&mut self, on: bool) {
+        self.export_symbols = on;
     }
 
     /// A save of `paths`: past one that is not the binary crate's own, only
@@ -247,8 +270,98 @@ impl Direct {
     /// Rebuilds `project` with the recorded rustc command, when the saves
     /// allow it; `None` means: ask cargo.
     pub async fn build(&self, project: &Project) -> Result<Option<Outcome>> {
-        let (Some(recorded), Some(exe), true) = (self.command(project), &self.exe, self.valid) else {
+        let Some((recorded, exe)) = self.allowed(project) else {
             return Ok(None);
+        };
+        let shared = project
+            .shared_runtime
+            .as_ref()
+            .map(|_| SharedRuntime::of(project));
+        let _turn = match &shared {
+            Some(shared) => Some(shared.turn().await?),
+            None => None,
+        };
+        if shared.as_ref().is_some_and(|s| !s.is_current()) {
+            return Ok(None);
+        }
+        // Cargo's command as recorded, linked for hot patches or not as
+        // the application now needs.
+        let mut args: Vec<String> = Vec::with_capacity(recorded.args.len() + 2);
+        for arg in &recorded.args {
+            match (arg.as_str(), args.last().map(String::as_str)) {
+                (a, Some("-C")) if a == EXPORT_ARGS[1] => {
+                    args.pop();
+                }
+                _ => args.push(arg.clone()),
+            }
+        }
+        if self.export_symbols {
+            args.extend(EXPORT_ARGS.map(String::from));
+        }
+        if let Err(diagnostics) = rustc(&recorded, &args).await? {
+            return Ok(Some(Outcome::Failed(diagnostics)));
+        }
+        // Where cargo puts it (cargo hard-links it there too), so the
+        // dep-info beside it still says what the build reads.
+        let built = recorded.output().context("rustc's command names no output")?;
+        let _ = std::fs::remove_file(&exe);
+        if std::fs::hard_link(&built, &exe).is_err() {
+            std::fs::copy(&built, &exe).with_context(|| format!("failed to copy `{}`", built.display()))?;
+        }
+        recorded.add_inputs(&built, &exe)?;
+        let library_path = match &shared {
+            Some(shared) => Some(shared.keep(project).await?),
+            None => None,
+        };
+        Ok(Some(Outcome::Built(Executable {
+            path: exe.to_path_buf(),
+            library_path,
+        })))
+    }
+
+    /// For a hot patch: the binary crate compiled by the recorded command
+    /// into one object, not linked (the executable cargo left stays as it
+    /// was). `None`: the saves need more than rustc alone.
+    pub async fn object(&self, project: &Project) -> Result<Option<Result<Object, Vec<cargo::Diagnostic>>>> {
+        let Some((recorded, exe)) = self.allowed(project) else {
+            return Ok(None);
+        };
+        // Another project's build may have replaced the shared runtime
+        // that rustc reads: then its symbols are not the running ones.
+        let shared = SharedRuntime::of(project);
+        let _turn = shared.turn().await?;
+        if !shared.is_current() {
+            return Ok(None);
+        }
+        let krate = recorded
+            .value("--crate-name")
+            .context("no --crate-name")?
+            .to_string();
+        let args: Vec<String> = recorded
+            .args
+            .iter()
+            .map(|a| match a.starts_with("--emit=") {
+                true => "--emit=dep-info,obj".to_string(),
+                false => a.clone(),
+            })
+            .collect();
+        if let Err(diagnostics) = rustc(&recorded, &args).await? {
+            return Ok(Some(Err(diagnostics)));
+        }
+        let built = recorded.output().context("rustc's command names no output")?;
+        recorded.add_inputs(&built, &exe)?;
+        Ok(Some(Ok(Object {
+            path: built.with_extension("o"),
+            krate,
+            exe,
+        })))
+    }
+
+    /// The recorded command and cargo's executable, when every save since
+    /// cargo's last build allows rustc alone and no manifest changed.
+    fn allowed(&self, project: &Project) -> Option<(Recorded, PathBuf)> {
+        let (Some(recorded), Some(exe), true) = (self.command(project), &self.exe, self.valid) else {
+            return None;
         };
         // The lock file is not watched: a `cargo update` since the record
         // means other dependencies, which only cargo builds.
@@ -262,74 +375,65 @@ impl Direct {
             project.dir.join("Cargo.toml"),
         ];
         if manifests.iter().any(|m| changed(m) >= recorded_at) {
-            return Ok(None);
+            return None;
         }
-        let shared = project
-            .shared_runtime
-            .as_ref()
-            .map(|_| SharedRuntime::of(project));
-        let _turn = match &shared {
-            Some(shared) => Some(shared.turn().await?),
-            None => None,
-        };
-        if shared.as_ref().is_some_and(|s| !s.is_current()) {
-            return Ok(None);
-        }
-        let mut cmd = tokio::process::Command::new(&recorded.rustc);
-        cmd.args(&recorded.args)
-            .env_clear()
-            .envs(recorded.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&recorded.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().context("failed to run rustc")?;
-        let mut group = Group(child.id());
-        let stderr = child.stderr.take().context("rustc's error output")?;
-        let mut diagnostics = Vec::new();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Some(line) = lines.next_line().await.context("reading rustc's output")? {
-            match serde_json::from_str::<cargo_metadata::diagnostic::Diagnostic>(&line) {
-                // rustc's closing counts, which cargo leaves out too.
-                Ok(message)
-                    if message.message.starts_with("aborting due to")
-                        || message.message.ends_with("warning emitted")
-                        || message.message.ends_with("warnings emitted") => {}
-                Ok(message) => {
-                    if let Some((rendered, diagnostic)) = cargo::diagnostic(message) {
-                        eprint!("{rendered}");
-                        diagnostics.push(diagnostic);
-                    }
-                }
-                // Artifact notices, and whatever is not JSON (said as is).
-                Err(_) if line.starts_with('{') => {}
-                Err(_) => eprintln!("{line}"),
-            }
-        }
-        let status = child.wait().await.context("waiting for rustc")?;
-        group.0 = None;
-        if !status.success() {
-            return Ok(Some(Outcome::Failed(diagnostics)));
-        }
-        // Where cargo puts it (cargo hard-links it there too), so the
-        // dep-info beside it still says what the build reads.
-        let built = recorded.output().context("rustc's command names no output")?;
-        let _ = std::fs::remove_file(exe);
-        if std::fs::hard_link(&built, exe).is_err() {
-            std::fs::copy(&built, exe).with_context(|| format!("failed to copy `{}`", built.display()))?;
-        }
-        recorded.add_inputs(&built, exe)?;
-        let library_path = match &shared {
-            Some(shared) => Some(shared.keep(project).await?),
-            None => None,
-        };
-        Ok(Some(Outcome::Built(Executable {
-            path: exe.to_path_buf(),
-            library_path,
-        })))
+        Some((recorded, exe.clone()))
     }
+}
+
+/// The binary crate as one object, for a hot patch.
+#[derive(Debug)]
+pub struct Object {
+    pub path: PathBuf,
+    /// The crate's name, as its symbols are mangled.
+    pub krate: String,
+    /// The executable cargo built, which the application runs.
+    pub exe: PathBuf,
+}
+
+/// Runs `recorded`'s rustc with `args`, saying its diagnostics as cargo
+/// would; `Err` holds them when it failed.
+async fn rustc(recorded: &Recorded, args: &[String]) -> Result<Result<(), Vec<cargo::Diagnostic>>> {
+    let mut cmd = tokio::process::Command::new(&recorded.rustc);
+    cmd.args(args)
+        .env_clear()
+        .envs(recorded.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&recorded.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().context("failed to run rustc")?;
+    let mut group = Group(child.id());
+    let stderr = child.stderr.take().context("rustc's error output")?;
+    let mut diagnostics = Vec::new();
+    let mut lines = BufReader::new(stderr).lines();
+    while let Some(line) = lines.next_line().await.context("reading rustc's output")? {
+        match serde_json::from_str::<cargo_metadata::diagnostic::Diagnostic>(&line) {
+            // rustc's closing counts, which cargo leaves out too.
+            Ok(message)
+                if message.message.starts_with("aborting due to")
+                    || message.message.ends_with("warning emitted")
+                    || message.message.ends_with("warnings emitted") => {}
+            Ok(message) => {
+                if let Some((rendered, diagnostic)) = cargo::diagnostic(message) {
+                    eprint!("{rendered}");
+                    diagnostics.push(diagnostic);
+                }
+            }
+            // Artifact notices, and whatever is not JSON (said as is).
+            Err(_) if line.starts_with('{') => {}
+            Err(_) => eprintln!("{line}"),
+        }
+    }
+    let status = child.wait().await.context("waiting for rustc")?;
+    group.0 = None;
+    Ok(if status.success() {
+        Ok(())
+    } else {
+        Err(diagnostics)
+    })
 }
 
 #[cfg(test)]

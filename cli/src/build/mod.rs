@@ -5,6 +5,7 @@
 pub mod cargo;
 pub mod depinfo;
 pub mod direct;
+pub mod patch;
 pub mod progress;
 pub mod project;
 pub mod shared_runtime;

@@ -35,6 +35,11 @@ pub struct Args {
     #[arg(long)]
     tls: bool,
 
+    /// Restart the application on every save; without it, a save of only
+    /// the binary crate's code is patched into the running application
+    #[arg(long)]
+    no_hot_patch: bool,
+
     /// The config file [default: rg.toml in the package's directory, else the workspace's]
     #[arg(short = 'c', long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -117,6 +122,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         poll: args.poll,
         ready_timeout: settings.worker.timeout,
         tls: args.tls,
+        hot_patch: !args.no_hot_patch,
     })
 }
 

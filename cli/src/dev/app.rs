@@ -17,6 +17,10 @@ pub struct App {
     pub started: Instant,
     /// It was told about a READY that did not come.
     pub warned: bool,
+    /// It said it takes hot patches (`X_RG_HOTPATCH=ready`).
+    pub patches: bool,
+    /// `LD_LIBRARY_PATH`, when it runs with the shared runtime.
+    pub library_path: Option<std::ffi::OsString>,
 }
 
 /// When `app` will have run `timeout` without READY, unless it was said.

@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod error_page;
+pub mod hot;
 pub mod page_server;
+pub mod patches;
 pub mod server;
 pub mod start;
 pub mod tls;

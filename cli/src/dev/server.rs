@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use console::style;
+use rg_contract::hot_patch::News;
 use rg_contract::live_reload;
 use rg_contract::notify::Notification;
 use tokio::signal::unix::{SignalKind, signal};
@@ -26,6 +27,7 @@ use crate::build::direct::Direct;
 use crate::build::project::{Choice, Project};
 use crate::dev::app::{App, app_exit, describe_status, sleep_until, unready_at};
 use crate::dev::error_page::{self, ErrorPage};
+use crate::dev::patches::{Hot, HotPatches};
 use crate::dev::watch::Watcher;
 use crate::process::notifications::{Message, Receiver};
 use crate::process::sockets::Sockets;
@@ -69,6 +71,8 @@ pub(super) struct Dev {
     pub(super) tls: Option<DevTls>,
     /// Rebuilds by rustc alone, when a save allows it.
     pub(super) direct: Direct,
+    /// Hot patches, unless `--no-hot-patch`.
+    pub(super) hot: Option<HotPatches>,
 }
 
 /// Builds by rustc alone when `direct` allows it, else with cargo
@@ -148,7 +152,16 @@ impl Dev {
                         }
                         since = Some(seen);
                         self.note_save(&paths);
-                        println!("{} changed, rebuilding", self.describe(&paths));
+                        match self.hot_patch(&paths, started).await? {
+                            Hot::Applied => continue,
+                            Hot::Failed(diagnostics) => {
+                                println!("{} changed", self.describe(&paths));
+                                self.stop_app();
+                                self.after_build(Outcome::Failed(diagnostics), since, true).await?;
+                                continue;
+                            }
+                            Hot::Restart => println!("{} changed, rebuilding", self.describe(&paths)),
+                        }
                         self.stop_app();
                         break;
                     }
@@ -201,7 +214,7 @@ impl Dev {
     }
 
     /// A notification: the application's READY, or why it cannot start.
-    fn on_message(&mut self, message: &Message, started: Instant) {
+    pub(super) fn on_message(&mut self, message: &Message, started: Instant) {
         let Some(app) = self.app.as_mut().filter(|app| app.pid == message.pid) else {
             return;
         };
@@ -209,8 +222,12 @@ impl Dev {
         if let Some(error) = told.status.as_deref().and_then(Notification::start_failure) {
             app.error = Some(error.to_string());
         }
+        if told.hot_patch == Some(News::Ready) {
+            app.patches = true;
+        }
         if told.ready {
             app.ready = true;
+            self.direct.export_symbols(app.patches);
             let when = match app.since {
                 Some(save) => format!("{} ms after the save", save.elapsed().as_millis()),
                 None => format!("{:.2}s after rg started", started.elapsed().as_secs_f64()),
@@ -306,7 +323,7 @@ impl Dev {
         }
     }
 
-    fn describe(&self, paths: &[PathBuf]) -> String {
+    pub(super) fn describe(&self, paths: &[PathBuf]) -> String {
         let first = paths
             .first()
             .map(|p| p.strip_prefix(&self.cwd).unwrap_or(p).display().to_string())
@@ -339,6 +356,11 @@ impl Dev {
         );
         if let Some(path) = &exe.library_path {
             cmd.env("LD_LIBRARY_PATH", path);
+            // Patches link against the shared runtime, so only with it.
+            if let (Some(hot), Ok(project)) = (&mut self.hot, &self.project) {
+                let (key, dir) = hot.env(project)?;
+                cmd.env(key, dir);
+            }
         }
         let child = tokio::process::Command::from(cmd)
             .spawn()
@@ -352,6 +374,8 @@ impl Dev {
             ready: false,
             started: Instant::now(),
             warned: false,
+            patches: false,
+            library_path: exe.library_path.clone(),
         });
         Ok(())
     }

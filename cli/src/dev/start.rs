@@ -14,6 +14,7 @@ use rg_contract::listeners::Listener;
 
 use crate::build::direct::Direct;
 use crate::build::project::{Choice, Project};
+use crate::dev::patches::HotPatches;
 use crate::dev::server::Dev;
 use crate::dev::watch::Watcher;
 use crate::process::notifications::Receiver;
@@ -45,6 +46,8 @@ pub struct Options {
     pub ready_timeout: Duration,
     /// Serve HTTPS with a development certificate.
     pub tls: bool,
+    /// Apply saves of the binary crate's code to the running application.
+    pub hot_patch: bool,
 }
 
 /// Binds the address, then builds, serves and rebuilds until Ctrl-C.
@@ -61,6 +64,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         poll,
         ready_timeout,
         tls,
+        hot_patch,
     } = options;
     // The development server runs as whoever starts it: `user` and `group`
     // are for rg serve.
@@ -135,6 +139,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             builds: 0,
             tls,
             direct: Direct::new()?,
+            hot: hot_patch.then(HotPatches::default),
         };
         dev.run(watcher).await
     })

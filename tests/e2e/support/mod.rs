@@ -16,7 +16,8 @@ pub use http::{Addr, Response, get, request, sample, wait_until_serving};
 pub use load::Load;
 pub use process::{Running, children, eventually, free_port, workers};
 pub use projects::{
-    dev_project, fixture_binary, guestbook_binary, guestbook_project, hello_binary, hello_project, next_rg,
+    dev_project, fixture_binary, generated_project, guestbook_binary, guestbook_project, hello_binary,
+    hello_project, next_rg,
 };
 pub use serve::{BOOT, Master, Serve};
 

@@ -96,9 +96,9 @@ pub fn hello_project() -> PathBuf {
     e2e_dir().join("projects").join("hello")
 }
 
-/// Generates project `name` with the fixture application, unbuilt, for
-/// `rg runserver` to build (into the shared target directory).
-pub fn dev_project(name: &str) -> PathBuf {
+/// A project as `rg new` makes it, with the workspace's lock file (so it
+/// builds offline), for `rg runserver` to build.
+pub fn generated_project(name: &str) -> PathBuf {
     let projects = e2e_dir().join("projects");
     std::fs::create_dir_all(&projects).unwrap();
     let dir = projects.join(name);
@@ -106,6 +106,13 @@ pub fn dev_project(name: &str) -> PathBuf {
     let out = rg_in(&projects, &["new", name]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    dir
+}
+
+/// Generates project `name` with the fixture application, unbuilt, for
+/// `rg runserver` to build (into the shared target directory).
+pub fn dev_project(name: &str) -> PathBuf {
+    let dir = generated_project(name);
     let fixture = workspace().join("tests/e2e/fixture");
     for file in ["main.rs", "application.rs"] {
         std::fs::copy(fixture.join(file), dir.join("src").join(file)).unwrap();

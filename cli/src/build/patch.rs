@@ -1,0 +1,200 @@
+//! `rg runserver`'s hot patches, rg's side: the binary crate's object,
+//! compiled by rustc alone, linked as a shared library against the
+//! libraries the running application loaded (the shared runtime, std), so
+//! that every symbol it needs resolves to the copy already in the process.
+//! What the runtime does with it: `internal/src/hot_patch.rs`.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use object::read::elf::{Dyn as _, ElfFile64};
+use object::{Object as _, ObjectSection as _, ObjectSymbol as _, SectionKind};
+
+/// A patch, linked.
+#[derive(Debug)]
+pub struct Patch {
+    pub library: PathBuf,
+    /// The binary crate's `main`, from the library's exported `main`.
+    pub main_offset: i64,
+}
+
+/// Links `object` (the crate `krate`) into `out`, against the libraries of
+/// `exe` found on `library_path`. `Err`: why this save cannot be patched.
+pub async fn link(
+    object: &Path,
+    exe: &Path,
+    library_path: &OsStr,
+    krate: &str,
+    out: &Path,
+) -> Result<Patch, String> {
+    let data = std::fs::read(object).map_err(|e| format!("reading `{}`: {e}", object.display()))?;
+    if let Some(name) = writable_static(&data, krate)? {
+        return Err(format!(
+            "`{name}` is a static of the binary crate, which a patch would start afresh"
+        ));
+    }
+    let exe_data = std::fs::read(exe).map_err(|e| format!("reading `{}`: {e}", exe.display()))?;
+    let dirs: Vec<PathBuf> = std::env::split_paths(library_path).collect();
+    let mut cmd = tokio::process::Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()));
+    cmd.arg("-shared")
+        .arg("-o")
+        .arg(out)
+        .arg(object)
+        // Its own functions call each other, not the binary's old copies;
+        // what it does not define is found in the process when it loads.
+        .arg("-Wl,-Bsymbolic")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for dir in &dirs {
+        cmd.arg("-L").arg(dir);
+        // rustc's own lld (as rustc links), when the toolchain has it.
+        let lld = dir.join("../bin/gcc-ld");
+        if lld.join("ld.lld").is_file() {
+            cmd.arg("-B").arg(lld).arg("-fuse-ld=lld");
+        }
+    }
+    for needed in needed(&exe_data)? {
+        if dirs.iter().any(|d| d.join(&needed).is_file()) {
+            cmd.arg(format!("-l:{needed}"));
+        }
+    }
+    let output = cmd
+        .output()
+        .await
+        .map_err(|e| format!("running the linker: {e}"))?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr);
+        let first = said
+            .lines()
+            .find(|l| l.contains("error") || l.contains("undefined"));
+        return Err(format!(
+            "linking it failed: {}",
+            first.unwrap_or("the linker gave no reason").trim()
+        ));
+    }
+    let library = std::fs::read(out).map_err(|e| format!("reading `{}`: {e}", out.display()))?;
+    let main_offset = main_offset(&library, krate)?;
+    Ok(Patch {
+        library: out.to_path_buf(),
+        main_offset,
+    })
+}
+
+/// `_ZN` + the crate's name as a path segment: how its legacy-mangled
+/// symbols begin.
+fn prefix(krate: &str) -> String {
+    format!("_ZN{}{krate}", krate.len())
+}
+
+/// The first static of `krate` the object defines that can change at run
+/// time (data, zeroed data or thread-local): the patch would have a copy
+/// of its own, starting from its initial value.
+fn writable_static(data: &[u8], krate: &str) -> Result<Option<String>, String> {
+    let file = object::File::parse(data).map_err(|e| format!("reading the object: {e}"))?;
+    let prefix = prefix(krate);
+    for symbol in file.symbols().filter(|s| s.is_definition()) {
+        let (Ok(name), Some(index)) = (symbol.name(), symbol.section_index()) else {
+            continue;
+        };
+        let Ok(section) = file.section_by_index(index) else {
+            continue;
+        };
+        let writable = matches!(
+            section.kind(),
+            SectionKind::Data
+                | SectionKind::UninitializedData
+                | SectionKind::Tls
+                | SectionKind::UninitializedTls
+        );
+        if writable && name.starts_with(&prefix) {
+            return Ok(Some(path_of(name)));
+        }
+    }
+    Ok(None)
+}
+
+/// `why` with its mangled names (`_ZN...E`) read as paths.
+pub fn readable(why: &str) -> String {
+    why.split(' ')
+        .map(|word| match word.starts_with("_ZN") {
+            true => format!("`{}`", path_of(word)),
+            false => word.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `a::b::C` from `_ZN1a1b1C17h0123456789abcdefE`, for messages.
+fn path_of(mangled: &str) -> String {
+    let mut rest = mangled.strip_prefix("_ZN").unwrap_or(mangled);
+    let mut parts = Vec::new();
+    while let Some(len_end) = rest.find(|c: char| !c.is_ascii_digit()).filter(|&i| i > 0) {
+        let Ok(len) = rest[..len_end].parse::<usize>() else {
+            break;
+        };
+        let Some(part) = rest.get(len_end..len_end + len) else {
+            break;
+        };
+        parts.push(part);
+        rest = &rest[len_end + len..];
+    }
+    if parts.last().is_some_and(|p| p.starts_with('h') && p.len() == 17) {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// The shared libraries `exe` names (DT_NEEDED).
+fn needed(exe: &[u8]) -> Result<Vec<String>, String> {
+    let bad = |e: object::Error| format!("reading the executable: {e}");
+    let elf = ElfFile64::<object::Endianness>::parse(exe).map_err(bad)?;
+    let endian = elf.endian();
+    let sections = elf.elf_section_table();
+    let Some((entries, link)) = sections.dynamic(endian, exe).map_err(bad)? else {
+        return Ok(Vec::new());
+    };
+    let strings = sections.strings(endian, exe, link).map_err(bad)?;
+    Ok(entries
+        .iter()
+        .filter(|d| d.tag32(endian) == Some(object::elf::DT_NEEDED))
+        .filter_map(|d| d.string(endian, strings).ok())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect())
+}
+
+/// Where the crate's `main` is in `library`, from the exported `main`
+/// (rustc's, which calls it through std's `lang_start`).
+fn main_offset(library: &[u8], krate: &str) -> Result<i64, String> {
+    let file = object::File::parse(library).map_err(|e| format!("reading the patch: {e}"))?;
+    let ours = format!("{}4main17h", prefix(krate));
+    let find = |wanted: &dyn Fn(&str) -> bool| {
+        file.symbols()
+            .find(|s| s.is_definition() && s.name().is_ok_and(wanted))
+            .map(|s| s.address() as i64)
+    };
+    let exported = find(&|n| n == "main").ok_or("the patch has no `main`")?;
+    let main = find(&|n| n.starts_with(&ours)).ok_or_else(|| format!("the patch has no `{krate}::main`"))?;
+    Ok(main - exported)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mangled_names_read_as_paths() {
+        assert_eq!(path_of("_ZN2hp4HITS17h0123456789abcdefE"), "hp::HITS");
+        assert_eq!(
+            path_of("_ZN4site5views7COUNTER17hfedcba9876543210E"),
+            "site::views::COUNTER"
+        );
+        assert_eq!(prefix("site"), "_ZN4site");
+        assert_eq!(
+            readable("patch-2.so: undefined symbol: _ZN10serde_json5error10make_error17h8ce8035cb5230d7aE"),
+            "patch-2.so: undefined symbol: `serde_json::error::make_error`"
+        );
+    }
+}

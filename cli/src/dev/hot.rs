@@ -1,0 +1,85 @@
+//! A save applied as a hot patch: when the running application said it
+//! takes patches and the save changed only the binary crate's own files,
+//! rustc compiles that crate alone into an object, rg links it as a shared
+//! library (`build/patch.rs`), and the application loads it and serves
+//! new requests with the router it builds, without a restart.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use console::style;
+use rg_contract::hot_patch::{self, News};
+
+use crate::build::depinfo::Inputs;
+use crate::build::patch;
+use crate::dev::app::sleep_until;
+use crate::dev::patches::{ANSWER_WITHIN, Hot};
+use crate::dev::server::Dev;
+
+impl Dev {
+    /// Tries the save of `paths` as a hot patch.
+    pub(super) async fn hot_patch(&mut self, paths: &[PathBuf], started: Instant) -> Result<Hot> {
+        let (Some(app), None, Ok(project)) = (&self.app, &self.page, &self.project) else {
+            return Ok(Hot::Restart);
+        };
+        let (true, Some(library_path), Some(_)) = (app.patches, app.library_path.clone(), &self.hot) else {
+            return Ok(Hot::Restart);
+        };
+        let (pid, project, begun) = (app.pid, project.clone(), Instant::now());
+        let object = match self.direct.object(&project).await? {
+            None => return Ok(Hot::Restart),
+            Some(Err(diagnostics)) => return Ok(Hot::Failed(diagnostics)),
+            Some(Ok(object)) => object,
+        };
+        self.inputs = Inputs::of(&object.exe);
+        let hot = self.hot.as_mut().context("hot patches")?;
+        let dir = hot.dir.clone().context("the patches' directory")?;
+        hot.made += 1;
+        let number = hot.made;
+        let out = dir.join(format!("patch-{number}.so"));
+        let linked = patch::link(&object.path, &object.exe, &library_path, &object.krate, &out).await;
+        let patch = match linked {
+            Ok(patch) => patch,
+            Err(why) => return Ok(not_patched(&why)),
+        };
+        let request = hot_patch::Request {
+            number,
+            library: patch.library,
+            main_offset: patch.main_offset,
+        };
+        request.write(&dir).context("failed to write the patch request")?;
+        // SAFETY: kill(2) on our own child, with a signal it handles (it
+        // said so: `X_RG_HOTPATCH=ready`).
+        unsafe { libc::kill(pid as i32, hot_patch::signal()) };
+        let deadline = Some(Instant::now() + ANSWER_WITHIN);
+        loop {
+            tokio::select! {
+                message = self.receiver.recv() => {
+                    let message = message?;
+                    match message.notification().hot_patch {
+                        Some(News::Applied(n)) if n == number && message.pid == pid => {
+                            println!(
+                                "{} changed; {} in {:.2}s (the application runs on, its connections open)",
+                                self.describe(paths),
+                                style("patched").green(),
+                                begun.elapsed().as_secs_f64()
+                            );
+                            return Ok(Hot::Applied);
+                        }
+                        Some(News::Failed(n, why)) if n == number && message.pid == pid => {
+                            return Ok(not_patched(&why));
+                        }
+                        _ => self.on_message(&message, started),
+                    }
+                }
+                () = sleep_until(deadline) => return Ok(not_patched("the application did not answer")),
+            }
+        }
+    }
+}
+
+fn not_patched(why: &str) -> Hot {
+    println!("Not patched: {}", patch::readable(why));
+    Hot::Restart
+}

@@ -1,0 +1,50 @@
+//! What `rg runserver`'s loop keeps of hot patches (`hot.rs` makes them):
+//! where they are written, and what became of a save tried as one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rg_contract::hot_patch;
+
+use crate::build::cargo::Diagnostic;
+use crate::build::project::Project;
+
+/// How long a loaded patch may take to say how it went.
+pub(super) const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// Where this runserver writes its patches, and how many it made.
+#[derive(Debug, Default)]
+pub struct HotPatches {
+    /// `target/debug/rg-runserver/<package>/patches`, emptied when this
+    /// runserver first uses it (a killed one leaves its patches there).
+    pub(super) dir: Option<PathBuf>,
+    pub(super) made: u64,
+}
+
+impl HotPatches {
+    /// The application's variable naming the directory, made for `project`.
+    pub fn env(&mut self, project: &Project) -> Result<(&'static str, PathBuf)> {
+        let dir = project
+            .target_dir
+            .join("debug/rg-runserver")
+            .join(&project.package)
+            .join("patches");
+        if self.dir.as_ref() != Some(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
+            self.dir = Some(dir.clone());
+        }
+        Ok((hot_patch::DIR, dir))
+    }
+}
+
+/// What became of a save tried as a patch.
+pub(super) enum Hot {
+    /// The application serves the new code.
+    Applied,
+    /// Restart as usual.
+    Restart,
+    /// The code does not compile: the errors, for the page.
+    Failed(Vec<Diagnostic>),
+}

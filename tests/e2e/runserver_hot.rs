@@ -1,0 +1,225 @@
+//! `rg runserver`'s hot patches: a save of an application's code (a
+//! `Router`, no setup) is served by the same process, on the connections it
+//! had (keep-alive and a WebSocket, which stays on the old code), with no
+//! failed request, calling into a dependency linked in the binary; a
+//! static, a broken save and `--no-hot-patch` restart instead.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::runserver::{BUILD, output, runserver, runserver_with};
+use crate::support::{Addr, Load, Running, eventually, free_port, generated_project, get};
+use crate::websocket::{connect, echo};
+
+/// An application without a setup: a `Router` with a greeting and a
+/// WebSocket that says which version of the code answered.
+const ROUTER: &str = r#"use rg::axum::extract::ws::{Message, WebSocketUpgrade};
+use rg::axum::{Router, response::IntoResponse, routing::get};
+
+pub fn application() -> Router {
+    Router::new()
+        .route("/", get(|| async { "Hello, world!\n" }))
+        .route("/ws", get(ws))
+}
+
+async fn ws(upgrade: WebSocketUpgrade) -> impl IntoResponse {
+    upgrade.on_upgrade(|mut socket| async move {
+        while let Some(Ok(Message::Text(text))) = socket.recv().await {
+            let _ = socket.send(Message::Text(format!("{text} from v1").into())).await;
+        }
+    })
+}
+"#;
+
+fn count(server: &Running, what: &str) -> usize {
+    output(server).matches(what).count()
+}
+
+/// Serves until `body` is the answer to `GET /`.
+fn serves(addr: &Addr, server: &Running, body: &str) {
+    assert!(
+        eventually(BUILD, || get(addr, "/").is_ok_and(|r| r.body == body)),
+        "never served {body:?}:\n{}",
+        output(server)
+    );
+}
+
+/// One `GET /` on a connection kept open: the body.
+fn get_kept(conn: &mut BufReader<TcpStream>) -> String {
+    conn.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line).unwrap();
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    conn.read_exact(&mut body).unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+/// Replaces the last `from` in application.rs (the first is in its doc).
+fn save(dir: &Path, from: &str, to: &str) {
+    // Past the watcher's quiet time, so each save is a burst of its own.
+    std::thread::sleep(Duration::from_millis(100));
+    let path = dir.join("src/application.rs");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text
+        .rfind(from)
+        .unwrap_or_else(|| panic!("{from:?} not in {text}"));
+    std::fs::write(&path, format!("{}{to}{}", &text[..at], &text[at + from.len()..])).unwrap();
+}
+
+const PATCHED: &str = "src/application.rs changed; patched in";
+
+/// Saves greetings until one is patched, up to three (a project with other
+/// features, building its own runtime library in the shared target
+/// directory, makes a save restart instead); on the patched save, a
+/// connection opened before it is answered by the new code. Returns the
+/// greeting served last.
+fn save_until_patched(dir: &Path, port: u16, server: &Running, mut from: String) -> String {
+    let addr = Addr::tcp(port);
+    for _ in 0..3 {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut kept = BufReader::new(stream);
+        assert_eq!(get_kept(&mut kept), format!("{from}\n"));
+        let (patched, started) = (count(server, PATCHED), count(server, "Application ready"));
+        let to = format!("Hello, patch {}!", patched + 1);
+        save(dir, &from, &to);
+        serves(&addr, server, &format!("{to}\n"));
+        from = to;
+        if count(server, PATCHED) > patched {
+            assert_eq!(get_kept(&mut kept), format!("{from}\n"));
+            assert_eq!(count(server, "Application ready"), started, "{}", output(server));
+            return from;
+        }
+    }
+    panic!("three saves, none patched:\n{}", output(server));
+}
+
+#[test]
+fn a_save_of_the_code_is_patched_into_the_running_application() {
+    let dir = generated_project("dev_hot");
+    std::fs::write(dir.join("src/application.rs"), ROUTER).unwrap();
+    let main = dir.join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        text.replace("application::application)", "application::application())"),
+    )
+    .unwrap();
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let server = runserver(&dir, port);
+    let load = Load::start(&addr, "/", 2);
+    let mut from = "Hello, world!".to_string();
+    for _ in 0..2 {
+        from = save_until_patched(&dir, port, &server, from);
+    }
+    let report = load.stop();
+    report.assert_none_failed();
+    assert!(report.ok > 10, "{report:?}");
+
+    // A WebSocket open across a patch stays open, on the code that
+    // accepted it; a new one gets the new code.
+    let mut version = 1;
+    loop {
+        let mut old = connect(port);
+        assert_eq!(echo(&mut old, "a"), format!("a from v{version}"));
+        let patched = count(&server, PATCHED);
+        save(
+            &dir,
+            &format!("from v{version}"),
+            &format!("from v{}", version + 1),
+        );
+        version += 1;
+        assert!(eventually(BUILD, || echo(&mut connect(port), "b")
+            == format!("b from v{version}")));
+        if count(&server, PATCHED) > patched {
+            assert_eq!(echo(&mut old, "c"), format!("c from v{}", version - 1));
+            break;
+        }
+        assert!(version < 4, "three saves, none patched:\n{}", output(&server));
+    }
+
+    // A dependency of the application's own, linked into the binary: the
+    // manifest's save goes through cargo, the next code save is patched,
+    // calling the binary's copy of serde_json.
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("[dependencies]\n", "[dependencies]\nserde_json = \"1\"\n", 1),
+    )
+    .unwrap();
+    let json = |n: u32| format!("serde_json::json!({{\"n\": {n}}}).to_string() + \"\\n\"");
+    save(&dir, &format!("\"{from}\\n\""), &json(1));
+    serves(&addr, &server, "{\"n\":1}\n");
+    let mut n = 1;
+    loop {
+        let patched = count(&server, PATCHED);
+        save(&dir, &json(n), &json(n + 1));
+        n += 1;
+        serves(&addr, &server, &format!("{{\"n\":{n}}}\n"));
+        if count(&server, PATCHED) > patched {
+            break;
+        }
+        assert!(n < 4, "three saves, none patched:\n{}", output(&server));
+    }
+    save(&dir, &json(n), &format!("\"{from}\\n\""));
+    serves(&addr, &server, &format!("{from}\n"));
+
+    // A static of the crate's own would start afresh in a patch: restarted.
+    let started = count(&server, "Application ready");
+    save(
+        &dir,
+        "pub fn application",
+        "static HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);\n\n\
+         pub fn application",
+    );
+    save(
+        &dir,
+        &format!("\"{from}\\n\""),
+        "{ HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed); \"Hello, static!\\n\" }",
+    );
+    serves(&addr, &server, "Hello, static!\n");
+    assert!(
+        output(&server).contains("Not patched: `dev_hot::application::HITS` is a static"),
+        "{}",
+        output(&server)
+    );
+    assert!(eventually(BUILD, || count(&server, "Application ready") == started + 1));
+
+    // A save that does not compile shows the errors; the fix is served.
+    save(&dir, "\"Hello, static!\\n\" }", "\"Hello, static!\\n\" + }");
+    assert!(
+        eventually(BUILD, || get(&addr, "/")
+            .is_ok_and(|r| r.status == 500 && r.body.contains("expected expression"))),
+        "{}",
+        output(&server)
+    );
+    save(&dir, "\"Hello, static!\\n\" + }", "\"Hello, fixed!\\n\" }");
+    serves(&addr, &server, "Hello, fixed!\n");
+}
+
+#[test]
+fn without_hot_patches_every_save_restarts() {
+    let dir = generated_project("dev_no_hot");
+    let port = free_port();
+    let addr = Addr::tcp(port);
+    let server = runserver_with(&dir, port, &["--no-hot-patch"]);
+    save(&dir, "Hello, world!", "Hello, restarted!");
+    serves(&addr, &server, "Hello, restarted!\n");
+    assert!(eventually(BUILD, || count(&server, "Application ready") == 2));
+    assert_eq!(count(&server, "patched"), 0, "{}", output(&server));
+}
