@@ -61,6 +61,8 @@ impl Request {
 pub enum News {
     /// It can take patches (its application has no setup to rerun).
     Ready,
+    /// It cannot, and why: every save restarts it.
+    Declined(String),
     /// Patch `n` serves every new request.
     Applied(u64),
     /// Patch `n` could not be applied, and why: rg restarts instead.
@@ -72,6 +74,7 @@ impl News {
     pub fn encode(&self) -> String {
         match self {
             News::Ready => "ready".into(),
+            News::Declined(why) => format!("declined {}", why.replace('\n', " ")),
             News::Applied(n) => format!("applied {n}"),
             News::Failed(n, why) => format!("failed {n} {}", why.replace('\n', " ")),
         }
@@ -80,6 +83,9 @@ impl News {
     pub fn decode(value: &str) -> Option<News> {
         if value == "ready" {
             return Some(News::Ready);
+        }
+        if let Some(why) = value.strip_prefix("declined ") {
+            return Some(News::Declined(why.to_string()));
         }
         if let Some(n) = value.strip_prefix("applied ") {
             return n.parse().ok().map(News::Applied);
@@ -97,6 +103,7 @@ mod tests {
     fn news_and_requests_read_back() {
         for news in [
             News::Ready,
+            News::Declined("it has a setup".into()),
             News::Applied(3),
             News::Failed(4, "main did not call rg::run".into()),
         ] {

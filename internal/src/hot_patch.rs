@@ -69,7 +69,12 @@ pub(crate) fn accept_patches(
     let Some(dir) = std::env::var_os(hot_patch::DIR).map(PathBuf::from) else {
         return Ok(router);
     };
-    if !dev || had_setup {
+    if !dev {
+        return Ok(router);
+    }
+    if had_setup {
+        let why = "its setup (the async fn that builds the router) would run again in a patch";
+        let _ = notifier.send(&Notification::hot_patch(News::Declined(why.into())));
         return Ok(router);
     }
     let mut asked = signal(SignalKind::from_raw(hot_patch::signal()))?;
@@ -117,8 +122,8 @@ fn load(request: &hot_patch::Request) -> Result<Router, String> {
     };
     *LOADING.lock().unwrap_or_else(PoisonError::into_inner) = Some(None);
     // SAFETY: rg found the binary crate's `fn main()` at that offset and
-    // checked that it returns nothing or an `ExitCode`, which this call,
-    // ignoring the returned register, reads the same way.
+    // checked its source: it returns nothing or an `ExitCode` (in a
+    // register), which this call reads the same way by ignoring it.
     let ran = std::panic::catch_unwind(|| unsafe {
         let main: fn() = std::mem::transmute(main);
         main()

@@ -153,6 +153,14 @@ fn a_setup_error_shows_in_the_browser_under_runserver_until_a_save_retries() {
     );
     assert_eq!(sign(&addr, "dev", "works").unwrap().status, 201);
     assert_eq!(get(&addr, "/entries/count").unwrap().body, "1\n");
+    // Its saves restart it, and rg said why once it was up.
+    assert!(
+        server
+            .stdout()
+            .contains("Saves restart the application, not patch it: its setup"),
+        "{}",
+        server.stdout()
+    );
 }
 
 /// The guestbook's production variant: the same binary on a real

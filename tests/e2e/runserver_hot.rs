@@ -152,6 +152,27 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
         assert!(version < 4, "three saves, none patched:\n{}", output(&server));
     }
 
+    // A panic in patched code unwinds through it: answered 500, and the
+    // same process serves on.
+    let started = count(&server, "Application ready");
+    let panics =
+        "{ if std::env::var_os(\"RG_NEVER_SET\").is_none() { panic!(\"patched panic\") } \"never\\n\" }";
+    save(&dir, &format!("\"{from}\\n\""), panics);
+    assert!(
+        eventually(BUILD, || get(&addr, "/")
+            .is_ok_and(|r| r.status == 500 && r.body.contains("patched panic"))),
+        "{}",
+        output(&server)
+    );
+    save(&dir, panics, &format!("\"{from}\\n\""));
+    serves(&addr, &server, &format!("{from}\n"));
+    assert_eq!(
+        count(&server, "Application ready"),
+        started,
+        "{}",
+        output(&server)
+    );
+
     // A dependency of the application's own, linked into the binary: the
     // manifest's save goes through cargo, the next code save is patched,
     // calling the binary's copy of serde_json.

@@ -350,9 +350,16 @@ impl Direct {
         }
         let built = recorded.output().context("rustc's command names no output")?;
         recorded.add_inputs(&built, &exe)?;
+        let root = recorded
+            .args
+            .iter()
+            .find(|a| a.ends_with(".rs") && !a.starts_with('-'))
+            .map(|a| recorded.cwd.join(a))
+            .context("rustc's command names no crate root")?;
         Ok(Some(Ok(Object {
             path: built.with_extension("o"),
             krate,
+            root,
             exe,
         })))
     }
@@ -387,6 +394,8 @@ pub struct Object {
     pub path: PathBuf,
     /// The crate's name, as its symbols are mangled.
     pub krate: String,
+    /// Its root file, `src/main.rs`.
+    pub root: PathBuf,
     /// The executable cargo built, which the application runs.
     pub exe: PathBuf,
 }

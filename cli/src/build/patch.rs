@@ -36,25 +36,16 @@ pub async fn link(
     }
     let exe_data = std::fs::read(exe).map_err(|e| format!("reading `{}`: {e}", exe.display()))?;
     let dirs: Vec<PathBuf> = std::env::split_paths(library_path).collect();
-    let mut cmd = tokio::process::Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()));
-    cmd.arg("-shared")
-        .arg("-o")
+    let mut cmd = linker(&dirs);
+    cmd.arg("-o")
         .arg(out)
         .arg(object)
-        // Its own functions call each other, not the binary's old copies;
-        // what it does not define is found in the process when it loads.
-        .arg("-Wl,-Bsymbolic")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     for dir in &dirs {
         cmd.arg("-L").arg(dir);
-        // rustc's own lld (as rustc links), when the toolchain has it.
-        let lld = dir.join("../bin/gcc-ld");
-        if lld.join("ld.lld").is_file() {
-            cmd.arg("-B").arg(lld).arg("-fuse-ld=lld");
-        }
     }
     for needed in needed(&exe_data)? {
         if dirs.iter().any(|d| d.join(&needed).is_file()) {
@@ -81,6 +72,59 @@ pub async fn link(
         library: out.to_path_buf(),
         main_offset,
     })
+}
+
+/// The toolchain's own lld, called directly (20 ms less than through
+/// `cc`), else `cc`. What the patch does not define (libc's functions
+/// among them) is found in the process when it loads; its own functions
+/// call each other, not the binary's old copies (`-Bsymbolic`); unwinding
+/// through it needs its frame table (`--eh-frame-hdr`).
+fn linker(library_dirs: &[PathBuf]) -> tokio::process::Command {
+    let lld = library_dirs
+        .iter()
+        .map(|dir| dir.join("../bin/rust-lld"))
+        .find(|lld| lld.is_file());
+    match lld {
+        Some(lld) => {
+            let mut cmd = tokio::process::Command::new(lld);
+            cmd.args([
+                "-flavor",
+                "gnu",
+                "-shared",
+                "-Bsymbolic",
+                "--eh-frame-hdr",
+                "-z",
+                "noexecstack",
+            ]);
+            cmd
+        }
+        None => {
+            let mut cmd = tokio::process::Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()));
+            cmd.args(["-shared", "-Wl,-Bsymbolic"]);
+            cmd
+        }
+    }
+}
+
+/// Whether `main.rs`'s `fn main` returns nothing or an `ExitCode`: the
+/// runtime calls a patch's `main` as `fn()`, which reads either the same.
+/// A larger return value (some `Result`s) would be written through a
+/// pointer that call does not pass.
+pub fn main_is_callable(source: &str) -> Result<(), String> {
+    let at = source
+        .find("fn main(")
+        .ok_or("no `fn main` in the crate's root")?;
+    let head = &source[at..];
+    let signature = head[..head.find('{').unwrap_or(head.len())]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match signature.as_str() {
+        "fn main()" | "fn main() -> ExitCode" | "fn main() -> std::process::ExitCode" => Ok(()),
+        other => Err(format!(
+            "`{other}` returns what a patch's call of it cannot take (it takes `()` or an `ExitCode`)"
+        )),
+    }
 }
 
 /// `_ZN` + the crate's name as a path segment: how its legacy-mangled
@@ -192,6 +236,9 @@ mod tests {
             "site::views::COUNTER"
         );
         assert_eq!(prefix("site"), "_ZN4site");
+        assert!(main_is_callable("mod a;\nfn main() -> std::process::ExitCode {\n rg::run(a::b)\n}").is_ok());
+        assert!(main_is_callable("fn main() {}").is_ok());
+        assert!(main_is_callable("fn main() -> Result<(), Error> {}").is_err());
         assert_eq!(
             readable("patch-2.so: undefined symbol: _ZN10serde_json5error10make_error17h8ce8035cb5230d7aE"),
             "patch-2.so: undefined symbol: `serde_json::error::make_error`"

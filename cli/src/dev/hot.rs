@@ -33,6 +33,10 @@ impl Dev {
             Some(Ok(object)) => object,
         };
         self.inputs = Inputs::of(&object.exe);
+        let source = std::fs::read_to_string(&object.root).unwrap_or_default();
+        if let Err(why) = patch::main_is_callable(&source) {
+            return Ok(not_patched(&why));
+        }
         let hot = self.hot.as_mut().context("hot patches")?;
         let dir = hot.dir.clone().context("the patches' directory")?;
         hot.made += 1;

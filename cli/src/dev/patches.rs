@@ -20,6 +20,8 @@ pub struct HotPatches {
     /// runserver first uses it (a killed one leaves its patches there).
     pub(super) dir: Option<PathBuf>,
     pub(super) made: u64,
+    /// Why the application takes none, once said.
+    pub(super) declined: Option<String>,
 }
 
 impl HotPatches {
@@ -36,6 +38,16 @@ impl HotPatches {
             self.dir = Some(dir.clone());
         }
         Ok((hot_patch::DIR, dir))
+    }
+}
+
+impl HotPatches {
+    /// Says, once per reason, why saves restart the application.
+    pub fn declined(&mut self, why: &str) {
+        if self.declined.as_deref() != Some(why) {
+            println!("Saves restart the application, not patch it: {why}");
+            self.declined = Some(why.to_string());
+        }
     }
 }
 

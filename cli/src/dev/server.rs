@@ -222,8 +222,10 @@ impl Dev {
         if let Some(error) = told.status.as_deref().and_then(Notification::start_failure) {
             app.error = Some(error.to_string());
         }
-        if told.hot_patch == Some(News::Ready) {
-            app.patches = true;
+        match (&told.hot_patch, &mut self.hot) {
+            (Some(News::Ready), _) => app.patches = true,
+            (Some(News::Declined(why)), Some(hot)) => hot.declined(why),
+            _ => {}
         }
         if told.ready {
             app.ready = true;
