@@ -46,7 +46,8 @@ fn serves(addr: &Addr, server: &Running, body: &str) {
     );
 }
 
-/// One `GET /` on a connection kept open: the body.
+/// One `GET /` on a connection kept open: the body. Bounded: the stream
+/// has a read timeout, and a close fails the test.
 fn get_kept(conn: &mut BufReader<TcpStream>) -> String {
     conn.get_mut()
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -54,7 +55,10 @@ fn get_kept(conn: &mut BufReader<TcpStream>) -> String {
     let mut length = 0;
     loop {
         let mut line = String::new();
-        conn.read_line(&mut line).unwrap();
+        assert!(
+            conn.read_line(&mut line).unwrap() > 0,
+            "the kept connection was closed"
+        );
         if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
             length = v.trim().parse().unwrap();
         }
@@ -111,6 +115,16 @@ fn save_until_patched(dir: &Path, port: u16, server: &Running, mut from: String)
 fn a_save_of_the_code_is_patched_into_the_running_application() {
     let dir = generated_project("dev_hot");
     std::fs::write(dir.join("src/application.rs"), ROUTER).unwrap();
+    // A connection kept across a save idles while rustc runs, which on a
+    // busy machine can outlast the 5 s default.
+    let config = dir.join("rg.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("\n# keepalive = 5\n"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("\n# keepalive = 5\n", "\nkeepalive = 300\n"),
+    )
+    .unwrap();
     let main = dir.join("src/main.rs");
     let text = std::fs::read_to_string(&main).unwrap();
     std::fs::write(
