@@ -13,14 +13,16 @@ use std::convert::Infallible;
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::handler::Handler;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use tower::Service;
 
 type SetupFuture = Pin<Box<dyn Future<Output = Result<Router, String>> + Send>>;
+type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// An application: ready to serve, or a setup that builds it.
 pub struct Application {
@@ -49,6 +51,17 @@ impl Application {
         match self.build {
             Build::Ready(router) => Ok(router),
             Build::Setup(setup) => setup().await,
+        }
+    }
+
+    /// A handler behind a router that sends it every request.
+    fn handler(call: Arc<dyn Fn(Request) -> ResponseFuture + Send + Sync>) -> Application {
+        let service = tower::service_fn(move |request| {
+            let answer = call(request);
+            async move { Ok::<_, Infallible>(answer.await) }
+        });
+        Application {
+            build: Build::Ready(Router::new().fallback_service(service)),
         }
     }
 
@@ -152,9 +165,9 @@ where
     T: 'static,
 {
     fn into_application(self) -> Application {
-        Application {
-            build: Build::Ready(Router::new().fallback(self)),
-        }
+        // Only the call is generic: the router around it is built once in
+        // the runtime, not compiled into each application at every save.
+        Application::handler(Arc::new(move |request| Box::pin(self.clone().call(request, ()))))
     }
 }
 

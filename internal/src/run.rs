@@ -37,8 +37,15 @@ use crate::stop::{self, Reason, Stop};
 /// then clears the socket-activation variables, which is only sound while
 /// the process has one thread.
 pub fn run<M>(app: impl IntoApplication<M>) -> ExitCode {
+    serve(app.into_application())
+}
+
+/// `run`'s body, compiled once in the runtime rather than into each
+/// application at every save.
+#[inline(never)]
+fn serve(app: Application) -> ExitCode {
     // A hot patch's `main` builds the new application and ends here.
-    let Some(app) = crate::hot_patch::offer(app.into_application()) else {
+    let Some(app) = crate::hot_patch::offer(app) else {
         return ExitCode::SUCCESS;
     };
     let notifier = Arc::new(Notifier::from_env().unwrap_or_default());
