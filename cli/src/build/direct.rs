@@ -8,14 +8,14 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::build::cargo::{self, Executable, Group, Outcome};
+use crate::build::cargo::{self, Executable, Outcome};
 use crate::build::depinfo::Inputs;
+use crate::build::dwo;
 use crate::build::project::Project;
+use crate::build::rustc;
 use crate::build::shared_runtime::SharedRuntime;
 
 /// Set for cargo: the directory where rg, as cargo's workspace wrapper,
@@ -32,6 +32,9 @@ const EXPORT_ARGS: [&str; 2] = ["-C", "link-arg=-Wl,--export-dynamic"];
 /// What makes rustc share a make jobserver with cargo: gone when rg runs
 /// rustc alone, so they are not replayed.
 const JOBSERVER: [&str; 3] = ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
+
+/// rustc's number of codegen units for an incremental build.
+const INCREMENTAL_UNITS: u32 = 256;
 
 /// When cargo runs rg as its workspace wrapper (`rg RUSTC ARGS...`):
 /// records the command if it compiles a binary, then becomes rustc.
@@ -126,6 +129,17 @@ impl Recorded {
             }
         }
         None
+    }
+
+    async fn run(&self, args: &[String]) -> Result<Result<Vec<PathBuf>, Vec<cargo::Diagnostic>>> {
+        let (program, env, cwd) = (&self.rustc, &self.env, &self.cwd);
+        rustc::run(rustc::Command {
+            program,
+            args,
+            env,
+            cwd,
+        })
+        .await
     }
 
     fn env_var(&self, key: &str) -> Option<&str> {
@@ -263,6 +277,13 @@ impl Direct {
         self.valid = self.exe.is_some();
     }
 
+    /// Removes the split debug info of the binary's older compiles.
+    pub fn prune_debug_info(&self, project: &Project) {
+        if let Some(output) = self.command(project).and_then(|r| r.output()) {
+            dwo::prune(&output);
+        }
+    }
+
     fn command(&self, project: &Project) -> Option<Recorded> {
         Recorded::load(self.dir.path(), &project.bin)
     }
@@ -298,7 +319,7 @@ impl Direct {
         if self.export_symbols {
             args.extend(EXPORT_ARGS.map(String::from));
         }
-        if let Err(diagnostics) = rustc(&recorded, &args).await? {
+        if let Err(diagnostics) = recorded.run(&args).await? {
             return Ok(Some(Outcome::Failed(diagnostics)));
         }
         // Where cargo puts it (cargo hard-links it there too), so the
@@ -320,7 +341,7 @@ impl Direct {
     }
 
     /// For a hot patch: the binary crate compiled by the recorded command
-    /// into one object, not linked (the executable cargo left stays as it
+    /// into objects, not linked (the executable cargo left stays as it
     /// was). `None`: the saves need more than rustc alone.
     pub async fn object(&self, project: &Project) -> Result<Option<Result<Object, Vec<cargo::Diagnostic>>>> {
         let Some((recorded, exe)) = self.allowed(project) else {
@@ -337,7 +358,7 @@ impl Direct {
             .value("--crate-name")
             .context("no --crate-name")?
             .to_string();
-        let args: Vec<String> = recorded
+        let mut args: Vec<String> = recorded
             .args
             .iter()
             .map(|a| match a.starts_with("--emit=") {
@@ -345,9 +366,16 @@ impl Direct {
                 false => a.clone(),
             })
             .collect();
-        if let Err(diagnostics) = rustc(&recorded, &args).await? {
-            return Ok(Some(Err(diagnostics)));
+        // Asked for objects, rustc compiles into one codegen unit unless
+        // told their number: cargo's incremental default keeps the units
+        // its builds left for reuse (a patch 0.10 s instead of 0.15 s).
+        if !args.iter().any(|a| a.starts_with("codegen-units=")) {
+            args.extend(["-C".into(), format!("codegen-units={INCREMENTAL_UNITS}")]);
         }
+        let objects = match recorded.run(&args).await? {
+            Ok(objects) => objects,
+            Err(diagnostics) => return Ok(Some(Err(diagnostics))),
+        };
         let built = recorded.output().context("rustc's command names no output")?;
         recorded.add_inputs(&built, &exe)?;
         let root = recorded
@@ -357,7 +385,7 @@ impl Direct {
             .map(|a| recorded.cwd.join(a))
             .context("rustc's command names no crate root")?;
         Ok(Some(Ok(Object {
-            path: built.with_extension("o"),
+            objects,
             krate,
             root,
             exe,
@@ -388,61 +416,18 @@ impl Direct {
     }
 }
 
-/// The binary crate as one object, for a hot patch.
+/// The binary crate compiled, for a hot patch.
 #[derive(Debug)]
 pub struct Object {
-    pub path: PathBuf,
+    /// One object file per codegen unit, for the patch's link to read and
+    /// remove.
+    pub objects: Vec<PathBuf>,
     /// The crate's name, as its symbols are mangled.
     pub krate: String,
     /// Its root file, `src/main.rs`.
     pub root: PathBuf,
     /// The executable cargo built, which the application runs.
     pub exe: PathBuf,
-}
-
-/// Runs `recorded`'s rustc with `args`, saying its diagnostics as cargo
-/// would; `Err` holds them when it failed.
-async fn rustc(recorded: &Recorded, args: &[String]) -> Result<Result<(), Vec<cargo::Diagnostic>>> {
-    let mut cmd = tokio::process::Command::new(&recorded.rustc);
-    cmd.args(args)
-        .env_clear()
-        .envs(recorded.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&recorded.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().context("failed to run rustc")?;
-    let mut group = Group(child.id());
-    let stderr = child.stderr.take().context("rustc's error output")?;
-    let mut diagnostics = Vec::new();
-    let mut lines = BufReader::new(stderr).lines();
-    while let Some(line) = lines.next_line().await.context("reading rustc's output")? {
-        match serde_json::from_str::<cargo_metadata::diagnostic::Diagnostic>(&line) {
-            // rustc's closing counts, which cargo leaves out too.
-            Ok(message)
-                if message.message.starts_with("aborting due to")
-                    || message.message.ends_with("warning emitted")
-                    || message.message.ends_with("warnings emitted") => {}
-            Ok(message) => {
-                if let Some((rendered, diagnostic)) = cargo::diagnostic(message) {
-                    eprint!("{rendered}");
-                    diagnostics.push(diagnostic);
-                }
-            }
-            // Artifact notices, and whatever is not JSON (said as is).
-            Err(_) if line.starts_with('{') => {}
-            Err(_) => eprintln!("{line}"),
-        }
-    }
-    let status = child.wait().await.context("waiting for rustc")?;
-    group.0 = None;
-    Ok(if status.success() {
-        Ok(())
-    } else {
-        Err(diagnostics)
-    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 pub mod cargo;
 pub mod depinfo;
 pub mod direct;
+pub mod dwo;
 pub mod patch;
 pub mod progress;
 pub mod project;
+pub mod rustc;
 pub mod shared_runtime;

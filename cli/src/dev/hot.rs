@@ -33,6 +33,7 @@ impl Dev {
             Some(Ok(object)) => object,
         };
         self.inputs = Inputs::of(&object.exe);
+        self.direct.prune_debug_info(&project);
         let source = std::fs::read_to_string(&object.root).unwrap_or_default();
         if let Err(why) = patch::main_is_callable(&source) {
             return Ok(not_patched(&why));
@@ -42,7 +43,11 @@ impl Dev {
         hot.made += 1;
         let number = hot.made;
         let out = dir.join(format!("patch-{number}.so"));
-        let linked = patch::link(&object.path, &object.exe, &library_path, &object.krate, &out).await;
+        let linked = patch::link(&object.objects, &library_path, &object.krate, &out).await;
+        // Kept by rustc in its incremental cache, as it keeps a build's.
+        for file in &object.objects {
+            let _ = std::fs::remove_file(file);
+        }
         let patch = match linked {
             Ok(patch) => patch,
             Err(why) => return Ok(not_patched(&why)),

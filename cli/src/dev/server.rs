@@ -78,11 +78,17 @@ pub(super) struct Dev {
 /// Builds by rustc alone when `direct` allows it, else with cargo
 /// (recording its command); says which.
 async fn build(direct: &Direct, project: &Project) -> Result<(Outcome, bool)> {
-    if let Some(outcome) = direct.build(project).await? {
-        return Ok((outcome, true));
+    let (outcome, alone) = match direct.build(project).await? {
+        Some(outcome) => (outcome, true),
+        None => (
+            cargo::build_with(project, Profile::Dev, true, &direct.cargo_env()?).await?,
+            false,
+        ),
+    };
+    if matches!(outcome, Outcome::Built(_)) {
+        direct.prune_debug_info(project);
     }
-    let outcome = cargo::build_with(project, Profile::Dev, true, &direct.cargo_env()?).await?;
-    Ok((outcome, false))
+    Ok((outcome, alone))
 }
 
 async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
