@@ -245,6 +245,22 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
     );
     save(&dir, "\"Hello, static!\\n\" + }", "\"Hello, fixed!\\n\" }");
     serves(&addr, &server, "Hello, fixed!\n");
+
+    // A dozen compiles leave the split debug info of the last two only
+    // (`NAME-HASH.UNIT.COMPILE.rcgu.dwo`; the manifest's save changed HASH).
+    let deps = crate::support::e2e_dir().join("target/debug/deps");
+    let mut compiles = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for file in std::fs::read_dir(&deps).unwrap() {
+        let file = file.unwrap().file_name().into_string().unwrap();
+        let parts: Vec<&str> = file.split('.').collect();
+        if let [name, _unit, compile, "rcgu", "dwo"] = parts[..]
+            && name.starts_with("dev_hot-")
+        {
+            compiles.entry(name.into()).or_default().insert(compile.into());
+        }
+    }
+    assert!(!compiles.is_empty(), "no split debug info in {}", deps.display());
+    assert!(compiles.values().all(|c| c.len() <= 2), "{compiles:?}");
 }
 
 #[test]
