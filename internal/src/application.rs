@@ -9,6 +9,7 @@
 //! ready. [`IntoApplication`] accepts all of them and turns each into one
 //! [`Application`], so the server has a single type to drive.
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::fmt::Display;
 use std::future::Future;
@@ -179,8 +180,15 @@ where
     S::Future: Send + 'static,
 {
     fn into_application(self) -> Application {
+        // A `Router` is served as it is: behind a second router, every
+        // request would be routed twice.
+        let mut service = Some(self);
+        let router = match (&mut service as &mut dyn Any).downcast_mut::<Option<Router>>() {
+            Some(router) => router.take(),
+            None => service.map(|s| Router::new().fallback_service(s)),
+        };
         Application {
-            build: Build::Ready(Router::new().fallback_service(self)),
+            build: Build::Ready(router.unwrap_or_default()),
         }
     }
 }
