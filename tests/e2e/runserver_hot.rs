@@ -214,6 +214,28 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
     save(&dir, &json(n), &format!("\"{from}\\n\""));
     serves(&addr, &server, &format!("{from}\n"));
 
+    // Code before `rg::run` runs again in a patch; when it ends the
+    // process, rg says so at once (not after the answer's timeout) and
+    // restarts the application.
+    // The marker is outside the watched project: its removal is no save.
+    let marker = crate::support::e2e_dir().join(format!("crash-once-{port}"));
+    std::fs::write(&marker, "").unwrap();
+    let text = std::fs::read_to_string(&main).unwrap();
+    let crash = format!(
+        "if std::fs::remove_file({:?}).is_ok() {{\n        std::process::abort();\n    }}\n    rg::run(",
+        marker.display().to_string()
+    );
+    std::fs::write(&main, text.replacen("rg::run(", &crash, 1)).unwrap();
+    let killed = "Not patched: the application was killed by SIGABRT while it loaded the patch";
+    assert!(
+        eventually(BUILD, || output(&server).contains(killed)),
+        "{}",
+        output(&server)
+    );
+    save(&dir, &format!("\"{from}\\n\""), "\"Hello, after a crash!\\n\"");
+    serves(&addr, &server, "Hello, after a crash!\n");
+    let from = "Hello, after a crash!".to_string();
+
     // A static of the crate's own would start afresh in a patch: restarted.
     let started = count(&server, "Application ready");
     save(

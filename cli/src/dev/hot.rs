@@ -1,6 +1,6 @@
 //! A save applied as a hot patch: when the running application said it
 //! takes patches and the save changed only the binary crate's own files,
-//! rustc compiles that crate alone into an object, rg links it as a shared
+//! rustc compiles that crate alone into objects, rg links it as a shared
 //! library (`build/patch.rs`), and the application loads it and serves
 //! new requests with the router it builds, without a restart.
 
@@ -13,7 +13,7 @@ use rg_contract::hot_patch::{self, News};
 
 use crate::build::depinfo::Inputs;
 use crate::build::patch;
-use crate::dev::app::sleep_until;
+use crate::dev::app::{app_exit, describe_status, sleep_until};
 use crate::dev::patches::{ANSWER_WITHIN, Hot};
 use crate::dev::server::Dev;
 
@@ -81,6 +81,11 @@ impl Dev {
                         }
                         _ => self.on_message(&message, started),
                     }
+                }
+                // Code before `rg::run` in the patch's `main` may end it.
+                status = app_exit(&mut self.app) => {
+                    let how = describe_status(status.context("waiting for the application")?);
+                    return Ok(not_patched(&format!("the application {how} while it loaded the patch")));
                 }
                 () = sleep_until(deadline) => return Ok(not_patched("the application did not answer")),
             }
