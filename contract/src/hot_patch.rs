@@ -59,8 +59,9 @@ impl Request {
 /// What the application says of patches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum News {
-    /// It can take patches (its application has no setup to rerun).
-    Ready,
+    /// It can take patches (its application has no setup to rerun), and
+    /// keeps the state of this type across them, if it has one.
+    Ready(Option<String>),
     /// It cannot, and why: every save restarts it.
     Declined(String),
     /// Patch `n` serves every new request.
@@ -73,7 +74,8 @@ impl News {
     /// The value of `X_RG_HOTPATCH=`, on one line.
     pub fn encode(&self) -> String {
         match self {
-            News::Ready => "ready".into(),
+            News::Ready(None) => "ready".into(),
+            News::Ready(Some(state)) => format!("ready {}", state.replace('\n', " ")),
             News::Declined(why) => format!("declined {}", why.replace('\n', " ")),
             News::Applied(n) => format!("applied {n}"),
             News::Failed(n, why) => format!("failed {n} {}", why.replace('\n', " ")),
@@ -82,7 +84,10 @@ impl News {
 
     pub fn decode(value: &str) -> Option<News> {
         if value == "ready" {
-            return Some(News::Ready);
+            return Some(News::Ready(None));
+        }
+        if let Some(state) = value.strip_prefix("ready ") {
+            return Some(News::Ready(Some(state.to_string())));
         }
         if let Some(why) = value.strip_prefix("declined ") {
             return Some(News::Declined(why.to_string()));
@@ -102,7 +107,10 @@ mod tests {
     #[test]
     fn news_and_requests_read_back() {
         for news in [
-            News::Ready,
+            News::Ready(None),
+            News::Ready(Some(
+                "(sqlx_core::pool::Pool<sqlx_core::any::Any>, alloc::string::String)".into(),
+            )),
             News::Declined("it has a setup".into()),
             News::Applied(3),
             News::Failed(4, "main did not call rg::run".into()),

@@ -22,6 +22,8 @@ use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use tower::Service;
 
+use crate::state::{Kept, Stateful};
+
 type SetupFuture = Pin<Box<dyn Future<Output = Result<Router, String>> + Send>>;
 type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
@@ -33,6 +35,7 @@ pub struct Application {
 enum Build {
     Ready(Router),
     Setup(Box<dyn FnOnce() -> SetupFuture + Send>),
+    State(Stateful),
 }
 
 impl std::fmt::Debug for Application {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Application {
         match &self.build {
             Build::Ready(router) => f.debug_tuple("Application").field(router).finish(),
             Build::Setup(_) => f.write_str("Application(setup)"),
+            Build::State(_) => f.write_str("Application(with_state)"),
         }
     }
 }
@@ -49,9 +53,15 @@ impl Application {
     /// axum router (a `tower::Service`), e.g. to test it with `oneshot`.
     /// `Err` holds the setup's error in words.
     pub async fn build(self) -> Result<Router, String> {
+        self.start().await.map(|(router, _)| router)
+    }
+
+    /// [`Application::build`], keeping the state of [`crate::with_state`].
+    pub(crate) async fn start(self) -> Result<(Router, Option<Kept>), String> {
         match self.build {
-            Build::Ready(router) => Ok(router),
-            Build::Setup(setup) => setup().await,
+            Build::Ready(router) => Ok((router, None)),
+            Build::Setup(setup) => setup().await.map(|router| (router, None)),
+            Build::State(stateful) => stateful.start().await.map(|(router, kept)| (router, Some(kept))),
         }
     }
 
@@ -71,12 +81,59 @@ impl Application {
         matches!(self.build, Build::Setup(_))
     }
 
-    /// The router, when there is no setup to run.
-    pub(crate) fn into_ready(self) -> Result<Router, ()> {
-        match self.build {
-            Build::Ready(router) => Ok(router),
-            Build::Setup(_) => Err(()),
+    /// The router of a patch's application: its routes around the running
+    /// application's state, if it keeps one. `Err`: why it cannot be.
+    pub(crate) fn rebuild(self, kept: Option<&Kept>) -> Result<Router, String> {
+        match (self.build, kept) {
+            (Build::Ready(router), _) => Ok(router),
+            (Build::Setup(_), _) => {
+                Err("the new main hands rg::run a setup, which a patch does not rerun".into())
+            }
+            (Build::State(stateful), Some(kept)) => stateful.around(kept),
+            (Build::State(_), None) => Err("the new main sets up a state, which only a restart does".into()),
         }
+    }
+}
+
+/// The application that `setup` builds a state for, once per worker inside
+/// its runtime, and that `routes` serves with it; an `Err` from the setup
+/// stops the worker with that error, as an `async fn() -> Result<Router, E>`
+/// does.
+///
+/// Under `rg runserver`, a save that can be patched rebuilds the routes
+/// around the state the application already has: a pool stays open and the
+/// setup does not run again. The state's type must then not be one of the
+/// binary crate's own (a patch could change its layout under the running
+/// value): a dependency's type, or a tuple or an `Arc` of them, patches.
+///
+/// ```no_run
+/// # extern crate rg_internal as rg;
+/// use rg::axum::{Router, extract::State, routing::get};
+///
+/// async fn setup() -> Result<String, std::io::Error> {
+///     std::fs::read_to_string("greeting.txt")
+/// }
+///
+/// fn routes(greeting: String) -> Router {
+///     Router::new()
+///         .route("/", get(|State(greeting): State<String>| async move { greeting }))
+///         .with_state(greeting)
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     rg::run(rg::with_state(setup, routes))
+/// }
+/// ```
+pub fn with_state<S, E, F, Fut, R>(setup: F, routes: R) -> Application
+where
+    S: Clone + Send + Sync + 'static,
+    E: Display,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<S, E>> + Send + 'static,
+    R: Fn(S) -> Router + Send + Sync + 'static,
+{
+    Application {
+        build: Build::State(Stateful::new(setup, routes)),
     }
 }
 
@@ -88,7 +145,9 @@ impl Application {
 ///   them;
 /// - setups run in each worker before it says it is ready: `async fn() ->
 ///   Router`, or `async fn() -> Result<Router, E>` whose error `E:
-///   Display` says why the application cannot start.
+///   Display` says why the application cannot start;
+/// - an [`Application`], such as [`with_state`] makes, or a function
+///   that returns one.
 ///
 /// `M` tells those implementations apart. Its types are the runtime's own:
 /// callers let it be inferred (`rg::run<M>(app: impl IntoApplication<M>)`)
@@ -125,9 +184,27 @@ mod sealed {
     /// Marker for `tower::Service`s, axum `Router`s among them.
     #[derive(Debug)]
     pub struct ViaService;
+
+    /// Marker for an `Application`, or a function that returns one.
+    #[derive(Debug)]
+    pub struct ViaApplication<const CALLED: bool>;
 }
 
-use sealed::{SetupOutput, ViaHandler, ViaService, ViaSetup};
+use sealed::{SetupOutput, ViaApplication, ViaHandler, ViaService, ViaSetup};
+
+#[doc(hidden)]
+impl IntoApplication<ViaApplication<false>> for Application {
+    fn into_application(self) -> Application {
+        self
+    }
+}
+
+#[doc(hidden)]
+impl<F: FnOnce() -> Application> IntoApplication<ViaApplication<true>> for F {
+    fn into_application(self) -> Application {
+        self()
+    }
+}
 
 impl SetupOutput for Router {
     fn into_router(self) -> Result<Router, String> {

@@ -19,6 +19,7 @@ use tower::Service;
 use tower::util::Oneshot;
 
 use crate::application::Application;
+use crate::state::Kept;
 
 /// While a patch's `main` runs: `Some`, holding what its `rg::run` was
 /// given once it is called.
@@ -59,9 +60,11 @@ impl Service<Request> for Current {
 
 /// When `rg runserver` hands patches to this process (dev mode, and an
 /// application with no setup to rerun): serves `router` so that patches
-/// can replace it, and loads each one asked for. Else `router` as it was.
+/// can replace it, and loads each one asked for, whose routes take `kept`
+/// if the application keeps a state. Else `router` as it was.
 pub(crate) fn accept_patches(
     router: Router,
+    kept: Option<Kept>,
     had_setup: bool,
     dev: bool,
     notifier: &Arc<Notifier>,
@@ -73,7 +76,8 @@ pub(crate) fn accept_patches(
         return Ok(router);
     }
     if had_setup {
-        let why = "its setup (the async fn that builds the router) would run again in a patch";
+        let why = "its setup (the async fn that builds the router) would run again in a patch; \
+                   rg::with_state(setup, routes) keeps what a setup makes across patches";
         let _ = notifier.send(&Notification::hot_patch(News::Declined(why.into())));
         return Ok(router);
     }
@@ -81,12 +85,13 @@ pub(crate) fn accept_patches(
     let current = Current(Arc::new(RwLock::new(router)));
     let replace = current.0.clone();
     let tell = notifier.clone();
+    let state = kept.as_ref().map(|kept| kept.type_name.to_string());
     tokio::spawn(async move {
         while asked.recv().await.is_some() {
             let Some(request) = hot_patch::Request::read(&dir) else {
                 continue;
             };
-            let news = match load(&request) {
+            let news = match load(&request, kept.as_ref()) {
                 Ok(router) => {
                     *replace.write().unwrap_or_else(PoisonError::into_inner) = router;
                     crate::layers::live_reload::reload_browsers();
@@ -97,13 +102,14 @@ pub(crate) fn accept_patches(
             let _ = tell.send(&Notification::hot_patch(news));
         }
     });
-    let _ = notifier.send(&Notification::hot_patch(News::Ready));
+    let _ = notifier.send(&Notification::hot_patch(News::Ready(state)));
     Ok(Router::new().fallback_service(current))
 }
 
 /// Loads the patch's library and runs its `main` to the point where it
-/// hands `rg::run` the application; returns that application's router.
-fn load(request: &hot_patch::Request) -> Result<Router, String> {
+/// hands `rg::run` the application; returns that application's router,
+/// built around `kept` if it takes the running state.
+fn load(request: &hot_patch::Request, kept: Option<&Kept>) -> Result<Router, String> {
     let path = std::ffi::CString::new(request.library.as_os_str().as_encoded_bytes())
         .map_err(|_| "the patch's path holds a NUL byte".to_string())?;
     // SAFETY: the library is the binary crate rebuilt by rg, linked against
@@ -136,11 +142,9 @@ fn load(request: &hot_patch::Request) -> Result<Router, String> {
     if ran.is_err() {
         return Err("the patch's main panicked".into());
     }
-    match app.map(Application::into_ready) {
-        Some(Ok(router)) => Ok(router),
-        Some(Err(())) => Err("the new main hands rg::run a setup, which a patch does not rerun".into()),
-        None => Err("the new main did not call rg::run".into()),
-    }
+    let app = app.ok_or("the new main did not call rg::run")?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.rebuild(kept)))
+        .unwrap_or_else(|_| Err("the patch's routes panicked".into()))
 }
 
 fn dl_error() -> String {

@@ -13,10 +13,11 @@ mod panics;
 mod run;
 mod server;
 mod shutdown;
+mod state;
 mod stop;
 
 pub use allocator::Allocator;
-pub use application::{Application, IntoApplication};
+pub use application::{Application, IntoApplication, with_state};
 pub use axum::extract::Request;
 pub use axum::response::{IntoResponse, Response};
 pub use environ::{Environ, Scheme};

@@ -26,6 +26,7 @@ use crate::application::{Application, IntoApplication};
 use crate::layers::Layers;
 use crate::server;
 use crate::shutdown;
+use crate::state::Kept;
 use crate::stop::{self, Reason, Stop};
 
 /// Serves `app` until the process is told to stop, and returns the exit
@@ -166,8 +167,8 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
         if settings.dev {
             reload_on_request().map_err(Failure::Serve)?;
         }
-        let app = set_up(app, setup_timeout).await.map_err(Failure::Start)?;
-        let app = crate::hot_patch::accept_patches(app, had_setup, settings.dev, &notifier)
+        let (app, kept) = set_up(app, setup_timeout).await.map_err(Failure::Start)?;
+        let app = crate::hot_patch::accept_patches(app, kept, had_setup, settings.dev, &notifier)
             .map_err(Failure::Serve)?;
         if let Some(stats) = &stats {
             stats.clone().report_every_second(notifier.clone());
@@ -196,8 +197,8 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
 /// Runs the application's setup, bounded by `timeout` (zero: unbounded),
 /// inside the worker's runtime; an error, a panic and a timeout are all one
 /// line saying why.
-async fn set_up(app: Application, timeout: Duration) -> Result<axum::Router, Error> {
-    let setup = std::panic::AssertUnwindSafe(app.build()).catch_unwind();
+async fn set_up(app: Application, timeout: Duration) -> Result<(axum::Router, Option<Kept>), Error> {
+    let setup = std::panic::AssertUnwindSafe(app.start()).catch_unwind();
     let built = if timeout.is_zero() {
         setup.await
     } else {

@@ -2,7 +2,8 @@
 //! `Router`, no setup) is served by the same process, on the connections it
 //! had (keep-alive and a WebSocket, which stays on the old code), with no
 //! failed request, calling into a dependency linked in the binary; a
-//! static, a broken save and `--no-hot-patch` restart instead.
+//! static, a state of the crate's own type, a broken save and
+//! `--no-hot-patch` restart instead.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -30,6 +31,21 @@ async fn ws(upgrade: WebSocketUpgrade) -> impl IntoResponse {
             let _ = socket.send(Message::Text(format!("{text} from v1").into())).await;
         }
     })
+}
+"#;
+
+/// An application whose state is of a type of its own crate.
+const STATE: &str = r#"use rg::axum::{Router, routing::get};
+
+#[derive(Clone)]
+pub struct Greeting(&'static str);
+
+pub fn application() -> rg::Application {
+    rg::with_state(|| async { Ok::<_, std::io::Error>(Greeting("Hello, state!\n")) }, routes)
+}
+
+fn routes(greeting: Greeting) -> Router {
+    Router::new().route("/", get(move || async move { greeting.0 }))
 }
 "#;
 
@@ -92,13 +108,14 @@ const PATCHED: &str = "src/application.rs changed; patched in";
 /// greeting served last.
 fn save_until_patched(dir: &Path, port: u16, server: &Running, mut from: String) -> String {
     let addr = Addr::tcp(port);
-    for _ in 0..3 {
+    for attempt in ["", "b", "c"] {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut kept = BufReader::new(stream);
         assert_eq!(get_kept(&mut kept), format!("{from}\n"));
         let (patched, started) = (count(server, PATCHED), count(server, "Application ready"));
-        let to = format!("Hello, patch {}!", patched + 1);
+        // Each save a new text, so that each is a change.
+        let to = format!("Hello, patch {}{attempt}!", patched + 1);
         save(dir, &from, &to);
         serves(&addr, server, &format!("{to}\n"));
         from = to;
@@ -267,6 +284,19 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
     );
     save(&dir, "\"Hello, static!\\n\" + }", "\"Hello, fixed!\\n\" }");
     serves(&addr, &server, "Hello, fixed!\n");
+
+    // A state of the crate's own type could change its layout under the
+    // running value: rg says so, and saves restart.
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(dir.join("src/application.rs"), STATE).unwrap();
+    serves(&addr, &server, "Hello, state!\n");
+    let declined =
+        "Saves restart the application, not patch it: its state, a `dev_hot::application::Greeting`";
+    assert!(output(&server).contains(declined), "{}", output(&server));
+    let started = count(&server, "Application ready");
+    save(&dir, "Hello, state!", "Hello, state again!");
+    serves(&addr, &server, "Hello, state again!\n");
+    assert!(eventually(BUILD, || count(&server, "Application ready") == started + 1));
 
     // A dozen compiles leave the split debug info of the last two only
     // (`NAME-HASH.UNIT.COMPILE.rcgu.dwo`; the manifest's save changed HASH).

@@ -42,6 +42,21 @@ impl HotPatches {
 }
 
 impl HotPatches {
+    /// Whether saves may patch an application of the binary `bin` that
+    /// said it takes patches, keeping a `state` of that type if it has
+    /// one: not when the type is the crate's own, whose layout a patch
+    /// could change under the running value.
+    pub fn ready(&mut self, state: Option<&str>, bin: &str) -> bool {
+        let Some(state) = state.filter(|state| names_crate(state, &bin.replace('-', "_"))) else {
+            return true;
+        };
+        self.declined(&format!(
+            "its state, a `{state}`, is of a type of its own crate, whose layout a patch could change \
+             under the running value (a state of dependencies' types, or a tuple or an `Arc` of them, patches)"
+        ));
+        false
+    }
+
     /// Says, once per reason, why saves restart the application.
     pub fn declined(&mut self, why: &str) {
         if self.declined.as_deref() != Some(why) {
@@ -59,4 +74,29 @@ pub(super) enum Hot {
     Restart,
     /// The code does not compile: the errors, for the page.
     Failed(Vec<Diagnostic>),
+}
+
+/// Whether the type name `ty` names a path of the crate `krate`.
+fn names_crate(ty: &str, krate: &str) -> bool {
+    ty.match_indices(&format!("{krate}::")).any(|(at, _)| {
+        !ty[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_crate;
+
+    #[test]
+    fn a_state_of_the_crate_s_own_type_is_told_apart() {
+        assert!(names_crate("site::State", "site"));
+        assert!(names_crate("alloc::sync::Arc<site::db::Inner>", "site"));
+        assert!(names_crate("(u32, site::State)", "site"));
+        assert!(!names_crate("sqlx_core::pool::Pool<sqlx_core::any::Any>", "site"));
+        assert!(!names_crate("my_site::State", "site"));
+        assert!(!names_crate("alloc::sync::Arc<website::State>", "site"));
+    }
 }

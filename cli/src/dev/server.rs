@@ -228,9 +228,11 @@ impl Dev {
         if let Some(error) = told.status.as_deref().and_then(Notification::start_failure) {
             app.error = Some(error.to_string());
         }
-        match (&told.hot_patch, &mut self.hot) {
-            (Some(News::Ready), _) => app.patches = true,
-            (Some(News::Declined(why)), Some(hot)) => hot.declined(why),
+        match (&told.hot_patch, &mut self.hot, &self.project) {
+            (Some(News::Ready(state)), Some(hot), Ok(project)) => {
+                app.patches = hot.ready(state.as_deref(), &project.bin);
+            }
+            (Some(News::Declined(why)), Some(hot), _) => hot.declined(why),
             _ => {}
         }
         if told.ready {
