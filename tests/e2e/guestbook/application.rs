@@ -38,10 +38,16 @@ struct After {
     after: i64,
 }
 
-/// Builds the application, once per worker, inside the worker's runtime:
-/// the pool belongs to the runtime that serves with it. An error here (a
-/// database that cannot be opened) stops the worker with that error.
-pub async fn application() -> Result<Router, sqlx::Error> {
+/// The application: the pool [`setup`] opens, served by [`routes`]. Kept
+/// apart, the pool outlives `rg runserver`'s hot patches of the routes.
+pub fn application() -> rg::Application {
+    rg::with_state(setup, routes)
+}
+
+/// Opens the pool, once per worker, inside the worker's runtime: the pool
+/// belongs to the runtime that serves with it. An error here (a database
+/// that cannot be opened) stops the worker with that error.
+async fn setup() -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite:guestbook.db?mode=rwc".into());
     let pool = AnyPool::connect(&url).await?;
@@ -51,13 +57,18 @@ pub async fn application() -> Result<Router, sqlx::Error> {
         let pool = pool.clone();
         async move { pool.close().await }
     });
-    Ok(Router::new()
+    Ok(pool)
+}
+
+/// What each address does, with the pool.
+fn routes(pool: AnyPool) -> Router {
+    Router::new()
         .route("/", get(page).post(sign))
         .route("/entries", get(list).post(add))
         .route("/entries/count", get(count))
         .route("/live", get(live))
         .nest_service("/static", ServeDir::new("static"))
-        .with_state(pool))
+        .with_state(pool)
 }
 
 /// Creates the table if it is not there. Every worker runs this as it
