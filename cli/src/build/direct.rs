@@ -22,19 +22,16 @@ use crate::build::shared_runtime::SharedRuntime;
 /// records the rustc command of each binary it compiles.
 const RECORD_DIR: &str = "RG_INTERNAL_RUSTC_RECORD";
 
-/// Set for cargo when the application takes hot patches: the binary then
-/// exports its symbols, where a patch finds what the binary links
+/// Set for cargo when the application may take hot patches: the binary
+/// then exports its symbols, where a patch finds what the binary links
 /// statically (the application's other dependencies). It costs a link
-/// about 6% on the guestbook, so only then.
+/// about 6% on the guestbook, so not once the application declines them.
 const EXPORT_SYMBOLS: &str = "RG_INTERNAL_EXPORT_SYMBOLS";
 const EXPORT_ARGS: [&str; 2] = ["-C", "link-arg=-Wl,--export-dynamic"];
 
 /// What makes rustc share a make jobserver with cargo: gone when rg runs
 /// rustc alone, so they are not replayed.
 const JOBSERVER: [&str; 3] = ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
-
-/// rustc's number of codegen units for an incremental build.
-const INCREMENTAL_UNITS: u32 = 256;
 
 /// When cargo runs rg as its workspace wrapper (`rg RUSTC ARGS...`):
 /// records the command if it compiles a binary, then becomes rustc.
@@ -256,8 +253,8 @@ impl Direct {
         Ok(env)
     }
 
-    /// Whether the next builds link the binary for hot patches: yes once
-    /// the application said it takes them.
+    /// Whether the next builds link the binary for hot patches: yes until
+    /// the application says it takes none.
     pub fn export_symbols(&mut self, on: bool) {
         self.export_symbols = on;
     }
@@ -340,58 +337,6 @@ impl Direct {
         })))
     }
 
-    /// For a hot patch: the binary crate compiled by the recorded command
-    /// into objects, not linked (the executable cargo left stays as it
-    /// was). `None`: the saves need more than rustc alone.
-    pub async fn object(&self, project: &Project) -> Result<Option<Result<Object, Vec<cargo::Diagnostic>>>> {
-        let Some((recorded, exe)) = self.allowed(project) else {
-            return Ok(None);
-        };
-        // Another project's build may have replaced the shared runtime
-        // that rustc reads: then its symbols are not the running ones.
-        let shared = SharedRuntime::of(project);
-        let _turn = shared.turn().await?;
-        if !shared.is_current() {
-            return Ok(None);
-        }
-        let krate = recorded
-            .value("--crate-name")
-            .context("no --crate-name")?
-            .to_string();
-        let mut args: Vec<String> = recorded
-            .args
-            .iter()
-            .map(|a| match a.starts_with("--emit=") {
-                true => "--emit=dep-info,obj".to_string(),
-                false => a.clone(),
-            })
-            .collect();
-        // Asked for objects, rustc compiles into one codegen unit unless
-        // told their number: cargo's incremental default keeps the units
-        // its builds left for reuse (a patch 0.10 s instead of 0.15 s).
-        if !args.iter().any(|a| a.starts_with("codegen-units=")) {
-            args.extend(["-C".into(), format!("codegen-units={INCREMENTAL_UNITS}")]);
-        }
-        let objects = match recorded.run(&args).await? {
-            Ok(objects) => objects,
-            Err(diagnostics) => return Ok(Some(Err(diagnostics))),
-        };
-        let built = recorded.output().context("rustc's command names no output")?;
-        recorded.add_inputs(&built, &exe)?;
-        let root = recorded
-            .args
-            .iter()
-            .find(|a| a.ends_with(".rs") && !a.starts_with('-'))
-            .map(|a| recorded.cwd.join(a))
-            .context("rustc's command names no crate root")?;
-        Ok(Some(Ok(Object {
-            objects,
-            krate,
-            root,
-            exe,
-        })))
-    }
-
     /// The recorded command and cargo's executable, when every save since
     /// cargo's last build allows rustc alone and no manifest changed.
     fn allowed(&self, project: &Project) -> Option<(Recorded, PathBuf)> {
@@ -416,19 +361,8 @@ impl Direct {
     }
 }
 
-/// The binary crate compiled, for a hot patch.
-#[derive(Debug)]
-pub struct Object {
-    /// One object file per codegen unit, for the patch's link to read and
-    /// remove.
-    pub objects: Vec<PathBuf>,
-    /// The crate's name, as its symbols are mangled.
-    pub krate: String,
-    /// Its root file, `src/main.rs`.
-    pub root: PathBuf,
-    /// The executable cargo built, which the application runs.
-    pub exe: PathBuf,
-}
+#[path = "objects.rs"]
+mod objects;
 
 #[cfg(test)]
 #[path = "direct_tests.rs"]

@@ -27,6 +27,9 @@ impl Dev {
             return Ok(Hot::Restart);
         };
         let (pid, project, begun) = (app.pid, project.clone(), Instant::now());
+        if let Some(priming) = self.hot.as_mut().and_then(|hot| hot.priming.take()) {
+            let _ = priming.await;
+        }
         let object = match self.direct.object(&project).await? {
             None => return Ok(Hot::Restart),
             Some(Err(diagnostics)) => return Ok(Hot::Failed(diagnostics)),
@@ -90,6 +93,18 @@ impl Dev {
                 () = sleep_until(deadline) => return Ok(not_patched("the application did not answer")),
             }
         }
+    }
+}
+
+impl Dev {
+    /// Once the application is up and takes patches: the first patch's
+    /// compile, run ahead, so that the first save reuses its cache.
+    pub(super) fn prime(&mut self) {
+        let (Some(hot), Ok(project)) = (self.hot.as_mut(), &self.project) else {
+            return;
+        };
+        hot.stop_priming();
+        hot.priming = self.direct.prime(project).map(tokio::spawn);
     }
 }
 

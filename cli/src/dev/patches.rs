@@ -22,6 +22,8 @@ pub struct HotPatches {
     pub(super) made: u64,
     /// Why the application takes none, once said.
     pub(super) declined: Option<String>,
+    /// The first patch's compile, run ahead after a start.
+    pub(super) priming: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl HotPatches {
@@ -55,6 +57,13 @@ impl HotPatches {
              under the running value (a state of dependencies' types, or a tuple or an `Arc` of them, patches)"
         ));
         false
+    }
+
+    /// Stops the compile run ahead, if it still runs: a build comes.
+    pub fn stop_priming(&mut self) {
+        if let Some(priming) = self.priming.take() {
+            priming.abort();
+        }
     }
 
     /// Says, once per reason, why saves restart the application.

@@ -235,6 +235,7 @@ impl Dev {
             (Some(News::Declined(why)), Some(hot), _) => hot.declined(why),
             _ => {}
         }
+        let prime = told.ready && app.patches;
         if told.ready {
             app.ready = true;
             self.direct.export_symbols(app.patches);
@@ -243,6 +244,9 @@ impl Dev {
                 None => format!("{:.2}s after rg started", started.elapsed().as_secs_f64()),
             };
             println!("{} (pid {}), {when}", style("Application ready").green(), app.pid);
+        }
+        if prime {
+            self.prime();
         }
     }
 
@@ -392,6 +396,7 @@ impl Dev {
 
     /// SIGTERM: the process stops accepting now and finishes what it has.
     fn stop_app(&mut self) {
+        self.hot.iter_mut().for_each(HotPatches::stop_priming);
         if let Some(app) = self.app.take() {
             // SAFETY: kill(2) on our own child.
             unsafe { libc::kill(app.pid as i32, libc::SIGTERM) };

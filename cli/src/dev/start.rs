@@ -120,7 +120,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             style("WARNING: This is a development server. Do not use it in a production deployment. Use `rg serve` instead.")
                 .yellow()
         );
-        let dev = Dev {
+        let mut dev = Dev {
             cwd,
             choice,
             ready_timeout,
@@ -141,6 +141,9 @@ pub fn run(options: Options) -> Result<ExitCode> {
             direct: Direct::new()?,
             hot: hot_patch.then(HotPatches::default),
         };
+        // Linked for patches from the first build: else the first save
+        // could not call what the binary links statically.
+        dev.direct.export_symbols(hot_patch);
         dev.run(watcher).await
     })
 }
