@@ -210,6 +210,42 @@ impl Recorded {
     }
 }
 
+/// How the directories of records are named: then the pid of their rg.
+const RECORDS: &str = "rg-rustc-";
+
+/// Removes the records of runservers that died without removing them
+/// (killed by SIGKILL): their named process is gone.
+fn sweep(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(RECORDS))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok());
+        let gone = pid.is_some_and(|pid| pid > 0 && !alive(pid));
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs: a zombie, killed and not yet waited for,
+/// does not.
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only asks whether the process is.
+    if unsafe { libc::kill(pid, 0) } == -1 {
+        return std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    !stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'))
+}
+
 /// The quick path of one `rg runserver`: where cargo's commands are
 /// recorded, and whether every save since cargo's last build allows it.
 #[derive(Debug)]
@@ -224,9 +260,11 @@ pub struct Direct {
 
 impl Direct {
     pub fn new() -> Result<Direct> {
+        let temp = std::env::temp_dir();
+        sweep(&temp);
         let dir = tempfile::Builder::new()
-            .prefix("rg-rustc-")
-            .tempdir()
+            .prefix(&format!("{RECORDS}{}-", std::process::id()))
+            .tempdir_in(&temp)
             .context("failed to make a directory for rustc's commands")?;
         Ok(Direct {
             dir,

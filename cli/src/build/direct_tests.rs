@@ -1,4 +1,4 @@
-//! Tests of `direct.rs`: what counts as the crate's own, and the dep-info kept.
+//! Tests of `direct.rs`: what counts as the crate's own, the dep-info kept, and old records swept.
 
 use super::*;
 
@@ -75,4 +75,29 @@ fn a_record_reads_back_as_it_was_written() {
     r.save(dir.path()).unwrap();
     assert_eq!(Recorded::load(dir.path(), "site"), Some(r));
     assert_eq!(Recorded::load(dir.path(), "other"), None);
+}
+
+#[test]
+fn records_of_a_runserver_that_is_gone_are_removed() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    // Killed and not yet waited for: a zombie, which kill(2) still finds.
+    let mut zombie = std::process::Command::new("true").spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let names = [
+        format!("rg-rustc-{dead}-Ab12Cd"),
+        format!("rg-rustc-{}-Zz99Zz", zombie.id()),
+        format!("rg-rustc-{}-Ef34Gh", std::process::id()),
+        "rg-rustc-0nlyOld".to_string(),
+    ];
+    for name in &names {
+        std::fs::create_dir(temp.path().join(name)).unwrap();
+        std::fs::write(temp.path().join(name).join("site.json"), "{}").unwrap();
+    }
+    sweep(temp.path());
+    zombie.wait().unwrap();
+    let left: Vec<bool> = names.iter().map(|n| temp.path().join(n).exists()).collect();
+    assert_eq!(left, [false, false, true, true]);
 }
