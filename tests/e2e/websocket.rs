@@ -43,7 +43,7 @@ fn a_websocket_echoes_through_rg_serve() {
 
 #[test]
 fn a_websocket_echoes_through_rg_runserver() {
-    let dir = dev_project("ws_dev");
+    let dir = dev_project("websocket_dev");
     let port = free_port();
     let server = Running::spawn(
         rg().args(["runserver", &port.to_string()])

@@ -132,6 +132,7 @@ fn serves_sockets_passed_by_socket_activation() {
 
     // `sh` sets LISTEN_PID to its own pid and then execs the server, which
     // keeps that pid: the same trick as systemd-socket-activate.
+    let unused = free_port();
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg("LISTEN_PID=$$ exec \"$0\"")
@@ -139,7 +140,7 @@ fn serves_sockets_passed_by_socket_activation() {
         .env("LISTEN_FDS", "2")
         .env("LISTEN_FDNAMES", "http:local")
         // Would be used only if the activation were ignored.
-        .env("RG_BIND", format!("127.0.0.1:{}", free_port()));
+        .env("RG_BIND", format!("127.0.0.1:{unused}"));
     // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -171,14 +172,23 @@ fn serves_sockets_passed_by_socket_activation() {
         "{}",
         over_tcp.body
     );
-    // Both inherited sockets are announced; nothing was bound from RG_BIND.
-    assert!(app.wait_for_output(
-        &format!("Listening at: http://{tcp_addr}"),
-        Duration::from_secs(2)
-    ));
+    // Both inherited sockets are announced (the output is read as it comes:
+    // wait for each line); nothing was bound from RG_BIND.
+    for line in [
+        format!("Listening at: http://{tcp_addr} "),
+        format!("Listening at: unix:{} ", unix_path.display()),
+    ] {
+        assert!(
+            app.wait_for_output(&line, Duration::from_secs(5)),
+            "{}",
+            app.stderr()
+        );
+    }
+    let stderr = app.stderr();
+    assert_eq!(stderr.matches("Listening at:").count(), 2, "{stderr}");
     assert!(
-        !app.stderr().contains("Listening at: http://127.0.0.1:")
-            || app.stderr().matches("Listening at:").count() == 2
+        !stderr.contains(&format!("http://127.0.0.1:{unused} ")),
+        "{stderr}"
     );
 }
 
