@@ -116,7 +116,7 @@ pub async fn build_with(
     };
     let shared = SharedRuntime::of(project);
     let _turn = shared.turn().await?;
-    if !shared.is_current() {
+    if !shared.make_current() {
         shared.rebuild_next()?;
     }
     let mut outcome = build_once(project, profile, cancellable, Some(feature), env).await?;

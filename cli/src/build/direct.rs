@@ -337,7 +337,7 @@ impl Direct {
             Some(shared) => Some(shared.turn().await?),
             None => None,
         };
-        if shared.as_ref().is_some_and(|s| !s.is_current()) {
+        if shared.as_ref().is_some_and(|s| !s.make_current()) {
             return Ok(None);
         }
         // Cargo's command as recorded, linked for hot patches or not as

@@ -39,10 +39,10 @@ impl Direct {
             return Ok(None);
         };
         // Another project's build may have replaced the shared runtime
-        // that rustc reads: then its symbols are not the running ones.
+        // that rustc reads: the running one's is put back.
         let shared = SharedRuntime::of(project);
         let _turn = shared.turn().await?;
-        if !shared.is_current() {
+        if !shared.make_current() {
             return Ok(None);
         }
         let krate = recorded
@@ -79,7 +79,7 @@ impl Direct {
             let Ok(_turn) = shared.turn().await else {
                 return;
             };
-            if !shared.is_current() {
+            if !shared.make_current() {
                 return;
             }
             if let Ok(Ok(objects)) = recorded.run(&recorded.object_args()).await {

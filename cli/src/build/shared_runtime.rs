@@ -16,9 +16,10 @@
 //!   the application loads it from (`LD_LIBRARY_PATH`), so a later build
 //!   of another project cannot swap it under a restart;
 //! - before a build, if the library cargo would link against is not the
-//!   one kept, it is removed, so cargo builds it again for this project
-//!   (cargo would otherwise judge it fresh, and rustc refuse the other
-//!   project's copy).
+//!   one kept, the kept copy is put back in its place: it is the output of
+//!   this project's last build, which cargo then judges fresh and rustc
+//!   accepts, where another project's copy would be refused. Without a
+//!   kept copy, the library is removed, so cargo builds it again.
 //!
 //! Runservers sharing a target directory take turns for those three steps
 //! and the build between them (a lock file beside the kept copies), so
@@ -78,7 +79,7 @@ impl SharedRuntime {
 
     /// Whether cargo's copy is the one this package was last built with,
     /// or there is none yet.
-    pub fn is_current(&self) -> bool {
+    fn is_current(&self) -> bool {
         let Ok(built) = std::fs::metadata(&self.built) else {
             return true;
         };
@@ -93,6 +94,23 @@ impl SharedRuntime {
         // build is reproducible): the same bytes are the same symbols.
         kept_meta.len() == built.len()
             && matches!((std::fs::read(&self.built), std::fs::read(&kept)), (Ok(a), Ok(b)) if a == b)
+    }
+
+    /// Makes cargo's copy the one this package was last built with, by
+    /// putting the kept copy back (a hard link, renamed into place) when
+    /// another project's build replaced it; false when there is no kept
+    /// copy to put back.
+    pub fn make_current(&self) -> bool {
+        if self.is_current() {
+            return true;
+        }
+        let kept = self.kept.join(FILE);
+        let staged = self.built.with_extension(format!("so.rg-{}", std::process::id()));
+        let _ = std::fs::remove_file(&staged);
+        let put_back =
+            std::fs::hard_link(&kept, &staged).is_ok() && std::fs::rename(&staged, &self.built).is_ok();
+        let _ = std::fs::remove_file(&staged);
+        put_back
     }
 
     /// Makes cargo build the library again, by removing it: cargo judges
