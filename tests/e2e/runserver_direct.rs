@@ -2,6 +2,8 @@
 //! own sources skips cargo, a save of anything else (here its manifest)
 //! goes through cargo, and each serves what was saved.
 
+use std::time::Duration;
+
 use crate::runserver::{BUILD, edit, output};
 use crate::support::{Addr, Running, dev_project, eventually, free_port, get};
 
@@ -65,7 +67,7 @@ fn the_binarys_own_sources_are_rebuilt_by_rustc_alone_and_the_rest_by_cargo() {
         output(&server)
     );
     assert!(
-        output(&server).contains("Build failed: 1 error;"),
+        server.wait_for_output("Build failed: 1 error;", Duration::from_secs(10)),
         "{}",
         output(&server)
     );

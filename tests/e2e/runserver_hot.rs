@@ -299,7 +299,10 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
     serves(&addr, &server, "Hello, state!\n");
     let declined =
         "Saves restart the application, not patch it: its state, a `dev_hot::application::Greeting`";
-    assert!(output(&server).contains(declined), "{}", output(&server));
+    // rg says it when the application's READY comes, which can follow
+    // the first answer.
+    let says = server.wait_for_output(declined, Duration::from_secs(10));
+    assert!(says, "{}", output(&server));
     save(&dir, "Hello, state!", "Hello, state again!");
     serves(&addr, &server, "Hello, state again!\n");
     assert!(restarted(declined, 2), "{}", output(&server));
