@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::{
-    Addr, BOOT, Master, Running, Serve, e2e_dir, e2e_target, free_port, get, next_rg, rg, wait_until_serving,
-    workspace,
+    Addr, BOOT, Master, Running, Serve, e2e_target, free_port, get, next_rg, project_dir, rg,
+    wait_until_serving, workspace,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -188,13 +188,11 @@ fn check_config(rg: &Path, dir: &Path) -> String {
 #[test]
 fn a_newer_rg_says_so_upgrades_the_runtime_and_never_ignores_a_setting() {
     let (next, version) = next_rg().clone();
-    let projects = e2e_dir().join("projects");
-    std::fs::create_dir_all(&projects).unwrap();
-    let dir = projects.join("stepping");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = project_dir("stepping");
+    let projects = dir.parent().unwrap();
     run(rg()
         .args(["new", "stepping"])
-        .current_dir(&projects)
+        .current_dir(projects)
         .env_remove("RG_RUNTIME_PATH"));
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     // The runtime this project carries predates `body_min_rate`, as one

@@ -7,14 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::support::{
-    Addr, Running, Serve, e2e_dir, e2e_target, eventually, free_port, get, rg, rg_in, workspace,
+    Addr, Running, Serve, e2e_target, eventually, free_port, get, project_dir, rg, rg_in, workspace,
 };
 
 /// A fresh workspace `name`: members `site` (using `greeting`), `admin`,
 /// and the library `greeting`.
 fn make_workspace(name: &str) -> PathBuf {
-    let root = e2e_dir().join("projects").join(name);
-    let _ = std::fs::remove_dir_all(&root);
+    let root = project_dir(name);
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(
         root.join("Cargo.toml"),

@@ -17,7 +17,7 @@ pub use load::Load;
 pub use process::{Running, children, eventually, free_port, workers};
 pub use projects::{
     dev_project, fixture_binary, generated_project, guestbook_binary, guestbook_project, hello_binary,
-    hello_project, next_rg,
+    hello_project, next_rg, project_dir,
 };
 pub use serve::{BOOT, Master, Serve};
 

@@ -2,12 +2,30 @@
 //! and built by cargo once per test process into one shared target
 //! directory; and `rg` itself one version ahead, for upgrades.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use super::{e2e_dir, rg_in, workspace};
+
+/// The directory for project `name`, emptied: each test's own. Two tests
+/// running at once in one directory fail in ways far from the cause.
+pub fn project_dir(name: &str) -> PathBuf {
+    static TAKEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let fresh = TAKEN
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashSet::new)
+        .insert(name.to_string());
+    assert!(fresh, "two tests use the project directory {name:?}");
+    let projects = e2e_dir().join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    let dir = projects.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
 
 /// Generates project `name` with `rg new`, lets `customize` change it,
 /// builds it, and returns its binary. Done once per test process; a file
@@ -18,8 +36,7 @@ fn build_project(name: &str, customize: impl FnOnce(&Path)) -> PathBuf {
     std::fs::create_dir_all(&projects).unwrap();
     let lock = File::create(projects.join(format!("{name}.lock"))).unwrap();
     lock.lock().unwrap();
-    let dir = projects.join(name);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = project_dir(name);
     let out = rg_in(&projects, &["new", name]);
     assert!(
         out.status.success(),
@@ -99,11 +116,8 @@ pub fn hello_project() -> PathBuf {
 /// A project as `rg new` makes it, with the workspace's lock file (so it
 /// builds offline), for `rg runserver` to build.
 pub fn generated_project(name: &str) -> PathBuf {
-    let projects = e2e_dir().join("projects");
-    std::fs::create_dir_all(&projects).unwrap();
-    let dir = projects.join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = rg_in(&projects, &["new", name]);
+    let dir = project_dir(name);
+    let out = rg_in(dir.parent().unwrap(), &["new", name]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     dir
