@@ -22,10 +22,10 @@ use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
 use tower::Service;
 
+use crate::served::{Call, ResponseFuture, Served};
 use crate::state::{Kept, Stateful};
 
 type SetupFuture = Pin<Box<dyn Future<Output = Result<Router, String>> + Send>>;
-type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// An application: ready to serve, or a setup that builds it.
 pub struct Application {
@@ -34,6 +34,7 @@ pub struct Application {
 
 enum Build {
     Ready(Router),
+    Handler(Call),
     Setup(Box<dyn FnOnce() -> SetupFuture + Send>),
     State(Stateful),
 }
@@ -42,6 +43,7 @@ impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.build {
             Build::Ready(router) => f.debug_tuple("Application").field(router).finish(),
+            Build::Handler(_) => f.write_str("Application(handler)"),
             Build::Setup(_) => f.write_str("Application(setup)"),
             Build::State(_) => f.write_str("Application(with_state)"),
         }
@@ -53,26 +55,18 @@ impl Application {
     /// axum router (a `tower::Service`), e.g. to test it with `oneshot`.
     /// `Err` holds the setup's error in words.
     pub async fn build(self) -> Result<Router, String> {
-        self.start().await.map(|(router, _)| router)
+        self.start().await.map(|(served, _)| served.into_router())
     }
 
-    /// [`Application::build`], keeping the state of [`crate::with_state`].
-    pub(crate) async fn start(self) -> Result<(Router, Option<Kept>), String> {
+    /// What to serve, built, keeping the state of [`crate::with_state`].
+    pub(crate) async fn start(self) -> Result<(Served, Option<Kept>), String> {
         match self.build {
-            Build::Ready(router) => Ok((router, None)),
-            Build::Setup(setup) => setup().await.map(|router| (router, None)),
-            Build::State(stateful) => stateful.start().await.map(|(router, kept)| (router, Some(kept))),
-        }
-    }
-
-    /// A handler behind a router that sends it every request.
-    fn handler(call: Arc<dyn Fn(Request) -> ResponseFuture + Send + Sync>) -> Application {
-        let service = tower::service_fn(move |request| {
-            let answer = call(request);
-            async move { Ok::<_, Infallible>(answer.await) }
-        });
-        Application {
-            build: Build::Ready(Router::new().fallback_service(service)),
+            Build::Ready(router) => Ok((Served::Router(router), None)),
+            Build::Handler(call) => Ok((Served::Handler(call), None)),
+            Build::Setup(setup) => setup().await.map(|router| (Served::Router(router), None)),
+            Build::State(stateful) => {
+                (stateful.start().await).map(|(router, kept)| (Served::Router(router), Some(kept)))
+            }
         }
     }
 
@@ -86,6 +80,7 @@ impl Application {
     pub(crate) fn rebuild(self, kept: Option<&Kept>) -> Result<Router, String> {
         match (self.build, kept) {
             (Build::Ready(router), _) => Ok(router),
+            (Build::Handler(call), _) => Ok(Served::Handler(call).into_router()),
             (Build::Setup(_), _) => {
                 Err("the new main hands rg::run a setup, which a patch does not rerun".into())
             }
@@ -243,9 +238,29 @@ where
     T: 'static,
 {
     fn into_application(self) -> Application {
-        // Only the call is generic: the router around it is built once in
-        // the runtime, not compiled into each application at every save.
-        Application::handler(Arc::new(move |request| Box::pin(self.clone().call(request, ()))))
+        // Only the call is generic: what serves it is compiled once in the
+        // runtime, not into each application at every save.
+        let call: Call = Arc::new(move |request| boxed(self.clone().call(request, ())));
+        Application {
+            build: Build::Handler(call),
+        }
+    }
+}
+
+/// `future` as a `ResponseFuture`, boxed once: a handler function's future
+/// is one already.
+fn boxed<F: Future<Output = Response> + Send + 'static>(future: F) -> ResponseFuture {
+    let mut future = Some(future);
+    let any = &mut future as &mut dyn Any;
+    if let Some(boxed) = any
+        .downcast_mut::<Option<ResponseFuture>>()
+        .and_then(Option::take)
+    {
+        return boxed;
+    }
+    match future {
+        Some(future) => Box::pin(future),
+        None => unreachable!("taken only when it was boxed"),
     }
 }
 

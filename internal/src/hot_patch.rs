@@ -19,6 +19,7 @@ use tower::Service;
 use tower::util::Oneshot;
 
 use crate::application::Application;
+use crate::served::Served;
 use crate::state::Kept;
 
 /// While a patch's `main` runs: `Some`, holding what its `rg::run` was
@@ -59,30 +60,30 @@ impl Service<Request> for Current {
 }
 
 /// When `rg runserver` hands patches to this process (dev mode, and an
-/// application with no setup to rerun): serves `router` so that patches
-/// can replace it, and loads each one asked for, whose routes take `kept`
-/// if the application keeps a state. Else `router` as it was.
+/// application with no setup to rerun): serves `served` as a router that
+/// patches can replace, and loads each one asked for, whose routes take
+/// `kept` if the application keeps a state. Else `served` as it was.
 pub(crate) fn accept_patches(
-    router: Router,
+    served: Served,
     kept: Option<Kept>,
     had_setup: bool,
     dev: bool,
     notifier: &Arc<Notifier>,
-) -> std::io::Result<Router> {
+) -> std::io::Result<Served> {
     let Some(dir) = std::env::var_os(hot_patch::DIR).map(PathBuf::from) else {
-        return Ok(router);
+        return Ok(served);
     };
     if !dev {
-        return Ok(router);
+        return Ok(served);
     }
     if had_setup {
         let why = "its setup (the async fn that builds the router) would run again in a patch; \
                    rg::with_state(setup, routes) keeps what a setup makes across patches";
         let _ = notifier.send(&Notification::hot_patch(News::Declined(why.into())));
-        return Ok(router);
+        return Ok(served);
     }
     let mut asked = signal(SignalKind::from_raw(hot_patch::signal()))?;
-    let current = Current(Arc::new(RwLock::new(router)));
+    let current = Current(Arc::new(RwLock::new(served.into_router())));
     let replace = current.0.clone();
     let tell = notifier.clone();
     let state = kept.as_ref().map(|kept| kept.type_name.to_string());
@@ -103,7 +104,7 @@ pub(crate) fn accept_patches(
         }
     });
     let _ = notifier.send(&Notification::hot_patch(News::Ready(state)));
-    Ok(Router::new().fallback_service(current))
+    Ok(Served::Router(Router::new().fallback_service(current)))
 }
 
 /// Loads the patch's library and runs its `main` to the point where it

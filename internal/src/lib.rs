@@ -11,6 +11,7 @@ mod hot_patch;
 mod layers;
 mod panics;
 mod run;
+mod served;
 mod server;
 mod shutdown;
 mod state;

@@ -24,6 +24,7 @@ use futures_util::FutureExt as _;
 
 use crate::application::{Application, IntoApplication};
 use crate::layers::Layers;
+use crate::served::Served;
 use crate::server;
 use crate::shutdown;
 use crate::state::Kept;
@@ -197,7 +198,7 @@ fn start(app: Application, notifier: Arc<Notifier>) -> Result<(), Failure> {
 /// Runs the application's setup, bounded by `timeout` (zero: unbounded),
 /// inside the worker's runtime; an error, a panic and a timeout are all one
 /// line saying why.
-async fn set_up(app: Application, timeout: Duration) -> Result<(axum::Router, Option<Kept>), Error> {
+async fn set_up(app: Application, timeout: Duration) -> Result<(Served, Option<Kept>), Error> {
     let setup = std::panic::AssertUnwindSafe(app.start()).catch_unwind();
     let built = if timeout.is_zero() {
         setup.await

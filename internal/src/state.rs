@@ -107,8 +107,8 @@ mod tests {
     #[tokio::test]
     async fn routes_serve_with_what_the_setup_made() {
         let app = (|| with_state(setup, routes)).into_application();
-        let (router, kept) = app.start().await.unwrap();
-        assert_eq!(body(router).await, "set up once");
+        let (served, kept) = app.start().await.unwrap();
+        assert_eq!(body(served.into_router()).await, "set up once");
         assert_eq!(kept.unwrap().type_name, "alloc::string::String");
     }
 
