@@ -21,16 +21,37 @@ pub(super) enum Field {
 }
 
 impl Field {
-    /// The field called `name`, lower case.
-    pub(super) fn named(name: &[u8]) -> Field {
-        match name {
-            b"host" => Field::Host,
-            b"content-length" => Field::ContentLength,
-            b"transfer-encoding" => Field::TransferEncoding,
-            b"content-type" => Field::ContentType,
-            b"connection" => Field::Connection,
-            b"upgrade" => Field::Upgrade,
-            b"authorization"
+    /// The field called `name`, in any case. Only a trailer asks whether
+    /// it is one the trailers may not carry: in a head that is `Other`.
+    pub(super) fn named(name: &[u8], trailer: bool) -> Field {
+        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        match name.len() {
+            4 if is(b"host") => Field::Host,
+            14 if is(b"content-length") => Field::ContentLength,
+            17 if is(b"transfer-encoding") => Field::TransferEncoding,
+            12 if is(b"content-type") => Field::ContentType,
+            10 if is(b"connection") => Field::Connection,
+            7 if is(b"upgrade") => Field::Upgrade,
+            _ if trailer && not_in_trailers(&name.to_ascii_lowercase()) => Field::NotInTrailers,
+            _ => Field::Other,
+        }
+    }
+
+    /// A field whose value the validator does not read.
+    #[inline]
+    pub(super) fn is_plain(self) -> bool {
+        !matches!(
+            self,
+            Field::ContentLength | Field::TransferEncoding | Field::Connection
+        )
+    }
+}
+
+/// RFC 9110 §6.5.1: what a trailer must not carry (`name` lower case).
+fn not_in_trailers(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"authorization"
             | b"proxy-authorization"
             | b"cookie"
             | b"set-cookie"
@@ -59,19 +80,8 @@ impl Field {
             | b"www-authenticate"
             | b"proxy-authenticate"
             | b"keep-alive"
-            | b"proxy-connection" => Field::NotInTrailers,
-            _ => Field::Other,
-        }
-    }
-
-    /// A field whose value the validator does not read.
-    #[inline]
-    pub(super) fn is_plain(self) -> bool {
-        !matches!(
-            self,
-            Field::ContentLength | Field::TransferEncoding | Field::Connection
-        )
-    }
+            | b"proxy-connection"
+    )
 }
 
 /// How far a Content-Length value has got.

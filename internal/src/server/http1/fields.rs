@@ -7,7 +7,7 @@ use super::field::{Field, ValueReader};
 use super::flags::Flags;
 use super::refusal::Refusal;
 
-/// Field names the validator recognises (lower case) fit in this.
+/// Field names the validator recognises fit in this.
 const NAME_CAP: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub(super) struct Fields {
     line: usize,
     /// Field lines so far in the section.
     fields: usize,
-    /// The current field name, lower-cased, up to `NAME_CAP` bytes.
+    /// The current field name as sent, up to `NAME_CAP` bytes.
     name: [u8; NAME_CAP],
     name_len: usize,
     field: Field,
@@ -265,14 +265,12 @@ impl Fields {
         }
     }
 
-    /// Bytes of the name, kept lower-cased up to `NAME_CAP`.
+    /// Bytes of the name, kept as sent up to `NAME_CAP`.
     #[inline]
     fn name_bytes(&mut self, bytes: &[u8]) {
         let at = self.name_len.min(NAME_CAP);
         let kept = bytes.len().min(NAME_CAP - at);
-        for (to, from) in self.name[at..at + kept].iter_mut().zip(bytes) {
-            *to = from.to_ascii_lowercase();
-        }
+        self.name[at..at + kept].copy_from_slice(&bytes[..kept]);
         self.name_len += bytes.len();
     }
 
@@ -283,7 +281,7 @@ impl Fields {
         } else {
             &[][..]
         };
-        self.field = Field::named(name);
+        self.field = Field::named(name, self.section == Section::Trailers);
         if self.section == Section::Trailers && self.field != Field::Other {
             // RFC 9110 §6.5.1: a trailer must not carry what frames,
             // routes or authenticates the message, or modifies the request.
@@ -308,7 +306,7 @@ impl Fields {
             status: 431,
             reason: format!(
                 "Header field {} too long: the limit is {} bytes",
-                String::from_utf8_lossy(&self.name[..self.name_len.min(NAME_CAP)]),
+                String::from_utf8_lossy(&self.name[..self.name_len.min(NAME_CAP)]).to_ascii_lowercase(),
                 self.max_field_size
             ),
         }
