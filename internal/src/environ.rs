@@ -1,9 +1,10 @@
 //! What WSGI's `environ` carried beside the request itself: who is on the
 //! other end, which address they reached, the scheme, the mount prefix.
 //!
-//! The runtime puts an [`Environ`] into every request's extensions (and, for
-//! TCP, axum's `ConnectInfo<SocketAddr>` too, so existing axum code works).
-//! Handlers take it as an extractor: `async fn h(env: rg::Environ)`.
+//! The runtime puts the connection's [`Origin`] into every request's
+//! extensions (and, for TCP, axum's `ConnectInfo<SocketAddr>`, so existing
+//! axum code works). Handlers take an [`Environ`] as an extractor, `async fn
+//! h(env: rg::Environ)`, made then from the origin and the headers.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -95,54 +96,91 @@ impl Environ {
         self.client_cert_subject.as_deref()
     }
 
-    /// Builds the environ of one request from its connection and headers.
-    pub(crate) fn new(
+    /// The environ of a request over plain TCP or a unix socket.
+    #[cfg(test)]
+    fn new(
         peer: Option<SocketAddr>,
         server_addr: Arc<str>,
         script_name: Arc<str>,
         headers: &HeaderMap,
         trusted: &ForwardedAllow,
     ) -> Environ {
-        let mut environ = Environ {
-            peer_addr: peer,
-            client_addr: peer.map(|p| p.ip()),
+        Origin::new(peer, server_addr, script_name, trusted, false, None).environ(headers)
+    }
+}
+
+/// What a connection's requests share of their environ; what the headers
+/// add is read only when a handler asks for it.
+#[derive(Debug)]
+pub(crate) struct Origin {
+    peer: Option<SocketAddr>,
+    server_addr: Arc<str>,
+    script_name: Arc<str>,
+    /// Whether the peer's `X-Forwarded-*` headers count.
+    trusted: bool,
+    /// Over TLS: the scheme is `https` whatever the headers say.
+    secure: bool,
+    client_cert_subject: Option<Arc<str>>,
+}
+
+impl Origin {
+    /// A connection from `peer` (the client a PROXY header named, if one
+    /// did) to `server_addr`, over TLS if `secure`.
+    pub(crate) fn new(
+        peer: Option<SocketAddr>,
+        server_addr: Arc<str>,
+        script_name: Arc<str>,
+        trusted: &ForwardedAllow,
+        secure: bool,
+        client_cert_subject: Option<Arc<str>>,
+    ) -> Origin {
+        Origin {
+            peer,
             server_addr,
-            scheme: Scheme::Http,
             script_name,
-            client_cert_subject: None,
-        };
-        // Unix socket peers are on this machine (nginx, typically): trusted.
-        let trust = peer.is_none_or(|p| trusted.trusts(p.ip()));
-        if trust {
-            if let Some(ip) = headers
-                .get_all(&X_FORWARDED_FOR)
-                .iter()
+            // Unix socket peers are on this machine (nginx, typically): trusted.
+            trusted: peer.is_none_or(|p| trusted.trusts(p.ip())),
+            secure,
+            client_cert_subject,
+        }
+    }
+
+    /// The peer: `None` on a unix socket.
+    pub(crate) fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The client's address: the peer's, or the last a trusted proxy added
+    /// to `X-Forwarded-For`.
+    pub(crate) fn client_addr(&self, headers: &HeaderMap) -> Option<IpAddr> {
+        let forwarded = || {
+            (headers.get_all(&X_FORWARDED_FOR).iter())
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
                 .filter_map(|part| part.trim().parse::<IpAddr>().ok())
                 .next_back()
-            {
-                environ.client_addr = Some(ip);
-            }
-            if let Some(proto) = headers.get(&X_FORWARDED_PROTO).and_then(|v| v.to_str().ok())
-                && proto.trim().eq_ignore_ascii_case("https")
-            {
-                environ.scheme = Scheme::Https;
-            }
-        }
-        environ
+        };
+        self.trusted
+            .then(forwarded)
+            .flatten()
+            .or(self.peer.map(|p| p.ip()))
     }
-}
 
-impl Environ {
-    /// The environ of a request that came over TLS (`secure`): `https`,
-    /// whatever a proxy's header said, and the client certificate's subject.
-    pub(crate) fn over_tls(mut self, secure: bool, client_cert_subject: Option<Arc<str>>) -> Environ {
-        if secure {
-            self.scheme = Scheme::Https;
+    /// The environ of a request with `headers` on this connection.
+    pub(crate) fn environ(&self, headers: &HeaderMap) -> Environ {
+        let proxied_https = || {
+            (headers.get(&X_FORWARDED_PROTO).and_then(|v| v.to_str().ok()))
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+        };
+        let https = self.secure || (self.trusted && proxied_https());
+        Environ {
+            peer_addr: self.peer,
+            client_addr: self.client_addr(headers),
+            server_addr: self.server_addr.clone(),
+            scheme: if https { Scheme::Https } else { Scheme::Http },
+            script_name: self.script_name.clone(),
+            client_cert_subject: self.client_cert_subject.clone(),
         }
-        self.client_cert_subject = client_cert_subject;
-        self
     }
 }
 
@@ -150,8 +188,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Environ {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // Requests served by the runtime always carry one; a request built by
-        // hand (a unit test with `oneshot`) gets a neutral one.
+        // Requests served by the runtime always carry an origin; a request
+        // built by hand (a unit test with `oneshot`) gets a neutral environ,
+        // or the one it was given.
+        if let Some(origin) = parts.extensions.get::<Arc<Origin>>() {
+            return Ok(origin.environ(&parts.headers));
+        }
         Ok(parts
             .extensions
             .get::<Environ>()
@@ -209,5 +251,32 @@ mod tests {
         assert_eq!(stranger.scheme(), Scheme::Http);
         let unix = Environ::new(None, "unix:/x".into(), "".into(), &h, &trusted);
         assert_eq!(unix.client_addr(), Some("2.2.2.2".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn the_extractor_reads_the_connection_s_origin_with_the_headers() {
+        let trusted = ForwardedAllow::Ips(vec!["127.0.0.1".parse().unwrap()]);
+        let peer = Some("127.0.0.1:5000".parse().unwrap());
+        let origin = Origin::new(
+            peer,
+            "127.0.0.1:8000".into(),
+            "/app".into(),
+            &trusted,
+            true,
+            Some("CN=a".into()),
+        );
+        let request = http::Request::builder()
+            .header("x-forwarded-for", "3.3.3.3")
+            .extension(Arc::new(origin))
+            .body(())
+            .unwrap();
+        let (mut parts, ()) = request.into_parts();
+        let environ = Environ::from_request_parts(&mut parts, &()).await.unwrap();
+        assert_eq!(environ.client_addr(), Some("3.3.3.3".parse().unwrap()));
+        assert_eq!(environ.peer_addr(), peer);
+        assert_eq!(environ.scheme(), Scheme::Https, "over TLS");
+        assert_eq!(environ.server_addr(), "127.0.0.1:8000");
+        assert_eq!(environ.script_name(), "/app");
+        assert_eq!(environ.client_cert_subject(), Some("CN=a"));
     }
 }

@@ -1,5 +1,5 @@
 //! One connection: hyper serves it (HTTP/1.1 or HTTP/2), each request gets
-//! its [`Environ`] and goes through the layered application, and a stop is
+//! its [`Origin`] and goes through the layered application, and a stop is
 //! honoured without losing a request already on its way.
 
 use std::convert::Infallible;
@@ -36,7 +36,7 @@ use super::stream::sniff::Sniff;
 use super::stream::tracked::Tracked;
 use super::stream::versions::{self, Checked};
 use super::timer::HeadTimer;
-use crate::environ::Environ;
+use crate::environ::Origin;
 use crate::panics::{Catching, Panicked};
 use crate::stop::{Reason, Stop};
 
@@ -69,13 +69,9 @@ impl<S> Stack for S where
 
 /// The facts about one connection every request on it shares.
 struct Connection {
-    /// The client: as a PROXY protocol header named it, else the peer.
-    client: Option<SocketAddr>,
-    server_addr: Arc<str>,
-    /// Over TLS: the scheme is `https` whatever the headers say.
-    secure: bool,
-    /// The subject of the certificate the client showed (mutual TLS).
-    client_cert_subject: Option<Arc<str>>,
+    /// The client (as a PROXY protocol header named it, else the peer),
+    /// the address it reached, TLS and the certificate it showed.
+    origin: Arc<Origin>,
     /// Requests begun; once `draining`, each notifies `arrived`.
     requests: AtomicU64,
     draining: AtomicBool,
@@ -127,10 +123,14 @@ pub(super) async fn serve<S, T>(
     let log = log.map(|log| RefusalLog { client, ..log });
     let connection = |secure, client_cert_subject| {
         Arc::new(Connection {
-            client,
-            server_addr,
-            secure,
-            client_cert_subject,
+            origin: Arc::new(Origin::new(
+                client,
+                server_addr,
+                config.script_name.clone(),
+                &config.forwarded_allow_ips,
+                secure,
+                client_cert_subject,
+            )),
             requests: AtomicU64::new(0),
             draining: AtomicBool::new(false),
             arrived: Notify::new(),
@@ -330,7 +330,7 @@ fn log_result<E: std::fmt::Display>(result: Result<(), E>) {
     }
 }
 
-/// One request: the environ in, the layered application called, the count
+/// One request: its origin in, the layered application called, the count
 /// towards max_requests kept.
 async fn handle<S: Stack>(
     shared: Arc<Shared<S>>,
@@ -342,23 +342,13 @@ async fn handle<S: Stack>(
         connection.arrived.notify_waiters();
     }
     let config = &shared.config;
-    let peer = connection.client;
+    let origin = &connection.origin;
     let in_flight = config
         .stats
         .as_ref()
         .map(|stats| (stats.begin(), request.method().clone()));
-    let environ = Environ::new(
-        peer,
-        connection.server_addr.clone(),
-        config.script_name.clone(),
-        request.headers(),
-        &config.forwarded_allow_ips,
-    )
-    .over_tls(connection.secure, connection.client_cert_subject.clone());
-    let kept = config
-        .access_log
-        .as_ref()
-        .map(|log| log.keep(&request, environ.client_addr));
+    let kept =
+        (config.access_log.as_ref()).map(|log| log.keep(&request, origin.client_addr(request.headers())));
     // HTTP/2: hyper times neither the stream nor its body.
     let (mut request, stream) = if request.version() == http::Version::HTTP_2 {
         let (request, stream) = connection.streams.request(request, config.body_read_timeout);
@@ -371,10 +361,10 @@ async fn handle<S: Stack>(
     if extensions.is_empty() {
         *extensions = presized::extensions();
     }
-    if let Some(peer) = peer {
+    if let Some(peer) = origin.peer() {
         request.extensions_mut().insert(ConnectInfo(peer));
     }
-    request.extensions_mut().insert(environ);
+    request.extensions_mut().insert(origin.clone());
     let mut response = match Catching::new(shared.service.clone().oneshot(request)).await {
         Ok(Ok(response)) => response,
         Err(panicked) => panicked_response(&panicked, config),
