@@ -26,10 +26,10 @@ pub(crate) struct Stats {
 
 impl Stats {
     /// A request has begun; it is in flight until the guard drops.
-    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+    pub(crate) fn begin(&self) -> InFlight<'_> {
         self.in_flight.fetch_add(1, Relaxed);
         InFlight {
-            stats: self.clone(),
+            stats: self,
             started: Instant::now(),
         }
     }
@@ -105,18 +105,18 @@ impl Stats {
 }
 
 /// A request in flight; [`InFlight::answered`] counts it.
-pub(crate) struct InFlight {
-    stats: Arc<Stats>,
+pub(crate) struct InFlight<'a> {
+    stats: &'a Stats,
     started: Instant,
 }
 
-impl InFlight {
+impl InFlight<'_> {
     /// The request was answered with `status`: count it by protocol,
     /// method, status class and time to the response's head. (A request
     /// whose client left before the answer is not counted as answered.)
     pub(crate) fn answered(self, http2: bool, method: &http::Method, status: u16) {
         let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let stats = &self.stats;
+        let stats = self.stats;
         let (p, m) = (stats::protocol_index(http2), stats::method_index(method.as_str()));
         stats.requests[p][m][stats::class_index(status)].fetch_add(1, Relaxed);
         stats.durations[stats::bucket_index(micros)].fetch_add(1, Relaxed);
@@ -124,7 +124,7 @@ impl InFlight {
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.stats.in_flight.fetch_sub(1, Relaxed);
     }
