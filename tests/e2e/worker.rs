@@ -274,6 +274,92 @@ fn a_bad_setting_is_a_start_failure_naming_the_variable() {
 }
 
 #[test]
+fn the_access_log_names_the_client_a_trusted_proxy_forwarded() {
+    let lines = |allowed: Option<&str>, requests: &[(&str, &[&str])]| {
+        let port = free_port();
+        let mut command = Command::new(hello_binary());
+        command.env("RG_BIND", format!("127.0.0.1:{port}"));
+        if let Some(ips) = allowed {
+            command.env("RG_FORWARDED_ALLOW_IPS", ips);
+        }
+        let mut app = Running::spawn(&mut command);
+        let addr = Addr::tcp(port);
+        wait_until_serving(&addr, STARTUP);
+        for (target, headers) in requests {
+            let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+            assert_eq!(get_with(&addr, target, &headers).status, 200);
+        }
+        let last = format!("\"GET {} HTTP/1.1\"", requests[requests.len() - 1].0);
+        assert!(
+            app.wait_for_output(&last, Duration::from_secs(5)),
+            "{}",
+            app.stdout()
+        );
+        app.signal(libc::SIGTERM);
+        app.wait_timeout(Duration::from_secs(5))
+            .expect("exit after SIGTERM");
+        let out = app.stdout();
+        let line = |target: &str| {
+            let request = format!("\"GET {target} HTTP/1.1\"");
+            let found = out.lines().find(|l| l.contains(&request));
+            let found = found.unwrap_or_else(|| panic!("no line for {target} in {out}"));
+            // The client, then the line after the time.
+            let (client, rest) = found.split_once(" - - [").unwrap();
+            (client.to_string(), rest.split_once("] ").unwrap().1.to_string())
+        };
+        requests
+            .iter()
+            .map(|(target, _)| line(target))
+            .collect::<Vec<_>>()
+    };
+    let browser = [
+        "Referer: https://example.com/from",
+        "User-Agent: Agent/1.0 (\"quoted\")",
+    ];
+    let trusted = lines(
+        None,
+        &[
+            ("/direct", &browser),
+            ("/one", &["X-Forwarded-For: 198.51.100.1, 192.0.2.7", browser[1]]),
+            // Over two lines: the last address a proxy added, as in the environ.
+            (
+                "/two",
+                &[
+                    "X-Forwarded-For: 192.0.2.1",
+                    "x-forwarded-for: 192.0.2.9, junk",
+                    browser[0],
+                ],
+            ),
+            ("/unparsed", &["X-Forwarded-For: unknown"]),
+        ],
+    );
+    let expected = [
+        (
+            "127.0.0.1",
+            r#""GET /direct HTTP/1.1" 200 14 "https://example.com/from" "Agent/1.0 (\"quoted\")""#,
+        ),
+        (
+            "192.0.2.7",
+            r#""GET /one HTTP/1.1" 200 14 "-" "Agent/1.0 (\"quoted\")""#,
+        ),
+        (
+            "192.0.2.9",
+            r#""GET /two HTTP/1.1" 200 14 "https://example.com/from" "-""#,
+        ),
+        ("127.0.0.1", r#""GET /unparsed HTTP/1.1" 200 14 "-" "-""#),
+    ];
+    for ((client, rest), (want_client, want_rest)) in trusted.iter().zip(expected) {
+        assert_eq!((client.as_str(), rest.as_str()), (want_client, want_rest));
+    }
+    // A peer that is not a trusted proxy is the client, whatever it says.
+    let untrusted = lines(
+        Some("192.0.2.200"),
+        &[("/claimed", &["X-Forwarded-For: 192.0.2.7"])],
+    );
+    assert_eq!(untrusted[0].0, "127.0.0.1");
+}
+
+#[test]
 fn binds_several_addresses_including_a_unix_socket() {
     let tmp = tempfile::tempdir().unwrap();
     let sock = tmp.path().join("web.sock");
