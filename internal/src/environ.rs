@@ -11,13 +11,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use http::HeaderMap;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue};
 
 use rg_contract::settings::ForwardedAllow;
 
 // Named once: looking a header up by a string parses the name every time.
-pub(crate) static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
 
 /// The connection-level facts about a request, read through its methods.
@@ -153,17 +153,8 @@ impl Origin {
     /// The client's address: the peer's, or the last a trusted proxy added
     /// to `X-Forwarded-For`.
     pub(crate) fn client_addr(&self, headers: &HeaderMap) -> Option<IpAddr> {
-        self.client_addr_among(|| headers.get_all(&X_FORWARDED_FOR).iter())
-    }
-
-    /// [`Origin::client_addr`] given the request's `X-Forwarded-For` values,
-    /// for a caller that found them on a pass over the headers of its own.
-    pub(crate) fn client_addr_among<'a, I>(&self, forwarded: impl FnOnce() -> I) -> Option<IpAddr>
-    where
-        I: DoubleEndedIterator<Item = &'a HeaderValue>,
-    {
         let forwarded = || {
-            forwarded()
+            (headers.get_all(&X_FORWARDED_FOR).iter())
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
                 .filter_map(|part| part.trim().parse::<IpAddr>().ok())
@@ -173,11 +164,6 @@ impl Origin {
             .then(forwarded)
             .flatten()
             .or(self.peer.map(|p| p.ip()))
-    }
-
-    /// Whether the peer is a proxy whose `X-Forwarded-*` headers count.
-    pub(crate) fn trusts_forwarded(&self) -> bool {
-        self.trusted
     }
 
     /// The environ of a request with `headers` on this connection.

@@ -347,7 +347,8 @@ async fn handle<S: Stack>(
         .stats
         .as_ref()
         .map(|stats| (stats.begin(), request.method().clone()));
-    let kept = (config.access_log.as_ref()).map(|log| log.keep(&request, origin));
+    let kept =
+        (config.access_log.as_ref()).map(|log| log.keep(&request, origin.client_addr(request.headers())));
     // HTTP/2: hyper times neither the stream nor its body.
     let (mut request, stream) = if request.version() == http::Version::HTTP_2 {
         let (request, stream) = connection.streams.request(request, config.body_read_timeout);
