@@ -110,7 +110,9 @@ impl Recorded {
         }
         // No line tables: they were a tenth of the guestbook's patch (0.47 s
         // → 0.43 s); a panic still says where, a backtrace names functions.
-        args.extend(["-C".into(), "debuginfo=0".into()]);
+        // Nor the empty split debug info files rustc would write anyway, and
+        // the patch would then have to prune (6 ms in a large `deps/`).
+        args.extend(["-C", "debuginfo=0", "-C", "split-debuginfo=off"].map(String::from));
         args
     }
 }

@@ -36,7 +36,6 @@ impl Dev {
             Some(Ok(object)) => object,
         };
         self.inputs = Inputs::of(&object.exe);
-        self.direct.prune_debug_info(&project);
         let source = std::fs::read_to_string(&object.root).unwrap_or_default();
         if let Err(why) = patch::main_is_callable(&source) {
             return Ok(not_patched(&why));

@@ -1,5 +1,6 @@
 //! Watching a project for saves: native file events (or polling), a filter
-//! that keeps builds from triggering themselves, and a debounce.
+//! that keeps builds from triggering themselves, and a debounce that ends
+//! a save's burst as soon as its files are closed.
 //!
 //! Watched: the directory of every local package the binary is built
 //! from (its own, workspace libraries, path dependencies; `project.rs`
@@ -14,16 +15,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
-/// How long a burst of saves may stay quiet before it counts as done.
+/// How long a burst of saves may stay quiet before it counts as done, while
+/// a file in it is still being written (its writer has not closed it).
 ///
 /// Every millisecond of it is added to each save-to-response, so it is as
 /// short as the bursts editors make: one save's events (write, rename,
 /// chmod) come within a few milliseconds. Saves further apart than this
 /// start a build that the next one cancels, which costs little.
 pub const QUIET: Duration = Duration::from_millis(20);
+/// The same once every file the burst wrote is closed or renamed into
+/// place: what is left of a save (a chmod, a backup removed) follows within
+/// a millisecond, and a patch starts 17 ms sooner.
+pub const SETTLED: Duration = Duration::from_millis(3);
 /// The longest a burst is waited for.
 const BURST_MAX: Duration = Duration::from_millis(500);
 
@@ -89,15 +96,71 @@ fn is_editor_temp(name: &str) -> bool {
         || name == "4913"
 }
 
+/// What an event says about the file it names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    /// Written to, and still open: more may come.
+    Writing,
+    /// Closed by a writer: complete, and no save on its own (a file opened
+    /// for writing may be closed unchanged).
+    Closed,
+    /// Complete: renamed into place, or removed.
+    Written,
+    /// Neither: its metadata, a directory, the old name of a rename.
+    Other,
+}
+
+impl Step {
+    /// `None`: not a change to the file (it was read, or opened).
+    fn of(kind: &EventKind) -> Option<Step> {
+        Some(match kind {
+            EventKind::Create(CreateKind::File) => Step::Writing,
+            EventKind::Create(_) | EventKind::Modify(ModifyKind::Metadata(_)) => Step::Other,
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)) => Step::Other,
+            EventKind::Modify(ModifyKind::Name(_)) | EventKind::Remove(_) => Step::Written,
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Step::Closed,
+            EventKind::Modify(_) => Step::Writing,
+            _ => return None,
+        })
+    }
+}
+
+/// The saves gathered so far.
+struct Burst {
+    paths: Vec<PathBuf>,
+    /// When its first change was seen.
+    seen: Instant,
+    /// Its files still open for writing.
+    writing: Vec<PathBuf>,
+}
+
+impl Burst {
+    fn add(&mut self, path: PathBuf, step: Step) {
+        match step {
+            Step::Writing if !self.writing.contains(&path) => self.writing.push(path.clone()),
+            Step::Closed | Step::Written => self.writing.retain(|p| *p != path),
+            _ => {}
+        }
+        if step != Step::Closed && !self.paths.contains(&path) {
+            self.paths.push(path);
+        }
+    }
+
+    /// How long it may now stay quiet before it counts as done.
+    fn quiet(&self) -> Duration {
+        if self.writing.is_empty() { SETTLED } else { QUIET }
+    }
+}
+
 /// Sees saves in a project.
 pub struct Watcher {
     watcher: Box<dyn notify::Watcher + Send>,
     roots: Arc<Vec<Root>>,
-    rx: mpsc::UnboundedReceiver<PathBuf>,
-    /// The burst being gathered: its paths and when it began. It lives here,
-    /// not in `next_burst`'s future, so that a caller that drops the future
-    /// (a `select!` won by another event) loses no save.
-    burst: Option<(Vec<PathBuf>, Instant)>,
+    rx: mpsc::UnboundedReceiver<(PathBuf, Step)>,
+    /// The burst being gathered. It lives here, not in `next_burst`'s
+    /// future, so that a caller that drops the future (a `select!` won by
+    /// another event) loses no save.
+    burst: Option<Burst>,
     /// How it watches, for the banner.
     pub mode: &'static str,
 }
@@ -124,15 +187,18 @@ impl Watcher {
             let roots = roots.clone();
             move |event: notify::Result<Event>| {
                 let Ok(event) = event else { return };
-                if !matches!(
-                    event.kind,
-                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
-                ) {
+                let Some(step) = Step::of(&event.kind) else {
                     return;
-                }
+                };
+                // Polling sees no closes: its bursts wait the full quiet.
+                let step = if poll && step != Step::Closed {
+                    Step::Writing
+                } else {
+                    step
+                };
                 for path in event.paths {
                     if roots.iter().any(|r| r.wants(&path)) {
-                        let _ = tx.send(path);
+                        let _ = tx.send((path, step));
                     }
                 }
             }
@@ -202,26 +268,33 @@ impl Watcher {
     /// Cancel-safe: dropped before the burst went quiet, it keeps what it
     /// gathered for the next call.
     pub async fn next_burst(&mut self) -> (Vec<PathBuf>, Instant) {
-        let (paths, seen) = match &mut self.burst {
+        let burst = match &mut self.burst {
             Some(burst) => burst,
-            None => {
-                let Some(first) = self.rx.recv().await else {
+            None => loop {
+                let Some((path, step)) = self.rx.recv().await else {
                     return std::future::pending().await;
                 };
-                self.burst.insert((vec![first], Instant::now()))
-            }
-        };
-        while seen.elapsed() < BURST_MAX {
-            match tokio::time::timeout(QUIET, self.rx.recv()).await {
-                Ok(Some(path)) => {
-                    if !paths.contains(&path) {
-                        paths.push(path);
-                    }
+                // A close with nothing written since the last burst is no save.
+                if step != Step::Closed {
+                    let mut burst = Burst {
+                        paths: Vec::new(),
+                        seen: Instant::now(),
+                        writing: Vec::new(),
+                    };
+                    burst.add(path, step);
+                    break self.burst.insert(burst);
                 }
+            },
+        };
+        while burst.seen.elapsed() < BURST_MAX {
+            match tokio::time::timeout(burst.quiet(), self.rx.recv()).await {
+                Ok(Some((path, step))) => burst.add(path, step),
                 _ => break,
             }
         }
-        let (mut paths, seen) = self.burst.take().unwrap_or_else(|| (Vec::new(), Instant::now()));
+        let Some(Burst { mut paths, seen, .. }) = self.burst.take() else {
+            return (Vec::new(), Instant::now());
+        };
         for path in &paths {
             self.adopt(path);
         }
@@ -276,5 +349,65 @@ mod tests {
             .await
             .expect("the save was lost with the dropped wait");
         assert_eq!(paths, [dir.path().join("src/lib.rs")]);
+    }
+
+    fn burst() -> Burst {
+        Burst {
+            paths: Vec::new(),
+            seen: Instant::now(),
+            writing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_burst_settles_once_its_files_are_closed_or_renamed_into_place() {
+        let main = PathBuf::from("/p/src/main.rs");
+        // Written in place (an IDE, `echo >`): open, write, close.
+        let mut b = burst();
+        b.add(main.clone(), Step::Writing);
+        assert_eq!(b.quiet(), QUIET, "the writer may write more");
+        b.add(main.clone(), Step::Closed);
+        assert_eq!(b.quiet(), SETTLED);
+        b.add(main.clone(), Step::Other);
+        assert_eq!(
+            (b.quiet(), b.paths.clone()),
+            (SETTLED, vec![main.clone()]),
+            "a chmod after"
+        );
+        // `sed -i`: a temporary file written, closed, renamed over main.rs.
+        let temp = PathBuf::from("/p/src/sedAb12Cd");
+        let mut b = burst();
+        b.add(temp.clone(), Step::Writing);
+        b.add(temp.clone(), Step::Closed);
+        b.add(temp.clone(), Step::Other);
+        b.add(main.clone(), Step::Written);
+        assert_eq!((b.quiet(), b.paths), (SETTLED, vec![temp, main.clone()]));
+        // Two files, one still open.
+        let lib = PathBuf::from("/p/src/lib.rs");
+        let mut b = burst();
+        b.add(main.clone(), Step::Writing);
+        b.add(lib.clone(), Step::Writing);
+        b.add(main.clone(), Step::Closed);
+        assert_eq!(b.quiet(), QUIET);
+        // A file closed without being written in this burst is not named.
+        b.add(PathBuf::from("/p/src/other.rs"), Step::Closed);
+        assert_eq!(b.paths, [main, lib]);
+    }
+
+    #[tokio::test]
+    async fn a_file_closed_unchanged_is_no_save() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        let (main, lib) = (dir.path().join("src/main.rs"), dir.path().join("src/lib.rs"));
+        std::fs::write(&main, "fn main() {}\n").unwrap();
+        let mut watcher = Watcher::start(&[dir.path().to_path_buf()], false).unwrap();
+        drop(std::fs::OpenOptions::new().append(true).open(&main).unwrap());
+        let closed = tokio::time::timeout(Duration::from_millis(200), watcher.next_burst()).await;
+        assert!(closed.is_err(), "a close alone made a burst: {closed:?}");
+        std::fs::write(&lib, "// saved\n").unwrap();
+        let (paths, _) = tokio::time::timeout(Duration::from_secs(2), watcher.next_burst())
+            .await
+            .expect("the save was not seen");
+        assert_eq!(paths, [lib]);
     }
 }
