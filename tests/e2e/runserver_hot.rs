@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::runserver::{BUILD, output, runserver, runserver_with};
-use crate::support::{Addr, Load, Running, eventually, free_port, generated_project, get};
+use crate::support::{Addr, Load, Running, children, eventually, free_port, generated_project, get};
 use crate::websocket::{connect, echo};
 
 /// An application without a setup: a `Router` with a greeting and a
@@ -91,6 +91,11 @@ fn get_kept(conn: &mut BufReader<TcpStream>) -> String {
 fn save(dir: &Path, from: &str, to: &str) {
     // Past the watcher's quiet time, so each save is a burst of its own.
     std::thread::sleep(Duration::from_millis(100));
+    save_now(dir, from, to);
+}
+
+/// [`save`] at once.
+fn save_now(dir: &Path, from: &str, to: &str) {
     let path = dir.join("src/application.rs");
     let text = std::fs::read_to_string(&path).unwrap();
     let at = text
@@ -205,6 +210,28 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
         "{}",
         output(&server)
     );
+
+    // A save while a patch compiles stops rustc and compiles the newest
+    // code: one patch, of the second save.
+    let rustc = || {
+        children(server.pid()).into_iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "rustc")
+        })
+    };
+    assert!(eventually(BUILD, || !rustc()), "{}", output(&server));
+    let patched = count(&server, PATCHED);
+    save(&dir, &format!("\"{from}\\n\""), "\"Hello, first!\\n\"");
+    assert!(eventually(BUILD, rustc), "{}", output(&server));
+    save_now(&dir, "Hello, first!", "Hello, second!");
+    serves(&addr, &server, "Hello, second!\n");
+    let again = "src/application.rs changed during the compile; compiling again";
+    assert!(output(&server).contains(again), "{}", output(&server));
+    assert!(
+        eventually(BUILD, || count(&server, PATCHED) == patched + 1),
+        "{}",
+        output(&server)
+    );
+    let from = "Hello, second!".to_string();
 
     // A dependency of the application's own, linked into the binary: the
     // manifest's save goes through cargo, the next code save is patched,

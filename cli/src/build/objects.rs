@@ -16,6 +16,9 @@ use crate::build::shared_runtime::SharedRuntime;
 /// rustc's number of codegen units for an incremental build.
 const INCREMENTAL_UNITS: u32 = 256;
 
+/// A patch's compile: the objects, or rustc's diagnostics.
+pub type Compiled = Result<Object, Vec<cargo::Diagnostic>>;
+
 /// The binary crate compiled, for a hot patch.
 #[derive(Debug)]
 pub struct Object {
@@ -33,40 +36,45 @@ pub struct Object {
 impl Direct {
     /// For a hot patch: the binary crate compiled by the recorded command
     /// into objects, not linked (the executable cargo left stays as it
-    /// was). `None`: the saves need more than rustc alone.
-    pub async fn object(&self, project: &Project) -> Result<Option<Result<Object, Vec<cargo::Diagnostic>>>> {
-        let Some((recorded, exe)) = self.allowed(project) else {
-            return Ok(None);
-        };
+    /// was). `None`, or a compile that says `None`: the saves need more
+    /// than rustc alone. The compile owns what it needs, so a save during
+    /// it can drop it, which stops rustc.
+    pub fn object(
+        &self,
+        project: &Project,
+    ) -> Option<impl Future<Output = Result<Option<Compiled>>> + Send + 'static> {
+        let (recorded, exe) = self.allowed(project)?;
         // Another project's build may have replaced the shared runtime
         // that rustc reads: the running one's is put back.
         let shared = SharedRuntime::of(project);
-        let _turn = shared.turn().await?;
-        if !shared.make_current() {
-            return Ok(None);
-        }
-        let krate = recorded
-            .value("--crate-name")
-            .context("no --crate-name")?
-            .to_string();
-        let objects = match recorded.run(&recorded.object_args()).await? {
-            Ok(objects) => objects,
-            Err(diagnostics) => return Ok(Some(Err(diagnostics))),
-        };
-        let built = recorded.output().context("rustc's command names no output")?;
-        recorded.add_inputs(&built, &exe)?;
-        let root = recorded
-            .args
-            .iter()
-            .find(|a| a.ends_with(".rs") && !a.starts_with('-'))
-            .map(|a| recorded.cwd.join(a))
-            .context("rustc's command names no crate root")?;
-        Ok(Some(Ok(Object {
-            objects,
-            krate,
-            root,
-            exe,
-        })))
+        Some(async move {
+            let _turn = shared.turn().await?;
+            if !shared.make_current() {
+                return Ok(None);
+            }
+            let krate = recorded
+                .value("--crate-name")
+                .context("no --crate-name")?
+                .to_string();
+            let objects = match recorded.run(&recorded.object_args()).await? {
+                Ok(objects) => objects,
+                Err(diagnostics) => return Ok(Some(Err(diagnostics))),
+            };
+            let built = recorded.output().context("rustc's command names no output")?;
+            recorded.add_inputs(&built, &exe)?;
+            let root = recorded
+                .args
+                .iter()
+                .find(|a| a.ends_with(".rs") && !a.starts_with('-'))
+                .map(|a| recorded.cwd.join(a))
+                .context("rustc's command names no crate root")?;
+            Ok(Some(Ok(Object {
+                objects,
+                krate,
+                root,
+                exe,
+            })))
+        })
     }
 
     /// The object compile of the code as it is, run ahead of the first

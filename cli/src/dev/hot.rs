@@ -15,22 +15,56 @@ use crate::build::depinfo::Inputs;
 use crate::build::patch;
 use crate::dev::app::{app_exit, describe_status, sleep_until};
 use crate::dev::patches::{ANSWER_WITHIN, Hot};
-use crate::dev::server::Dev;
+use crate::dev::server::{Dev, next_save};
+use crate::dev::watch::Watcher;
 
 impl Dev {
-    /// Tries the save of `paths` as a hot patch.
-    pub(super) async fn hot_patch(&mut self, paths: &[PathBuf], started: Instant) -> Result<Hot> {
+    /// Tries the save of `paths` as a hot patch. A save during its compile
+    /// stops it and compiles again, as it does a build; `paths` gains it.
+    pub(super) async fn hot_patch(
+        &mut self,
+        paths: &mut Vec<PathBuf>,
+        started: Instant,
+        watcher: &mut Option<Watcher>,
+    ) -> Result<Hot> {
         let (Some(app), None, Ok(project)) = (&self.app, &self.page, &self.project) else {
             return Ok(Hot::Restart);
         };
         let (true, Some(library_path), Some(_)) = (app.patches, app.library_path.clone(), &self.hot) else {
             return Ok(Hot::Restart);
         };
-        let (pid, project, begun) = (app.pid, project.clone(), Instant::now());
+        let (pid, project, mut begun) = (app.pid, project.clone(), Instant::now());
         if let Some(priming) = self.hot.as_mut().and_then(|hot| hot.priming.take()) {
             let _ = priming.await;
         }
-        let object = match self.direct.object(&project).await? {
+        let Some(compile) = self.direct.object(&project) else {
+            return Ok(Hot::Restart);
+        };
+        let mut compile = Box::pin(compile);
+        let object = loop {
+            tokio::select! {
+                compiled = &mut compile => break compiled?,
+                (saved, _) = next_save(watcher) => {
+                    if self.reload_only(&saved) {
+                        continue;
+                    }
+                    self.note_save(&saved);
+                    println!("{} changed during the compile; compiling again", self.describe(&saved));
+                    for path in saved {
+                        if !paths.contains(&path) {
+                            paths.push(path);
+                        }
+                    }
+                    // The compile under way is dropped, and rustc with it.
+                    match self.direct.object(&project) {
+                        Some(again) => compile = Box::pin(again),
+                        None => return Ok(Hot::Restart),
+                    }
+                    begun = Instant::now();
+                }
+            }
+        };
+        let object = match object {
             None => return Ok(Hot::Restart),
             Some(Err(diagnostics)) => return Ok(Hot::Failed(diagnostics)),
             Some(Ok(object)) => object,

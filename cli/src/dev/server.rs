@@ -91,7 +91,7 @@ async fn build(direct: &Direct, project: &Project) -> Result<(Outcome, bool)> {
     Ok((outcome, alone))
 }
 
-async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
+pub(super) async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
     match watcher {
         Some(w) => w.next_burst().await,
         None => std::future::pending().await,
@@ -152,13 +152,13 @@ impl Dev {
             loop {
                 let unready_at = unready_at(&self.app, self.ready_timeout);
                 tokio::select! {
-                    (paths, seen) = next_save(&mut watcher) => {
+                    (mut paths, seen) = next_save(&mut watcher) => {
                         if self.reload_only(&paths) {
                             continue;
                         }
                         since = Some(seen);
                         self.note_save(&paths);
-                        match self.hot_patch(&paths, started).await? {
+                        match self.hot_patch(&mut paths, started, &mut watcher).await? {
                             Hot::Applied => continue,
                             Hot::Failed(diagnostics) => {
                                 println!("{} changed", self.describe(&paths));
@@ -302,7 +302,7 @@ impl Dev {
     /// A save of files the build did not read (templates, static files),
     /// with the application up: its pages reload, nothing is rebuilt.
     /// Returns whether that was all the save needed.
-    fn reload_only(&self, paths: &[PathBuf]) -> bool {
+    pub(super) fn reload_only(&self, paths: &[PathBuf]) -> bool {
         let (Some(app), None, Some(inputs)) = (&self.app, &self.page, &self.inputs) else {
             return false;
         };
@@ -324,7 +324,7 @@ impl Dev {
 
     /// A save: past one that is not the binary's own, cargo rebuilds; a
     /// manifest may change what it builds, so ask it again first.
-    fn note_save(&mut self, paths: &[PathBuf]) {
+    pub(super) fn note_save(&mut self, paths: &[PathBuf]) {
         match &self.project {
             Ok(project) => self.direct.saved(project, paths),
             Err(_) => self.direct.cargo_built(&Outcome::Failed(Vec::new())),
