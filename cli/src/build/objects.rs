@@ -81,18 +81,11 @@ impl Direct {
     /// save: only its incremental cache is kept. `None` when a save could
     /// not be patched anyway. Dropping the future stops rustc.
     pub fn prime(&self, project: &Project) -> Option<impl Future<Output = ()> + Send + 'static> {
-        let (recorded, _) = self.allowed(project)?;
-        let shared = SharedRuntime::of(project);
+        let compile = self.object(project)?;
         Some(async move {
-            let Ok(_turn) = shared.turn().await else {
-                return;
-            };
-            if !shared.make_current() {
-                return;
-            }
-            if let Ok(Ok(objects)) = recorded.run(&recorded.object_args()).await {
-                for object in objects {
-                    let _ = std::fs::remove_file(object);
+            if let Ok(Some(Ok(object))) = compile.await {
+                for file in object.objects {
+                    let _ = std::fs::remove_file(file);
                 }
             }
         })
