@@ -3,7 +3,7 @@
 //! had (keep-alive and a WebSocket, which stays on the old code), with no
 //! failed request, calling into a dependency linked in the binary; a
 //! static, a state of the crate's own type, a broken save and
-//! `--no-hot-patch` restart instead.
+//! `--no-hot-patch` restart instead. Ctrl-C stops a patch's compile.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -156,7 +156,7 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
     .unwrap();
     let port = free_port();
     let addr = Addr::tcp(port);
-    let server = runserver(&dir, port);
+    let mut server = runserver(&dir, port);
     let load = Load::start(&addr, "/", 2);
     let mut from = "Hello, world!".to_string();
     for _ in 0..2 {
@@ -213,11 +213,15 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
 
     // A save while a patch compiles stops rustc and compiles the newest
     // code: one patch, of the second save.
-    let rustc = || {
-        children(server.pid()).into_iter().any(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "rustc")
-        })
+    let compiling = || -> Vec<i32> {
+        children(server.pid())
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "rustc")
+            })
+            .collect()
     };
+    let rustc = || !compiling().is_empty();
     assert!(eventually(BUILD, || !rustc()), "{}", output(&server));
     let patched = count(&server, PATCHED);
     save(&dir, &format!("\"{from}\\n\""), "\"Hello, first!\\n\"");
@@ -351,6 +355,49 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
     }
     assert!(!compiles.is_empty(), "no split debug info in {}", deps.display());
     assert!(compiles.values().all(|c| c.len() <= 2), "{compiles:?}");
+
+    // Ctrl-C while a patch compiles stops rg there: no patch is made, and
+    // rustc does not outlive it.
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(dir.join("src/application.rs"), ROUTER).unwrap();
+    serves(&addr, &server, "Hello, world!\n");
+    // A first patch, which awaits the compile run ahead after a start:
+    // the next rustc is the next save's.
+    let patched = count(&server, PATCHED);
+    save(&dir, "Hello, world!", "Hello, once more!");
+    serves(&addr, &server, "Hello, once more!\n");
+    assert!(
+        eventually(BUILD, || count(&server, PATCHED) == patched + 1),
+        "{}",
+        output(&server)
+    );
+    assert!(eventually(BUILD, || !rustc()), "{}", output(&server));
+    let patched = count(&server, PATCHED);
+    save(&dir, "Hello, once more!", "Hello, stopped!");
+    assert!(eventually(BUILD, rustc), "{}", output(&server));
+    let compiling = compiling();
+    server.signal(libc::SIGINT);
+    let status = server.wait_timeout(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}: {}",
+        output(&server)
+    );
+    assert_eq!(count(&server, PATCHED), patched, "{}", output(&server));
+    let running = |pid: &i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || !compiling.iter().any(running)),
+        "{compiling:?}"
+    );
 }
 
 #[test]

@@ -34,9 +34,11 @@ impl Dev {
             return Ok(Hot::Restart);
         };
         let (pid, project, mut begun) = (app.pid, project.clone(), Instant::now());
-        if let Some(priming) = self.hot.as_mut().and_then(|hot| hot.priming.take()) {
+        // Awaited in place: a stop meanwhile finds it there, to abort it.
+        if let Some(priming) = self.hot.as_mut().and_then(|hot| hot.priming.as_mut()) {
             let _ = priming.await;
         }
+        self.hot.iter_mut().for_each(|hot| hot.priming = None);
         let Some(compile) = self.direct.object(&project) else {
             return Ok(Hot::Restart);
         };

@@ -158,7 +158,13 @@ impl Dev {
                         }
                         since = Some(seen);
                         self.note_save(&paths);
-                        match self.hot_patch(&mut paths, started, &mut watcher).await? {
+                        // Ctrl-C during a patch stops its compile (and rustc) too.
+                        let hot = tokio::select! {
+                            hot = self.hot_patch(&mut paths, started, &mut watcher) => hot?,
+                            _ = int.recv() => return Ok(self.shutdown().await),
+                            _ = term.recv() => return Ok(self.shutdown().await),
+                        };
+                        match hot {
                             Hot::Applied => continue,
                             Hot::Failed(diagnostics) => {
                                 println!("{} changed", self.describe(&paths));
