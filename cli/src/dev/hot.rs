@@ -15,8 +15,8 @@ use crate::build::depinfo::Inputs;
 use crate::build::patch;
 use crate::dev::app::{app_exit, describe_status, sleep_until};
 use crate::dev::patches::{ANSWER_WITHIN, Hot};
-use crate::dev::server::{Dev, next_save};
-use crate::dev::watch::Watcher;
+use crate::dev::server::Dev;
+use crate::dev::watch::{Watcher, next_save};
 
 impl Dev {
     /// Tries the save of `paths` as a hot patch. A save during its compile

@@ -28,7 +28,7 @@ use crate::build::project::{Choice, Project};
 use crate::dev::app::{App, app_exit, describe_status, sleep_until, unready_at};
 use crate::dev::error_page::{self, ErrorPage};
 use crate::dev::patches::{Hot, HotPatches};
-use crate::dev::watch::Watcher;
+use crate::dev::watch::{Watcher, next_save};
 use crate::process::notifications::{Message, Receiver};
 use crate::process::sockets::Sockets;
 use crate::process::spawn::{self, WorkerSpec};
@@ -89,13 +89,6 @@ async fn build(direct: &Direct, project: &Project) -> Result<(Outcome, bool)> {
         direct.prune_debug_info(project);
     }
     Ok((outcome, alone))
-}
-
-pub(super) async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
-    match watcher {
-        Some(w) => w.next_burst().await,
-        None => std::future::pending().await,
-    }
 }
 
 impl Dev {

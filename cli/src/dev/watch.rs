@@ -305,6 +305,14 @@ impl Watcher {
     }
 }
 
+/// The next save's paths and when it began; never, without a watcher.
+pub(super) async fn next_save(watcher: &mut Option<Watcher>) -> (Vec<PathBuf>, Instant) {
+    match watcher {
+        Some(w) => w.next_burst().await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
