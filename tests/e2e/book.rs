@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::postgres::Postgres;
-use crate::support::{Running, e2e_target, eventually, free_port, workspace};
+use crate::support::{Running, e2e_target, eventually, free_port, group_alive, workspace};
 
 /// The chapters, in the order of SUMMARY.md.
 fn chapters() -> Vec<PathBuf> {
@@ -175,21 +175,6 @@ fn interrupt((started, server): (String, Running)) -> Said {
     let said = format!("{}{}", server.stdout(), server.stderr());
     assert!(stopped, "`{started}` did not stop on Ctrl-C:\n{said}");
     (started, said)
-}
-
-/// Whether a process of group `group` is still running (zombies aside).
-fn group_alive(group: i32) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            return false;
-        };
-        // After the command's name, in parentheses: state, ppid, pgrp.
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            return false;
-        };
-        let fields: Vec<&str> = rest.split(' ').take(3).collect();
-        fields.len() == 3 && fields[0] != "Z" && fields[2] == group.to_string()
-    })
 }
 
 /// `postgres://USER:PASSWORD@HOST/DATABASE` in `line`, as its three names.

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::runserver::{BUILD, output, runserver, runserver_with};
-use crate::support::{Addr, Load, Running, children, eventually, free_port, generated_project, get};
+use crate::support::{
+    Addr, Load, Running, children, eventually, free_port, generated_project, get, group_alive,
+};
 use crate::websocket::{connect, echo};
 
 /// An application without a setup: a `Router` with a greeting and a
@@ -384,18 +386,11 @@ fn a_save_of_the_code_is_patched_into_the_running_application() {
         output(&server)
     );
     assert_eq!(count(&server, PATCHED), patched, "{}", output(&server));
-    let running = |pid: &i32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-    };
+    // rustc leads a process group of its own.
     assert!(
-        eventually(Duration::from_secs(5), || !compiling.iter().any(running)),
+        eventually(Duration::from_secs(5), || !compiling
+            .iter()
+            .any(|&pid| group_alive(pid))),
         "{compiling:?}"
     );
 }

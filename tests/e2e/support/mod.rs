@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 pub use http::{Addr, Response, get, request, sample, wait_until_serving};
 pub use load::Load;
-pub use process::{Running, children, eventually, free_port, workers};
+pub use process::{Running, children, eventually, free_port, group_alive, workers};
 pub use projects::{
     dev_project, fixture_binary, generated_project, guestbook_binary, guestbook_project, hello_binary,
     hello_project, next_rg, project_dir,

@@ -137,6 +137,21 @@ pub fn children(parent: i32) -> Vec<i32> {
     pids
 }
 
+/// Whether a process of group `group` is still running (zombies aside).
+pub fn group_alive(group: i32) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // After the command's name, in parentheses: state, ppid, pgrp.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split(' ').take(3).collect();
+        fields.len() == 3 && fields[0] != "Z" && fields[2] == group.to_string()
+    })
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
