@@ -35,10 +35,12 @@ impl Dev {
         };
         let (pid, project, mut begun) = (app.pid, project.clone(), Instant::now());
         // Awaited in place: a stop meanwhile finds it there, to abort it.
-        if let Some(priming) = self.hot.as_mut().and_then(|hot| hot.priming.as_mut()) {
+        if let Some(hot) = self.hot.as_mut()
+            && let Some(priming) = hot.priming.as_mut()
+        {
             let _ = priming.await;
+            hot.priming = None;
         }
-        self.hot.iter_mut().for_each(|hot| hot.priming = None);
         let Some(compile) = self.direct.object(&project) else {
             return Ok(Hot::Restart);
         };
