@@ -11,7 +11,7 @@ use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, SockFilter, Socket, Type};
 
 use crate::{Bind, Error};
 
@@ -83,7 +83,35 @@ impl Listener {
             Err(bad("neither a TCP nor a unix socket".into()))
         }
     }
+
+    /// Has the kernel drop new connection attempts on a TCP socket (a
+    /// segment with SYN and not ACK) while the queued ones, and handshakes
+    /// it already answered, still reach `accept`; false for a unix socket.
+    /// The client sends its SYN again a second later and finds the port
+    /// closed, which balancers retry, where a connection queued after the
+    /// last accept would be reset with its request sent.
+    pub fn refuse_new_connections(&self) -> io::Result<bool> {
+        let Listener::Tcp(listener, _) = self else {
+            return Ok(false);
+        };
+        // Classic BPF over the TCP header, where a socket filter starts:
+        // byte 13 holds the flags. A packet's verdict is the bytes it keeps.
+        let op = |code: u32| code as u16;
+        let program = [
+            SockFilter::new(op(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS), 0, 0, 13),
+            SockFilter::new(op(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K), 0, 0, SYN | ACK),
+            SockFilter::new(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K), 0, 1, SYN),
+            SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, 0),
+            SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, u32::MAX),
+        ];
+        socket2::SockRef::from(listener).attach_filter(&program)?;
+        Ok(true)
+    }
 }
+
+/// TCP's SYN and ACK flags, in the header's byte 13.
+const SYN: u32 = 0x02;
+const ACK: u32 = 0x10;
 
 /// Binds one address with `backlog`, the way every mode of rg binds:
 /// `SO_REUSEADDR` on TCP so a restart does not wait for `TIME_WAIT`, a stale
@@ -207,6 +235,34 @@ mod tests {
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn refusing_new_connections_keeps_the_queued_ones_and_then_refuses() {
+        use std::io::{Read, Write};
+        use std::net::TcpStream;
+        use std::time::Duration;
+        let listener = bind(&"127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let Listener::Tcp(socket, addr) = &listener else {
+            unreachable!()
+        };
+        let addr = *addr;
+        let mut queued = TcpStream::connect(addr).unwrap();
+        assert!(listener.refuse_new_connections().unwrap());
+        // A new client's SYN goes unanswered...
+        let late = TcpStream::connect_timeout(&addr, Duration::from_millis(300));
+        assert_eq!(late.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        // ...while the one queued before is accepted and served.
+        let (mut served, _) = socket.accept().unwrap();
+        queued.write_all(b"ping").unwrap();
+        let mut got = [0; 4];
+        served.set_nonblocking(false).unwrap();
+        served.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"ping");
+        // Once the socket is closed, a client is refused.
+        drop(listener);
+        let refused = TcpStream::connect_timeout(&addr, Duration::from_millis(300));
+        assert_eq!(refused.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
     }
 
     #[test]
