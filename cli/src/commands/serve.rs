@@ -178,6 +178,7 @@ fn start(args: Args, handover: Option<&Handover>) -> Result<ExitCode> {
                 &handover.sockets,
                 &settings.master.insecure_bind,
                 handover.created.clone(),
+                handover.bound.clone(),
             )
         }?,
         None => Sockets::open(

@@ -420,7 +420,7 @@ impl Dev {
     /// Ctrl-C: everything stops now, nothing is left running, the port is
     /// free when rg exits.
     async fn shutdown(mut self) -> ExitCode {
-        self.sockets.close();
+        self.sockets.close(false);
         if let Some(page) = self.page.take() {
             page.stop();
         }

@@ -276,7 +276,7 @@ impl Arbiter {
                     let _ = self.systemd.notify(&message);
                 }
                 Action::AnnounceReload { workers } => self.announce_reload(workers),
-                Action::CloseSockets => self.sockets.close(),
+                Action::CloseSockets { graceful } => self.sockets.close(graceful),
                 Action::ReopenLogs => match self.logs.reopen() {
                     Ok(()) => info!("Reopened log files"),
                     Err(e) => error!("{e}"),

@@ -405,7 +405,7 @@ impl Policy {
             if !leaving {
                 self.tell_systemd(Notification::stopping());
             }
-            self.actions.push(Action::CloseSockets);
+            self.actions.push(Action::CloseSockets { graceful });
         }
         self.signal_all(if graceful {
             Signal::SIGTERM

@@ -45,6 +45,8 @@ pub struct Handover {
     pub sockets: Vec<RawFd>,
     /// The socket files to remove at exit.
     pub created: Vec<PathBuf>,
+    /// Whether the master bound each socket itself (an older rg says nothing).
+    pub bound: Vec<bool>,
     /// The workers' notification socket, and its path.
     pub receiver: (RawFd, PathBuf),
     /// The workers and counts.
@@ -67,6 +69,7 @@ impl Handover {
             "uptime_ms": self.uptime.as_millis() as u64,
             "sockets": self.sockets,
             "created": self.created,
+            "bound": self.bound,
             "receiver": { "fd": self.receiver.0, "path": self.receiver.1 },
             "workers": self.policy.workers.iter().map(|w| json!({
                 "id": w.id, "pid": w.pid, "ready": w.ready, "age_ms": w.age.as_millis() as u64,
@@ -100,6 +103,9 @@ impl Handover {
             created: (list(&v["created"]).iter())
                 .map(|p| text(p, "socket file").map(PathBuf::from))
                 .collect::<Result<_, _>>()?,
+            bound: (list(&v["bound"]).iter())
+                .map(|b| b.as_bool() == Some(true))
+                .collect(),
             receiver: (
                 fd(&v["receiver"]["fd"])?,
                 text(&v["receiver"]["path"], "receiver path")?.into(),
@@ -328,6 +334,7 @@ mod tests {
             uptime: Duration::from_millis(90_500),
             sockets: vec![5, 6],
             created: vec!["/run/site.sock".into()],
+            bound: vec![true, false],
             receiver: (7, "/tmp/rg-master-x/notify.sock".into()),
             policy: Handed {
                 workers: vec![HandedWorker {
@@ -345,6 +352,10 @@ mod tests {
         let fd = memfd(&handover.to_json().to_string()).unwrap();
         assert_eq!(read(fd).unwrap(), handover);
         assert_eq!(read(fd).unwrap(), handover, "read again on the way back");
+        // An rg from before `bound` bound nothing it would say.
+        let mut older = handover.to_json();
+        older.as_object_mut().unwrap().remove("bound");
+        assert_eq!(Handover::from_json(&older).unwrap().bound, Vec::<bool>::new());
         let mut other = handover.to_json();
         other["format"] = json!(FORMAT + 1);
         let err = Handover::from_json(&other).unwrap_err();

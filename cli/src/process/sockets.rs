@@ -12,10 +12,12 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use rg_contract::listeners::{self, Activation, Listener};
 use rg_contract::{Bind, describe_io};
+use tracing::warn;
 
 use crate::process::owner::Owner;
 
@@ -28,7 +30,14 @@ pub struct Sockets {
     plain: Vec<bool>,
     /// Socket files rg created, to remove on exit.
     created: Vec<PathBuf>,
+    /// Whether rg bound each listener itself (systemd's and `fd://`'s
+    /// outlive it, and are never told to refuse connections).
+    bound: Vec<bool>,
 }
+
+/// How long a graceful close waits, with new connections refused, for the
+/// handshakes the kernel already answered to complete: a round trip.
+const HANDSHAKES_LAND: Duration = Duration::from_millis(10);
 
 impl Sockets {
     /// Takes sockets passed by systemd if there are any, else binds `binds`
@@ -46,12 +55,14 @@ impl Sockets {
             // SAFETY: LISTEN_PID names this process, so the descriptors were
             // passed to it, and nothing has claimed them yet.
             let listeners = unsafe { activation.take() }?;
-            return Ok(Sockets::of(listeners, insecure, Vec::new()));
+            let bound = vec![false; listeners.len()];
+            return Ok(Sockets::of(listeners, insecure, Vec::new(), bound));
         }
         let mut sockets = Sockets {
             listeners: Vec::new(),
             plain: Vec::new(),
             created: Vec::new(),
+            bound: Vec::new(),
         };
         let all = binds
             .iter()
@@ -76,13 +87,14 @@ impl Sockets {
             }
             sockets.listeners.push(listener);
             sockets.plain.push(plain);
+            sockets.bound.push(!matches!(bind, Bind::Fd(_)));
         }
         Ok(sockets)
     }
 
     /// Sockets bound elsewhere (systemd, the previous master): those whose
     /// address is one of `insecure` serve plain HTTP.
-    fn of(listeners: Vec<Listener>, insecure: &[Bind], created: Vec<PathBuf>) -> Sockets {
+    fn of(listeners: Vec<Listener>, insecure: &[Bind], created: Vec<PathBuf>, bound: Vec<bool>) -> Sockets {
         let plain = listeners
             .iter()
             .map(|listener| insecure.iter().any(|bind| is_at(listener, bind)))
@@ -91,23 +103,31 @@ impl Sockets {
             listeners,
             plain,
             created,
+            bound,
         }
     }
 
     /// The sockets an upgraded master's predecessor had, handed over as
-    /// `fds`, with the socket files it created (removed at exit).
+    /// `fds`, with the socket files it created (removed at exit) and which
+    /// it bound itself.
     ///
     /// # Safety
     ///
     /// Each of `fds` must be an open listening socket owned by nothing else
     /// in this process.
-    pub unsafe fn adopt(fds: &[RawFd], insecure: &[Bind], created: Vec<PathBuf>) -> Result<Sockets> {
+    pub unsafe fn adopt(
+        fds: &[RawFd],
+        insecure: &[Bind],
+        created: Vec<PathBuf>,
+        mut bound: Vec<bool>,
+    ) -> Result<Sockets> {
         let listeners = fds
             .iter()
             // SAFETY: as the caller promises.
             .map(|&fd| unsafe { Listener::from_fd(fd) })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Sockets::of(listeners, insecure, created))
+        bound.resize(listeners.len(), false);
+        Ok(Sockets::of(listeners, insecure, created, bound))
     }
 
     /// The positions of the listeners that serve plain HTTP beside TLS.
@@ -132,6 +152,11 @@ impl Sockets {
     /// The socket files this master removes at exit.
     pub fn created(&self) -> &[PathBuf] {
         &self.created
+    }
+
+    /// Whether rg bound each listener itself.
+    pub fn bound(&self) -> &[bool] {
+        &self.bound
     }
 
     /// The descriptors, in order, for `LISTEN_FDS`.
@@ -167,10 +192,34 @@ impl Sockets {
     }
 
     /// Closes the listening sockets (new connections are refused from now
-    /// on) and removes the socket files.
-    pub fn close(&mut self) {
+    /// on) and removes the socket files. A graceful close first has the
+    /// kernel refuse new connections on the TCP sockets rg bound and lets
+    /// the handshakes under way land in the queue the workers drain: closed
+    /// at once, the last worker would reset what lands after its last accept.
+    pub fn close(&mut self, graceful: bool) {
+        if graceful && self.refuse_new() {
+            std::thread::sleep(HANDSHAKES_LAND);
+        }
         self.listeners.clear();
         self.remove_files();
+    }
+
+    /// Has the kernel refuse new connections on the TCP sockets rg bound;
+    /// true if it did on any.
+    fn refuse_new(&self) -> bool {
+        let mut refused = false;
+        for (listener, _) in self
+            .listeners
+            .iter()
+            .zip(&self.bound)
+            .filter(|(_, bound)| **bound)
+        {
+            match listener.refuse_new_connections() {
+                Ok(tcp) => refused |= tcp,
+                Err(e) => warn!("could not refuse new connections on {}: {e}", listener.describe()),
+            }
+        }
+        refused
     }
 
     /// Removes the socket files this master created.
@@ -321,8 +370,15 @@ mod tests {
             sockets.fds().iter().map(|&fd| dup(fd)).collect(),
             &[plain],
             Vec::new(),
+            sockets.bound().to_vec(),
         );
         assert_eq!(adopted.plain(), [1]);
+        // Bound by rg, unlike a socket handed to it as fd://N.
+        assert_eq!(adopted.bound(), [true, true]);
+        // SAFETY: a fresh duplicate, which the listener below takes.
+        let handed = Bind::Fd(unsafe { libc::dup(sockets.fds()[0]) });
+        let handed = Sockets::open(&[handed], &[], 16, 0o660, None).unwrap();
+        assert_eq!(handed.bound(), [false]);
     }
 
     fn dup(fd: RawFd) -> Listener {

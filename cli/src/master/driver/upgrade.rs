@@ -58,6 +58,7 @@ impl Arbiter {
             uptime: self.started.elapsed(),
             sockets: self.sockets.fds(),
             created: self.sockets.created().to_vec(),
+            bound: self.sockets.bound().to_vec(),
             receiver: (self.receiver.fd(), self.receiver.path().to_path_buf()),
             policy: self.policy.handed(Instant::now()),
             failed: None,

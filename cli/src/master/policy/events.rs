@@ -92,8 +92,12 @@ pub enum Action {
         /// Workers running when it began.
         workers: usize,
     },
-    /// Close the listening sockets, so new connections are refused.
-    CloseSockets,
+    /// Close the listening sockets, so new connections are refused; on a
+    /// graceful stop, after the connections already on their way are in.
+    CloseSockets {
+        /// The stop is graceful.
+        graceful: bool,
+    },
     /// Reopen the master's log files.
     ReopenLogs,
     /// The master is done: exit with this code.

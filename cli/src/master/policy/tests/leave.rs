@@ -32,7 +32,11 @@ fn a_graceful_stop_serves_on_unready_for_the_delay_then_drains() {
     assert_eq!(m.after(3 * SECOND - ms(100)), []);
     assert_eq!(
         m.after(ms(100)),
-        [Action::CloseSockets, kill(pids[1], SIGTERM), kill(102, SIGTERM)]
+        [
+            Action::CloseSockets { graceful: true },
+            kill(pids[1], SIGTERM),
+            kill(102, SIGTERM)
+        ]
     );
     assert!(m.policy.phase().is_stopping());
     m.exit(pids[1], Exit::Code(0));
@@ -45,13 +49,13 @@ fn a_fast_stop_or_a_second_graceful_one_cuts_the_delay_short() {
     m.signal(Request::Term);
     assert_eq!(
         m.signal(Request::Quit),
-        [Action::CloseSockets, kill(pids[0], SIGQUIT)]
+        [Action::CloseSockets { graceful: false }, kill(pids[0], SIGQUIT)]
     );
 
     let (mut m, pids) = Master::booted_with(delayed(1));
     m.signal(Request::Term);
     assert_eq!(
         m.signal(Request::Term),
-        [Action::CloseSockets, kill(pids[0], SIGTERM)]
+        [Action::CloseSockets { graceful: true }, kill(pids[0], SIGTERM)]
     );
 }

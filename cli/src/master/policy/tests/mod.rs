@@ -46,8 +46,11 @@ fn status(ready: usize, of: usize) -> Action {
     Action::NotifySystemd(format!("STATUS={ready} of {of} workers ready"))
 }
 
-fn stopping() -> [Action; 2] {
-    [Action::NotifySystemd("STOPPING=1".into()), Action::CloseSockets]
+fn stopping(graceful: bool) -> [Action; 2] {
+    [
+        Action::NotifySystemd("STOPPING=1".into()),
+        Action::CloseSockets { graceful },
+    ]
 }
 
 /// A policy on a fake clock, with the driver's part played: each Spawn is
@@ -202,7 +205,7 @@ fn a_worker_that_exits_3_before_ready_halts_the_master_with_code_3() {
     let mut m = Master::new(config(2));
     m.on(Event::Tick);
     m.say(100, "STATUS=error: database unreachable");
-    let mut halt = stopping().to_vec();
+    let mut halt = stopping(true).to_vec();
     halt.push(kill(101, SIGTERM));
     assert_eq!(m.exit(100, Exit::Code(3)), halt);
     assert!(matches!(m.policy.phase(), Phase::Stopping { code: 3, .. }));
@@ -220,7 +223,7 @@ fn five_workers_in_a_row_dying_before_ready_halt_the_master() {
     for (pid, next) in (100..104).zip(2..) {
         assert_eq!(m.exit(pid, Exit::Code(1)), [spawn(next, None)]);
     }
-    let mut halt = stopping().to_vec();
+    let mut halt = stopping(true).to_vec();
     halt.push(Action::Exit(3));
     assert_eq!(m.exit(104, Exit::Signal(SIGSEGV)), halt);
     assert_eq!(m.policy.last_error.as_deref(), Some("it was killed by SIGSEGV"));
@@ -262,7 +265,7 @@ fn spawns_that_fail_five_times_in_a_row_with_nothing_serving_halt_the_master() {
         policy.on(failed, now),
         [
             Action::NotifySystemd("STOPPING=1".into()),
-            Action::CloseSockets,
+            Action::CloseSockets { graceful: true },
             Action::Exit(3)
         ]
     );
@@ -379,7 +382,7 @@ fn ttin_adds_a_worker_and_ttou_retires_the_oldest_but_never_the_last() {
 #[test]
 fn term_drains_then_kills_what_is_left_after_graceful_timeout_and_exits_0() {
     let (mut m, _) = Master::booted(2);
-    let mut term = stopping().to_vec();
+    let mut term = stopping(true).to_vec();
     term.extend([kill(100, SIGTERM), kill(101, SIGTERM)]);
     assert_eq!(m.signal(Request::Term), term);
     assert_eq!(m.exit(100, Exit::Code(0)), [status(1, 2)], "not replaced");
@@ -396,7 +399,7 @@ fn term_drains_then_kills_what_is_left_after_graceful_timeout_and_exits_0() {
 #[test]
 fn a_fast_stop_signals_sigquit() {
     let (mut m, _) = Master::booted(2);
-    let mut now = stopping().to_vec();
+    let mut now = stopping(false).to_vec();
     now.extend([kill(100, SIGQUIT), kill(101, SIGQUIT)]);
     assert_eq!(m.signal(Request::Quit), now);
     assert_eq!(m.after(ms(900)), []);
