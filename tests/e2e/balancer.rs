@@ -57,8 +57,9 @@ fn haproxy_takes_a_stopping_rg_out_on_readyz_without_a_failed_request() {
     std::fs::write(
         &config,
         format!(
-            "global\n    maxconn 256\n\ndefaults\n    mode http\n    timeout connect 2s\n    \
-             timeout client 30s\n    timeout server 30s\n\nfrontend web\n    bind 127.0.0.1:{front}\n    \
+            "global\n    maxconn 256\n    log stderr format raw local0\n\ndefaults\n    mode http\n    \
+             log global\n    option httplog\n    timeout connect 2s\n    timeout client 30s\n    \
+             timeout server 30s\n\nfrontend web\n    bind 127.0.0.1:{front}\n    \
              default_backend mysite\n\n{backend}\n"
         ),
     )
@@ -113,6 +114,14 @@ fn haproxy_takes_a_stopping_rg_out_on_readyz_without_a_failed_request() {
     );
     std::thread::sleep(Duration::from_secs(1));
     let report = load.stop();
+    if !report.failures.is_empty() {
+        // HAProxy's log line of each failure says which side ended it and when.
+        let said = haproxy.stderr();
+        eprintln!("HAProxy, all but its 200s:");
+        for line in said.lines().filter(|line| !line.contains(" 200 ")) {
+            eprintln!("{line}");
+        }
+    }
     report.assert_none_failed();
     let after: Vec<&String> = report.bodies.iter().filter(|b| b.trim() == pid1).collect();
     assert!(!report.bodies.is_empty() && report.ok > 50, "{report:?}");
